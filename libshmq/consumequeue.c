@@ -1,0 +1,175 @@
+/*
+ * consumequeue.c - a queue's index files and the claim/commit/hole protocol
+ * on their entries (see consumequeue.h and layout.h).
+ *
+ * Claiming: a producer reads the tail hint t, and CASes entry t's state from
+ * EMPTY to its claim; an entry that is not empty was claimed by someone who
+ * has not yet moved the hint, so the producer moves it for them and tries
+ * t + 1.  Nobody ever waits for anybody, and the owner of every claimed
+ * entry is written in the entry itself by the CAS that claims it, so a
+ * reader that waits too long on it can check that owner.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "client.h"
+#include "consumequeue.h"
+#include "internal.h"
+#include "region.h"
+
+int
+shmq__cq_file_path(const struct shmq_bus *bus, const char *topic, uint32_t q,
+    uint64_t file, char *buf, size_t len)
+{
+	if ((size_t)snprintf(buf, len, "%s/consumequeue/%s/%u/%020llu",
+	    bus->path, topic, q,
+	    (unsigned long long)(file * bus->cq_entries)) >= len)
+		return SHMQ_ERR(SHMQ_EINVAL, "path too long");
+	return 0;
+}
+
+void
+shmq__cq_unmap_file(void *arg, void *base)
+{
+	struct shmq_bus *bus = arg;
+
+	shmq__file_unmap(base, (uint64_t)bus->cq_entries *
+	    sizeof(struct shmq_cq_entry));
+}
+
+struct shmq_cq_entry *
+shmq__cq_entry_slow(struct shmq_bus *bus, const struct shmq_topic *t,
+    struct shmq_cq *cq, uint64_t off, bool create, int *err)
+{
+	uint64_t file = off / bus->cq_entries;
+	uint64_t bytes = (uint64_t)bus->cq_entries *
+	    sizeof(struct shmq_cq_entry);
+	struct shmq_cq_entry *base;
+	char path[PATH_MAX];
+	void *p;
+
+	*err = 0;
+	if (file >= SHMQ_MAPTAB_MAX) {
+		*err = SHMQ_ERR(SHMQ_ECORRUPT, "topic \"%s\" queue %u: offset "
+		    "%llu out of range", t->name, cq->queue,
+		    (unsigned long long)off);
+		return NULL;
+	}
+	/* A reader never maps a file the producers have not reached: it
+	 * may not exist yet, or be in the middle of being made. */
+	if (!create && off >= shmq__cq_tail(cq))
+		return NULL;
+	if ((*err = shmq__cq_file_path(bus, t->name, cq->queue, file, path,
+	    sizeof(path))) < 0)
+		return NULL;
+	pthread_mutex_lock(&bus->lock);
+	base = shmq__maptab_get(&cq->files, file);
+	if (base != NULL)
+		goto out;
+	/* Readers create too: the claimer may have died between claiming
+	 * the first entry of a file and making it (it makes the file first,
+	 * so this only happens for a file it was making). */
+	*err = shmq__file_map(path, bytes, true, false, &bus->perm, &p);
+	if (*err < 0) {
+		SHMQ_ERR_PREFIX("topic \"%s\" queue %u", t->name, cq->queue);
+		goto out;
+	}
+	if ((*err = shmq__maptab_set(&cq->files, file, p)) < 0) {
+		shmq__file_unmap(p, bytes);
+		goto out;
+	}
+	base = p;
+out:
+	pthread_mutex_unlock(&bus->lock);
+	return base != NULL ? &base[off % bus->cq_entries] : NULL;
+}
+
+int
+shmq__cq_claim(struct shmq_bus *bus, const struct shmq_topic *t,
+    struct shmq_cq *cq, uint64_t claim, uint64_t *offp,
+    struct shmq_cq_entry **ep)
+{
+	struct shmq_queue_ctl *qc = cq->qc;
+	struct shmq_cq_entry *e;
+	uint64_t off;
+	int err;
+
+	for (;;) {
+		off = ck_pr_load_64(&qc->tail);
+		e = shmq__cq_entry(bus, t, cq, off, true, &err);
+		if (unlikely(e == NULL))
+			return err < 0 ? err : SHMQ_ERR(SHMQ_ECORRUPT,
+			    "topic \"%s\" queue %u: no index file", t->name,
+			    cq->queue);
+		if (ck_pr_load_64(&e->state) == SHMQ_CQ_EMPTY &&
+		    ck_pr_cas_64(&e->state, SHMQ_CQ_EMPTY, claim))
+			break;
+		/* Taken by someone who has not moved the hint yet. */
+		ck_pr_cas_64(&qc->tail, off, off + 1);
+	}
+	ck_pr_cas_64(&qc->tail, off, off + 1);
+	/* Make the next index file while this one is half used, so the
+	 * claim that crosses into it finds it ready. */
+	if (unlikely(off % bus->cq_entries == bus->cq_entries / 2))
+		(void)shmq__cq_entry(bus, t, cq, off + bus->cq_entries, true,
+		    &err);
+	*offp = off;
+	*ep = e;
+	return 0;
+}
+
+bool
+shmq__cq_make_hole(struct shmq_bus *bus, struct shmq_cq *cq,
+    struct shmq_cq_entry *e, uint64_t state)
+{
+	if (!ck_pr_cas_64(&e->state, state, SHMQ_CQ_HOLE))
+		return false;
+	ck_pr_inc_64(&cq->qc->holes);
+	ck_pr_inc_64(&bus->ctl->holes);
+	return true;
+}
+
+/* Store time of the first committed entry at or after OFF (within a short
+ * distance), and its offset in *at; UINT64_MAX if there is none. */
+static uint64_t
+probe_time(struct shmq_bus *bus, const struct shmq_topic *t,
+    struct shmq_cq *cq, uint64_t off, uint64_t end, uint64_t *at)
+{
+	struct shmq_cq_entry *e;
+	int err;
+
+	for (; off < end; off++) {
+		e = shmq__cq_entry(bus, t, cq, off, false, &err);
+		if (e == NULL)
+			break;
+		if (shmq__cq_state(e) == SHMQ_CQ_COMMITTED) {
+			*at = off;
+			return ck_pr_load_64(&e->store_ns);
+		}
+	}
+	*at = end;
+	return UINT64_MAX;
+}
+
+uint64_t
+shmq__cq_seek_time(struct shmq_bus *bus, const struct shmq_topic *t,
+    struct shmq_cq *cq, uint64_t ns)
+{
+	uint64_t lo = ck_pr_load_64(&cq->qc->min_off);
+	uint64_t hi = shmq__cq_tail(cq), mid, at;
+
+	/* Invariant: every committed entry below lo is older than ns; the
+	 * first entry at or after hi (or hi itself) is not.  Store times of
+	 * concurrent producers may be out of order by a few microseconds;
+	 * the answer is exact for times further apart than that. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (probe_time(bus, t, cq, mid, hi, &at) < ns)
+			lo = at + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}

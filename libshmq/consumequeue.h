@@ -1,0 +1,105 @@
+/*
+ * consumequeue.h - one queue's index: fixed-size files of 32-byte entries,
+ * entry n being the message at queue offset n.  These files are the rings
+ * that consumers follow; the commit protocol on an entry's state word is in
+ * layout.h.
+ */
+#ifndef SHMQ_CONSUMEQUEUE_H
+#define SHMQ_CONSUMEQUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+
+/* Slow path of shmq__cq_entry: map (with CREATE, make) the file. */
+struct shmq_cq_entry *shmq__cq_entry_slow(struct shmq_bus *bus,
+    const struct shmq_topic *t, struct shmq_cq *cq, uint64_t off,
+    bool create, int *err);
+
+/*
+ * Entry OFF of queue CQ of topic T.  NULL when its file does not exist yet
+ * (*err 0) or cannot be made (*err < 0).
+ */
+static inline struct shmq_cq_entry *
+shmq__cq_entry(struct shmq_bus *bus, const struct shmq_topic *t,
+    struct shmq_cq *cq, uint64_t off, bool create, int *err)
+{
+	struct shmq_cq_entry *base;
+
+	base = shmq__maptab_get(&cq->files, off / bus->cq_entries);
+	if (likely(base != NULL)) {
+		*err = 0;
+		return &base[off % bus->cq_entries];
+	}
+	return shmq__cq_entry_slow(bus, t, cq, off, create, err);
+}
+
+/*
+ * Claim the next entry of CQ with state CLAIM.  Returns 0 with its offset
+ * and pointer, or SHMQ_ENOSPC / a code when a new index file cannot be made
+ * (nothing claimed then).
+ */
+int shmq__cq_claim(struct shmq_bus *bus, const struct shmq_topic *t,
+    struct shmq_cq *cq, uint64_t claim, uint64_t *off,
+    struct shmq_cq_entry **e);
+
+/*
+ * Fill a claimed entry and commit it.  Returns true, or false if a reader
+ * turned it into a hole first (the caller must send again).
+ */
+static inline bool
+shmq__cq_commit(struct shmq_cq_entry *e, uint64_t claim, uint64_t log_off,
+    uint32_t size, uint32_t tag_hash, uint64_t store_ns)
+{
+	e->log_off = log_off;
+	e->size = size;
+	e->tag_hash = tag_hash;
+	e->store_ns = store_ns;
+	/* The CAS is a full barrier (lock cmpxchg): the fields above are
+	 * visible before the state says committed; pairs with the acquire
+	 * in readers (shmq__cq_state). */
+	ck_pr_fence_store_atomic();
+	return ck_pr_cas_64(&e->state, claim, SHMQ_CQ_COMMITTED);
+}
+
+/* Acquire-load of an entry's state. */
+static inline uint64_t
+shmq__cq_state(const struct shmq_cq_entry *e)
+{
+	uint64_t s = ck_pr_load_64((uint64_t *)(uintptr_t)&e->state);
+
+	/* Pairs with the CAS in shmq__cq_commit. */
+	ck_pr_fence_acquire();
+	return s;
+}
+
+/*
+ * Turn entry E of CQ (seen in claimed state STATE) into a hole; counts it.
+ * Returns true if this call did it.
+ */
+bool shmq__cq_make_hole(struct shmq_bus *bus, struct shmq_cq *cq,
+    struct shmq_cq_entry *e, uint64_t state);
+
+/* The queue's tail hint: every entry below it has been claimed. */
+static inline uint64_t
+shmq__cq_tail(const struct shmq_cq *cq)
+{
+	return ck_pr_load_64((uint64_t *)(uintptr_t)&cq->qc->tail);
+}
+
+/*
+ * First offset of CQ whose entry was stored at or after NS (CLOCK_REALTIME
+ * ns), or the tail if none.  Binary search over committed entries.
+ */
+uint64_t shmq__cq_seek_time(struct shmq_bus *bus, const struct shmq_topic *t,
+    struct shmq_cq *cq, uint64_t ns);
+
+/* Unmap one index file (maptab callback; ARG is the bus). */
+void shmq__cq_unmap_file(void *arg, void *base);
+
+/* Path of index file FILE of queue Q of TOPIC. */
+int shmq__cq_file_path(const struct shmq_bus *bus, const char *topic,
+    uint32_t q, uint64_t file, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,431 @@
+/*
+ * shmq.h - the public API of libshmq, a message bus for processes on one host.
+ *
+ * A bus is named and has a store (a directory holding the commitlog, one
+ * consume-queue index per queue and the topic metadata) and a control region
+ * (a POSIX shared-memory object with the live tails, event counts and the
+ * client table).  Producers append records to the commitlog and publish an
+ * entry in the queue's index; consumers follow the index and read records in
+ * place, zero-copy.
+ *
+ * Conventions (see STYLE.md):
+ *  - Every function that can fail returns int: >= 0 on success, a negative
+ *    SHMQ_E* code on failure.  System errors are returned as -errno.
+ *    shmq_strerror() names any code; shmq_errmsg() gives the thread's last
+ *    detailed message (which file, which topic, why).
+ *  - Handles are opaque and created through out-parameters.  The library never
+ *    frees caller memory.
+ *  - A bus handle belongs to the process that opened it: after fork(), the
+ *    child opens its own.  Bus, producer and consumer handles may be used by
+ *    several threads only where a comment says so.
+ */
+#ifndef SHMQ_H
+#define SHMQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SHMQ_API __attribute__((visibility("default")))
+#else
+#define SHMQ_API
+#endif
+
+#define SHMQ_VERSION_STRING "0.1.0"
+
+/*
+ * Error codes.  System errors are -errno; the codes below lie outside the
+ * errno range.  One table feeds the enum, shmq_strerror() and shmq_err_name().
+ */
+#define SHMQ_ERRNO_MAP(X)						\
+	X(EINVAL,   -4001, "invalid argument")				\
+	X(ENAME,    -4002, "invalid name (letters, digits, . _ - % only, 1 to 127 characters)") \
+	X(ETOOBIG,  -4003, "message too large")				\
+	X(ENOTOPIC, -4004, "no such topic")				\
+	X(ENOQUEUE, -4005, "no such queue")				\
+	X(EACCES,   -4006, "permission denied")				\
+	X(ENOSPC,   -4007, "no space left in the store")			\
+	X(ECORRUPT, -4008, "corrupt data in the store or control region") \
+	X(EVERSION, -4009, "incompatible layout version")		\
+	X(ETIMEDOUT,-4010, "timed out")					\
+	X(ENOMEM,   -4011, "out of memory")				\
+	X(EEXIST,   -4012, "already exists")				\
+	X(EBADEXPR, -4013, "invalid expression")			\
+	X(ELIMIT,   -4014, "limit reached")				\
+	X(ENOENT,   -4015, "no such bus or message")			\
+	X(EBUSY,    -4016, "busy")
+
+enum shmq_errno {
+#define SHMQ_ERRNO_ENUM(name, val, s) SHMQ_##name = (val),
+	SHMQ_ERRNO_MAP(SHMQ_ERRNO_ENUM)
+#undef SHMQ_ERRNO_ENUM
+	SHMQ_OK = 0
+};
+
+/* A static string for any return code (SHMQ_E* or -errno).  Never NULL. */
+SHMQ_API const char *shmq_strerror(int err);
+/* The symbolic name of a code, e.g. "SHMQ_ETOOBIG" or "ENOENT". Never NULL. */
+SHMQ_API const char *shmq_err_name(int err);
+/*
+ * The detailed message of the last failing call in this thread, e.g.
+ * 'topic "a b": invalid name'.  Valid until the thread's next failing call.
+ * Empty string if none.
+ */
+SHMQ_API const char *shmq_errmsg(void);
+
+/* ------------------------------------------------------------------ */
+/* Bus                                                                 */
+/* ------------------------------------------------------------------ */
+
+struct shmq_bus;
+
+/*
+ * Options for opening or creating a bus.  Sizes apply when the store is
+ * created; an existing store keeps its own (shmq-stat shows them).
+ * Initialise with shmq_bus_opts_init() and change what you need.
+ */
+struct shmq_bus_opts {
+	const char	*home;		/* store root; NULL: $SHMQ_HOME, else
+					   $XDG_DATA_HOME/shmq, else
+					   ~/.local/share/shmq */
+	const char	*group;		/* Unix group to share the bus with;
+					   NULL: owner-only */
+	uint64_t	 segment_bytes;	/* commitlog segment size (default
+					   256 MiB; >= 1 MiB, multiple of 4096) */
+	uint32_t	 cq_entries;	/* index entries per consume-queue file
+					   (default 262144; power of two) */
+	uint32_t	 max_msg_bytes;	/* largest record (default 4 MiB;
+					   lowered to segment_bytes / 4) */
+	uint32_t	 default_queues; /* queues of auto-created topics (4) */
+	int		 auto_create;	/* create topics on first send (1) */
+	int		 create;	/* create the bus if missing (1) */
+	uint32_t	 stall_ms;	/* how long an unfinished reservation may
+					   block readers before its owner's
+					   liveness is checked (default 20) */
+};
+
+/* Fill *o with the defaults above.  Never fails. */
+SHMQ_API void shmq_bus_opts_init(struct shmq_bus_opts *o);
+
+/*
+ * Open the bus NAME (NULL: $SHMQ_BUS, else "default"), creating the store and
+ * control region when missing (opts->create).  When no other process has the
+ * bus open, the control region is rebuilt from the store: tails are
+ * recovered, a torn commitlog tail is truncated by CRC, and indexes that are
+ * behind the commitlog are rebuilt.  opts may be NULL for the defaults.
+ * Returns 0 and *out, or SHMQ_ENAME, SHMQ_EACCES (no access to the store or
+ * control region), SHMQ_ENOENT (missing and !create), SHMQ_EVERSION,
+ * SHMQ_ECORRUPT, -errno.  Blocks briefly while another process opens or
+ * closes the same bus.  Thread-safe.
+ */
+SHMQ_API int shmq_bus_open(struct shmq_bus **out, const char *name,
+    const struct shmq_bus_opts *opts);
+
+/*
+ * Close the bus.  Producers and consumers opened on it must be closed first.
+ * The last process to close a bus writes a checkpoint and removes the
+ * control region.  Never fails; NULL is a no-op.
+ */
+SHMQ_API void shmq_bus_close(struct shmq_bus *bus);
+
+/* The bus's name and store directory (valid while the bus is open). */
+SHMQ_API const char *shmq_bus_name(const struct shmq_bus *bus);
+SHMQ_API const char *shmq_bus_path(const struct shmq_bus *bus);
+
+/*
+ * Create topic TOPIC with QUEUES queues (1..1024).  Returns 0, or
+ * SHMQ_EEXIST if it exists (with any queue count), SHMQ_ENAME, SHMQ_EINVAL,
+ * SHMQ_ENOSPC, -errno.  Thread-safe; safe against concurrent creators in
+ * other processes.
+ */
+SHMQ_API int shmq_topic_create(struct shmq_bus *bus, const char *topic,
+    unsigned queues);
+
+/* Queue count of TOPIC, or SHMQ_ENOTOPIC / SHMQ_ENAME. Thread-safe. */
+SHMQ_API int shmq_topic_queues(struct shmq_bus *bus, const char *topic);
+
+/* Check a topic name: 0 or SHMQ_ENAME. */
+SHMQ_API int shmq_name_check(const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                            */
+/* ------------------------------------------------------------------ */
+
+/* A user property; names and values are NUL-terminated UTF-8. */
+struct shmq_prop {
+	const char	*name;
+	const char	*value;
+};
+
+#define SHMQ_QUEUE_ANY	(-1)
+
+/*
+ * A message to send.  Zero it, then set what you need.  Only topic is
+ * required; body may be NULL when body_len is 0.
+ */
+struct shmq_msg {
+	const char		*topic;
+	const void		*body;
+	size_t			 body_len;
+	const char		*tags;		/* one tag, or NULL */
+	const char		*keys;		/* space-separated keys, or NULL */
+	const struct shmq_prop	*props;
+	size_t			 nprops;
+	const void		*shard_key;	/* same key, same queue: order */
+	size_t			 shard_key_len;
+	int			 queue;		/* explicit queue, or
+						   SHMQ_QUEUE_ANY (set by
+						   shmq_msg_init) */
+};
+
+/* Zero *m and set queue to SHMQ_QUEUE_ANY. */
+SHMQ_API void shmq_msg_init(struct shmq_msg *m);
+
+/* Message ids are 32 upper-case hex digits: store id and commitlog offset. */
+#define SHMQ_MSGID_LEN 32
+
+struct shmq_send_result {
+	char		 msg_id[SHMQ_MSGID_LEN + 1];
+	int		 queue;
+	uint64_t	 queue_off;	/* offset in the queue, dense from 0 */
+	uint64_t	 log_off;	/* commitlog offset of the record */
+};
+
+/*
+ * A received message: a zero-copy view into the mapped commitlog, valid until
+ * the next shmq_consumer_poll() or shmq_consumer_close() on the consumer that
+ * returned it.  Strings are not NUL-terminated: use the lengths.
+ */
+struct shmq_msgview {
+	const char	*topic;
+	size_t		 topic_len;
+	int		 queue;
+	uint64_t	 queue_off;
+	uint64_t	 log_off;
+	uint64_t	 born_ns;	/* producer's CLOCK_REALTIME at send */
+	uint64_t	 store_ns;	/* CLOCK_REALTIME when stored */
+	uint64_t	 producer_id;	/* client id of the producer */
+	uint32_t	 reconsume;	/* delivery attempts before this one */
+	const char	*tags;
+	size_t		 tags_len;
+	const char	*keys;
+	size_t		 keys_len;
+	const char	*props;		/* encoded "name\1value\2..." */
+	size_t		 props_len;
+	const void	*body;
+	size_t		 body_len;
+	char		 msg_id[SHMQ_MSGID_LEN + 1];
+};
+
+/*
+ * Look up property NAME in a received message.  Returns a pointer to the
+ * value (not NUL-terminated) and its length in *len, or NULL if absent.
+ */
+SHMQ_API const char *shmq_msgview_prop(const struct shmq_msgview *v,
+    const char *name, size_t *len);
+
+/* ------------------------------------------------------------------ */
+/* Producer                                                            */
+/* ------------------------------------------------------------------ */
+
+struct shmq_producer;
+
+/*
+ * Open a producer on BUS, in producer group GROUP (NULL: "DEFAULT").
+ * Registers a client slot (visible in shmq-stat).  Returns 0, SHMQ_ENAME,
+ * SHMQ_ELIMIT, -errno.  A producer may be used by several threads at once.
+ */
+SHMQ_API int shmq_producer_open(struct shmq_producer **out,
+    struct shmq_bus *bus, const char *group);
+
+/* Close a producer.  NULL is a no-op.  Never fails. */
+SHMQ_API void shmq_producer_close(struct shmq_producer *p);
+
+/*
+ * Send one message and return once it is stored (in the page cache of the
+ * mapped commitlog: async flush) and visible to consumers.  Never blocks on
+ * other processes: a dead producer's unfinished reservation is skipped, not
+ * waited for.  Fills *res if res is not NULL.
+ * Returns 0, or SHMQ_ENAME, SHMQ_ENOTOPIC (and the bus does not auto-create),
+ * SHMQ_ENOQUEUE (explicit queue out of range), SHMQ_ETOOBIG, SHMQ_ENOSPC
+ * (store full: nothing was stored), -errno.  No allocation, lock or syscall in
+ * steady state.
+ */
+SHMQ_API int shmq_producer_send(struct shmq_producer *p,
+    const struct shmq_msg *m, struct shmq_send_result *res);
+
+/* As shmq_producer_send without a result (fire and forget).  Same errors. */
+SHMQ_API int shmq_producer_send_oneway(struct shmq_producer *p,
+    const struct shmq_msg *m);
+
+typedef void (*shmq_send_cb)(void *arg, int status,
+    const struct shmq_send_result *res);
+
+/*
+ * Send and report the outcome to CB(ARG, status, res) exactly once, when the
+ * message has reached the bus's durability point.  With the async flush of
+ * this version that point is reached before shmq_producer_send_async()
+ * returns, so CB runs in the calling thread.  Returns 0 when CB was or will
+ * be called (status carries the send's result), or SHMQ_EINVAL (no CB).
+ */
+SHMQ_API int shmq_producer_send_async(struct shmq_producer *p,
+    const struct shmq_msg *m, shmq_send_cb cb, void *arg);
+
+/*
+ * Send N messages of one topic to one queue (chosen from the first message as
+ * by shmq_producer_send), in order.  Fills res[0..N-1] if res is not NULL.
+ * Returns the number sent (N on success); on an error after k > 0 messages,
+ * returns k; on an error before any, the negative code.  SHMQ_EINVAL if the
+ * messages name different topics.
+ */
+SHMQ_API int shmq_producer_send_batch(struct shmq_producer *p,
+    const struct shmq_msg *msgs, size_t n, struct shmq_send_result *res);
+
+/* ------------------------------------------------------------------ */
+/* Pull consumer                                                       */
+/* ------------------------------------------------------------------ */
+
+struct shmq_consumer;
+
+enum shmq_whence {
+	SHMQ_SEEK_FIRST = 0,	/* the oldest message still stored */
+	SHMQ_SEEK_LAST,		/* after the newest: only new messages */
+	SHMQ_SEEK_OFFSET,	/* a queue offset (clamped to [min, max]) */
+	SHMQ_SEEK_TIME		/* first message stored at or after a
+				   CLOCK_REALTIME time in ms */
+};
+
+/*
+ * Open a pull consumer on BUS.  Registers a client slot.  A consumer is used
+ * by one thread at a time.  Returns 0, SHMQ_ELIMIT, -errno.
+ */
+SHMQ_API int shmq_consumer_open(struct shmq_consumer **out,
+    struct shmq_bus *bus);
+
+/* Close a consumer; views it returned become invalid.  NULL is a no-op. */
+SHMQ_API void shmq_consumer_close(struct shmq_consumer *c);
+
+/*
+ * Assign queue QUEUE of TOPIC (SHMQ_QUEUE_ANY: all its queues) to the
+ * consumer, with tag expression EXPR ("*", NULL, or "a || b || c").  A newly
+ * assigned queue starts at SHMQ_SEEK_LAST; reassigning keeps the position and
+ * replaces the expression.  Returns 0, SHMQ_ENOTOPIC, SHMQ_ENOQUEUE,
+ * SHMQ_EBADEXPR (with the position in shmq_errmsg()), SHMQ_ENOMEM.
+ */
+SHMQ_API int shmq_consumer_assign(struct shmq_consumer *c, const char *topic,
+    int queue, const char *expr);
+
+/* Stop following QUEUE of TOPIC (or all its queues). 0 or SHMQ_ENOQUEUE. */
+SHMQ_API int shmq_consumer_unassign(struct shmq_consumer *c,
+    const char *topic, int queue);
+
+/*
+ * Move the position of QUEUE of TOPIC (SHMQ_QUEUE_ANY: every assigned queue
+ * of TOPIC; topic NULL: every assigned queue).  VALUE is the offset for
+ * SHMQ_SEEK_OFFSET and a time in ms since the epoch for SHMQ_SEEK_TIME.
+ * Returns 0, SHMQ_ENOQUEUE (not assigned), SHMQ_EINVAL.
+ */
+SHMQ_API int shmq_consumer_seek(struct shmq_consumer *c, const char *topic,
+    int queue, enum shmq_whence whence, uint64_t value);
+
+/*
+ * Next offset the consumer will read on QUEUE of TOPIC, or a negative code.
+ * Stored in *off.
+ */
+SHMQ_API int shmq_consumer_position(struct shmq_consumer *c,
+    const char *topic, int queue, uint64_t *off);
+
+/*
+ * Return up to MAX messages from the assigned queues, in order per queue.
+ * Waits up to TIMEOUT_MS for the first one (0: do not wait; -1: forever):
+ * spins briefly, then sleeps on a futex until a producer publishes.  Views
+ * stay valid until the next poll or close.  Returns the number of messages
+ * (0 on timeout), or a negative code (SHMQ_EINVAL if nothing is assigned).
+ * Messages whose tag does not match the expression are skipped.  No
+ * allocation, lock or syscall while messages are available.
+ */
+SHMQ_API int shmq_consumer_poll(struct shmq_consumer *c,
+    struct shmq_msgview *out, size_t max, int timeout_ms);
+
+/* ------------------------------------------------------------------ */
+/* Introspection (shmq-stat)                                           */
+/* ------------------------------------------------------------------ */
+
+struct shmq_bus_info {
+	char		 name[128];
+	char		 path[4096];
+	char		 shm_name[256];
+	uint64_t	 store_id;
+	uint64_t	 segment_bytes;
+	uint32_t	 cq_entries;
+	uint32_t	 max_msg_bytes;
+	uint32_t	 default_queues;
+	int		 auto_create;
+	uint32_t	 stall_ms;
+	uint64_t	 log_min_off;	/* first byte still stored */
+	uint64_t	 log_tail_off;	/* next byte to be written */
+	uint64_t	 segments;	/* commitlog segment files */
+	uint64_t	 store_bytes;	/* disk usage of the store */
+	uint64_t	 ctl_bytes;	/* control region size */
+	uint32_t	 topics;
+	uint32_t	 clients_live;
+	uint64_t	 holes;		/* reservations skipped (dead writers) */
+	uint64_t	 recoveries;	/* times rebuilt from the store */
+};
+
+/* Fill *info.  Thread-safe.  0 or a negative code. */
+SHMQ_API int shmq_bus_info(struct shmq_bus *bus, struct shmq_bus_info *info);
+
+struct shmq_queue_info {
+	char		 topic[128];
+	int		 queue;
+	int		 queues;	/* queue count of the topic */
+	uint64_t	 min_off;	/* first offset still stored */
+	uint64_t	 max_off;	/* next offset to be written */
+	uint64_t	 messages;	/* max_off - min_off */
+	uint64_t	 last_store_ns;	/* store time of the newest message */
+};
+
+/*
+ * Call CB(ARG, info) for every queue of every topic (or of TOPIC if not
+ * NULL), in topic creation order.  Stops early and returns CB's value if it
+ * returns non-zero.  Returns 0 or a negative code.
+ */
+SHMQ_API int shmq_queue_foreach(struct shmq_bus *bus, const char *topic,
+    int (*cb)(void *arg, const struct shmq_queue_info *info), void *arg);
+
+struct shmq_client_info {
+	uint32_t	 id;
+	int		 pid;
+	int		 alive;
+	char		 role[16];	/* "producer", "consumer" */
+	char		 name[64];	/* producer group, or "" */
+	uint64_t	 started_ns;
+	uint64_t	 heartbeat_ns;
+	uint64_t	 sent;		/* messages sent (producers) */
+	uint64_t	 received;	/* messages returned (consumers) */
+};
+
+/* Call CB for every registered client slot.  As shmq_queue_foreach. */
+SHMQ_API int shmq_client_foreach(struct shmq_bus *bus,
+    int (*cb)(void *arg, const struct shmq_client_info *info), void *arg);
+
+/* ------------------------------------------------------------------ */
+/* Small utilities                                                     */
+/* ------------------------------------------------------------------ */
+
+/* CLOCK_REALTIME in nanoseconds (vDSO: no syscall). */
+SHMQ_API uint64_t shmq_now_ns(void);
+
+/* The library version, SHMQ_VERSION_STRING. */
+SHMQ_API const char *shmq_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMQ_H */

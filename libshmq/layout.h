@@ -1,0 +1,262 @@
+/*
+ * layout.h - every structure that lives in shared memory or on disk.  This
+ * is the one file to review on any ABI change; bump SHMQ_LAYOUT_VERSION when
+ * anything here changes.
+ *
+ * Rules: no pointers, only offsets from the region base and fixed-width
+ * types; hot fields written by different parties sit on different cache
+ * lines; every size is pinned by a _Static_assert.  Readers treat every value
+ * as untrusted and bounds-check it before use.
+ */
+#ifndef SHMQ_LAYOUT_H
+#define SHMQ_LAYOUT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <ck_ec.h>
+
+#define SHMQ_LAYOUT_VERSION	1
+#define SHMQ_CACHELINE		64
+
+/* ------------------------------------------------------------------ */
+/* Commitlog records                                                   */
+/* ------------------------------------------------------------------ */
+
+#define SHMQ_REC_MAGIC		0x51524d53u	/* "SMRQ": a message */
+#define SHMQ_PAD_MAGIC		0x44415053u	/* "SPAD": end-of-segment fill */
+#define SHMQ_ABORT_MAGIC	0x54424153u	/* "SABT": record whose index
+						   entry was turned into a hole
+						   before it committed */
+
+/*
+ * Record header, followed by topic, tags, keys, properties and body; the
+ * whole rounded up to 8 bytes.  size, magic and crc sit outside the CRC,
+ * which covers bytes [12, size): everything a reader uses.  A writer stores
+ * size last with release ordering (pairs with the acquire load in
+ * shmq__log_record_check and the recovery scan).
+ */
+struct shmq_rec {
+	uint32_t	size;		/* total bytes, multiple of 8 */
+	uint32_t	magic;
+	uint32_t	crc;		/* CRC32C of bytes [12, size) */
+	uint32_t	flags;
+	uint64_t	log_off;	/* this record's own offset */
+	uint64_t	queue_off;
+	uint64_t	born_ns;
+	uint64_t	store_ns;
+	uint64_t	producer_id;
+	uint32_t	body_len;
+	uint32_t	props_len;
+	uint16_t	keys_len;
+	uint16_t	queue;
+	uint8_t		topic_len;
+	uint8_t		tags_len;
+	uint16_t	reserved0;
+	uint32_t	reconsume;
+	uint32_t	reserved1;
+};
+_Static_assert(sizeof(struct shmq_rec) == 80, "record header is 80 bytes");
+
+#define SHMQ_REC_CRC_START	12
+#define SHMQ_TAGS_MAX		255
+#define SHMQ_KEYS_MAX		65535
+
+/* ------------------------------------------------------------------ */
+/* Consume-queue entries                                               */
+/* ------------------------------------------------------------------ */
+
+#define SHMQ_CQ_EMPTY		0ull
+#define SHMQ_CQ_HOLE		1ull
+#define SHMQ_CQ_COMMITTED	2ull
+#define SHMQ_CQ_CLAIMED_TAG	3ull	/* low two bits of a claimed state */
+
+/*
+ * One index entry; its position in the queue is the message's queue
+ * offset.  state is the commit word: a producer CASes it from EMPTY to
+ * CLAIMED(token), fills the other fields, then CASes CLAIMED(token) to
+ * COMMITTED.  A reader that finds the owner dead CASes CLAIMED(token) to
+ * HOLE.  Both transitions compare the same word, so a slow producer whose
+ * entry became a hole learns it and sends again.
+ */
+struct shmq_cq_entry {
+	uint64_t	state;
+	uint64_t	log_off;
+	uint32_t	size;
+	uint32_t	tag_hash;
+	uint64_t	store_ns;
+};
+_Static_assert(sizeof(struct shmq_cq_entry) == 32, "index entry is 32 bytes");
+
+/*
+ * Claim token: epoch (20 bits) | slot generation (20 bits) | slot (22 bits).
+ * The epoch is random per control-region incarnation, so a claim left by a
+ * process of an earlier incarnation is recognised as dead at once.
+ */
+#define SHMQ_TOKEN_SLOT_BITS	22
+#define SHMQ_TOKEN_GEN_BITS	20
+#define SHMQ_TOKEN_EPOCH_BITS	20
+#define SHMQ_MAX_CLIENTS	(1u << SHMQ_TOKEN_SLOT_BITS)
+
+static inline uint64_t
+shmq_claim_state(uint32_t epoch, uint32_t gen, uint32_t slot)
+{
+	uint64_t tok;
+
+	tok = ((uint64_t)(epoch & ((1u << SHMQ_TOKEN_EPOCH_BITS) - 1))
+	    << (SHMQ_TOKEN_SLOT_BITS + SHMQ_TOKEN_GEN_BITS)) |
+	    ((uint64_t)(gen & ((1u << SHMQ_TOKEN_GEN_BITS) - 1))
+	    << SHMQ_TOKEN_SLOT_BITS) |
+	    (slot & (SHMQ_MAX_CLIENTS - 1));
+	return (tok << 2) | SHMQ_CQ_CLAIMED_TAG;
+}
+
+/* ------------------------------------------------------------------ */
+/* Control region                                                      */
+/* ------------------------------------------------------------------ */
+
+#define SHMQ_CTL_MAGIC		0x314c54434d485351ull	/* "QSHMCTL1" */
+#define SHMQ_CTL_VA_BYTES	(16ull << 30)	/* address space reserved */
+#define SHMQ_CTL_INIT_BYTES	(1ull << 20)
+
+#define SHMQ_TOPIC_CHUNK	256		/* topics per chunk */
+#define SHMQ_TOPIC_CHUNKS	4096		/* => 1,048,576 topics */
+#define SHMQ_MAX_TOPICS		(SHMQ_TOPIC_CHUNK * SHMQ_TOPIC_CHUNKS)
+#define SHMQ_CLIENT_CHUNK	64
+#define SHMQ_CLIENT_CHUNKS	4096		/* => 262,144 clients */
+#define SHMQ_MAX_QUEUES		1024
+
+struct shmq_ctl {
+	/* Identity: written once by the creator, ready last. */
+	uint64_t	magic;
+	uint32_t	layout_version;
+	uint32_t	ctl_hdr_bytes;	/* sizeof(struct shmq_ctl) */
+	uint32_t	ready;		/* 1 once initialised (release) */
+	uint32_t	epoch;
+	uint64_t	store_id;
+	uint64_t	created_ns;
+	uint64_t	recoveries;
+
+	/* Parameters (from bus.conf). */
+	uint64_t	segment_bytes;
+	uint32_t	cq_entries;
+	uint32_t	max_msg_bytes;
+	uint32_t	default_queues;
+	uint32_t	auto_create;
+	uint32_t	stall_ms;
+	uint32_t	pad0;
+
+	/* Allocation: bump allocator, under admin. */
+	uint64_t	size_bytes;	/* current object size */
+	uint64_t	alloc_off;	/* first free byte */
+
+	/* Topics: directory of chunk offsets, and a name hash. */
+	uint64_t	topic_dir_off;	/* uint64_t[SHMQ_TOPIC_CHUNKS] */
+	uint64_t	topic_hash_off;	/* struct shmq_topic_hash (release) */
+	uint32_t	ntopics;	/* published count (release) */
+	uint32_t	nclients;	/* client slots allocated */
+	uint64_t	client_dir_off;	/* uint64_t[SHMQ_CLIENT_CHUNKS] */
+
+	uint8_t		pad1[SHMQ_CACHELINE * 2 - 128];
+
+	/* Admin lock: robust, process-shared; rare operations only. */
+	pthread_mutex_t	admin;
+	uint8_t		pad2[SHMQ_CACHELINE - sizeof(pthread_mutex_t)];
+
+	/* Commitlog tail: CAS by producers. */
+	uint64_t	log_tail;
+	uint64_t	log_ready_end;	/* end of the last segment created */
+	uint8_t		pad3[SHMQ_CACHELINE - 16];
+
+	/* Read-mostly and statistics. */
+	uint64_t	log_min_off;	/* first byte still stored */
+	uint64_t	holes;		/* entries turned into holes */
+	uint64_t	corrupt;	/* corrupt records met by readers */
+	uint64_t	resends;	/* sends retried after a hole */
+	uint8_t		pad4[SHMQ_CACHELINE - 32];
+
+	/* Doorbell for consumers that follow several topics. */
+	struct ck_ec64	doorbell;
+	uint8_t		pad5[SHMQ_CACHELINE - sizeof(struct ck_ec64)];
+};
+_Static_assert(sizeof(pthread_mutex_t) <= SHMQ_CACHELINE, "mutex fits a line");
+_Static_assert(sizeof(struct shmq_ctl) == 6 * SHMQ_CACHELINE,
+    "control header layout");
+
+struct shmq_topic_hash {
+	uint32_t	cap;		/* power of two */
+	uint32_t	used;
+	uint32_t	slot[];		/* topic id + 1, or 0 */
+};
+
+struct shmq_queue_ctl {
+	/* Producer side. */
+	uint64_t	tail;		/* hint: next entry to claim */
+	uint64_t	ready_end;	/* entries below have a file */
+	uint8_t		pad0[SHMQ_CACHELINE - 16];
+	/* Read-mostly. */
+	uint64_t	min_off;	/* first entry still stored */
+	uint64_t	holes;
+	uint64_t	last_store_ns;
+	uint8_t		pad1[SHMQ_CACHELINE - 24];
+};
+_Static_assert(sizeof(struct shmq_queue_ctl) == 2 * SHMQ_CACHELINE,
+    "queue control block");
+
+struct shmq_topic_ctl {
+	char		name[128];	/* NUL-terminated */
+	uint64_t	name_hash;
+	uint64_t	queue_off;	/* struct shmq_queue_ctl[queues] */
+	uint64_t	created_ns;
+	uint32_t	id;
+	uint32_t	queues;
+	uint32_t	flags;
+	uint32_t	ready;		/* 1 when complete (release) */
+	uint8_t		pad0[SHMQ_CACHELINE - 40];
+	/* Bumped after every publish on any queue of the topic. */
+	struct ck_ec64	ec;
+	uint32_t	bus_waiters;	/* multi-topic consumers asleep */
+	uint8_t		pad1[SHMQ_CACHELINE - 12];
+};
+_Static_assert(sizeof(struct shmq_topic_ctl) == 4 * SHMQ_CACHELINE,
+    "topic control block");
+
+#define SHMQ_ROLE_FREE		0
+#define SHMQ_ROLE_PRODUCER	1
+#define SHMQ_ROLE_CONSUMER	2
+#define SHMQ_ROLE_ADMIN		3
+
+struct shmq_client_slot {
+	uint32_t	role;		/* SHMQ_ROLE_*, FREE when unused */
+	uint32_t	gen;		/* bumped at every (re)use */
+	int32_t		pid;
+	uint32_t	pad0;
+	uint64_t	start_ticks;	/* /proc/<pid>/stat start time */
+	uint64_t	started_ns;
+	uint64_t	heartbeat_ns;
+	char		name[64];
+	uint64_t	sent;		/* approximate counters */
+	uint64_t	received;
+	uint8_t		pad1[SHMQ_CACHELINE * 2 - 120];
+};
+_Static_assert(sizeof(struct shmq_client_slot) == 2 * SHMQ_CACHELINE,
+    "client slot");
+
+/* ------------------------------------------------------------------ */
+/* Checkpoint file                                                     */
+/* ------------------------------------------------------------------ */
+
+#define SHMQ_CKPT_MAGIC		0x54504b434d485351ull	/* "QSHMCKPT" */
+
+struct shmq_checkpoint {
+	uint64_t	magic;
+	uint32_t	version;
+	uint32_t	clean;		/* 1: written by the last closer */
+	uint64_t	log_indexed_off; /* records below are all indexed */
+	uint64_t	written_ns;
+	uint32_t	pad;
+	uint32_t	crc;		/* CRC32C of the bytes before */
+};
+_Static_assert(sizeof(struct shmq_checkpoint) == 40, "checkpoint");
+
+#endif /* SHMQ_LAYOUT_H */

@@ -1,0 +1,247 @@
+/*
+ * producer.c - the public producer API: choose a queue, claim its next index
+ * entry, reserve and write the record, commit the entry, wake consumers.
+ *
+ * The steady-state path takes no lock, allocates nothing and makes no system
+ * call: a topic lookup in the control region's hash, a CAS on the index
+ * entry, a CAS on the log tail, a memcpy and a CRC, a CAS to commit, and
+ * one atomic add on the topic's event count (a futex wake only when a
+ * consumer sleeps).  Making a new segment or index file happens once per
+ * file, ahead of need.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "commitlog.h"
+#include "consumequeue.h"
+#include "internal.h"
+#include "msg.h"
+#include "topic.h"
+#include "wait.h"
+
+struct shmq_producer {
+	struct shmq_bus			*bus;
+	struct shmq_client_slot		*slot;
+	uint32_t			 slot_idx;
+	uint64_t			 claim;
+	uint64_t			 id;
+};
+
+int
+shmq_producer_open(struct shmq_producer **out, struct shmq_bus *bus,
+    const char *group)
+{
+	struct shmq_producer *p;
+	int err;
+
+	if (out == NULL || bus == NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "producer: no bus");
+	if (group == NULL)
+		group = "DEFAULT";
+	if (!shmq__name_ok(group))
+		return SHMQ_ERR(SHMQ_ENAME, "producer group \"%s\"", group);
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return SHMQ_ERR(SHMQ_ENOMEM, "producer");
+	p->bus = bus;
+	if ((err = shmq__client_register(bus, SHMQ_ROLE_PRODUCER, group,
+	    &p->slot_idx, &p->slot)) < 0) {
+		free(p);
+		return err;
+	}
+	p->claim = shmq__client_claim(bus, p->slot_idx);
+	p->id = ((uint64_t)p->slot->gen << 32) | p->slot_idx;
+	*out = p;
+	return 0;
+}
+
+void
+shmq_producer_close(struct shmq_producer *p)
+{
+	if (p == NULL)
+		return;
+	shmq__client_release(p->bus, p->slot_idx);
+	free(p);
+}
+
+static int
+pick_queue(const struct shmq_msg *m, const struct shmq_topic *t)
+{
+	static __thread uint32_t rr;
+
+	if (m->queue >= 0) {
+		if ((uint32_t)m->queue >= t->queues)
+			return SHMQ_ERR(SHMQ_ENOQUEUE, "topic \"%s\": queue %d "
+			    "(it has %u)", t->name, m->queue, t->queues);
+		return m->queue;
+	}
+	if (m->queue != SHMQ_QUEUE_ANY)
+		return SHMQ_ERR(SHMQ_EINVAL, "queue %d", m->queue);
+	if (m->shard_key != NULL && m->shard_key_len > 0)
+		return (int)(shmq__hash64(m->shard_key, m->shard_key_len) %
+		    t->queues);
+	return (int)(rr++ % t->queues);
+}
+
+/* Store M in queue Q of T.  The heart of the bus. */
+static int
+store(struct shmq_producer *p, struct shmq_topic *t, uint32_t q,
+    const struct shmq_msg *m, const struct shmq_enc *enc,
+    struct shmq_send_result *res)
+{
+	struct shmq_bus *bus = p->bus;
+	struct shmq_cq *cq = &t->cq[q];
+	struct shmq_cq_entry *e;
+	struct shmq_rec *rec;
+	struct shmq_rec_meta meta;
+	uint64_t qoff, loff, now;
+	int err;
+
+again:
+	if (unlikely((err = shmq__cq_claim(bus, t, cq, p->claim, &qoff,
+	    &e)) < 0))
+		return err;
+	if (unlikely((err = shmq__log_reserve(bus, enc->size, &loff,
+	    &rec)) < 0)) {
+		/* Give the entry up so readers need not wait for it. */
+		shmq__cq_make_hole(bus, cq, e, p->claim);
+		return err;
+	}
+	now = shmq__real_ns();
+	meta.log_off = loff;
+	meta.queue_off = qoff;
+	meta.born_ns = now;
+	meta.store_ns = now;
+	meta.producer_id = p->id;
+	meta.queue = q;
+	meta.reconsume = 0;
+	shmq__msg_write(rec, m, t->name, enc, &meta);
+	/* Release: the record's bytes before its size; pairs with the
+	 * acquire in shmq__log_record and the recovery scan. */
+	ck_pr_fence_store();
+	ck_pr_store_32(&rec->size, enc->size);
+
+	if (unlikely(!shmq__cq_commit(e, p->claim, loff, enc->size,
+	    shmq__tag_hash(m->tags, enc->tags_len), now))) {
+		/* A reader took us for dead and made the entry a hole.  The
+		 * record must not come back at recovery: mark it aborted,
+		 * and send again. */
+		ck_pr_store_32(&rec->magic, SHMQ_ABORT_MAGIC);
+		ck_pr_inc_64(&bus->ctl->resends);
+		goto again;
+	}
+	/* Wake: the add is a locked instruction, so the commit above is
+	 * visible before a sleeper can re-check (ck_ec's protocol). */
+	ck_ec64_inc(&t->tc->ec, &shmq__ec_mp);
+	if (unlikely(ck_pr_load_32(&t->tc->bus_waiters) != 0))
+		ck_ec64_inc(&bus->ctl->doorbell, &shmq__ec_mp);
+	p->slot->sent++;
+	if (res != NULL) {
+		shmq__msg_id(bus->store_id, loff, res->msg_id);
+		res->queue = (int)q;
+		res->queue_off = qoff;
+		res->log_off = loff;
+	}
+	return 0;
+}
+
+static int
+prepare(struct shmq_producer *p, const struct shmq_msg *m,
+    struct shmq_topic **t, struct shmq_enc *enc)
+{
+	struct shmq_bus *bus = p->bus;
+	int err;
+
+	if (unlikely(m == NULL))
+		return SHMQ_ERR(SHMQ_EINVAL, "no message");
+	if (unlikely((err = shmq__topic_get(bus, m->topic, bus->auto_create,
+	    0, t)) < 0))
+		return err;
+	if (unlikely((err = shmq__msg_measure(m, (*t)->name_len,
+	    bus->max_msg_bytes, enc)) < 0)) {
+		SHMQ_ERR_PREFIX("topic \"%s\"", m->topic);
+		return err;
+	}
+	return 0;
+}
+
+int
+shmq_producer_send(struct shmq_producer *p, const struct shmq_msg *m,
+    struct shmq_send_result *res)
+{
+	struct shmq_topic *t;
+	struct shmq_enc enc;
+	int err, q;
+
+	if (unlikely(p == NULL))
+		return SHMQ_ERR(SHMQ_EINVAL, "no producer");
+	if (unlikely((err = prepare(p, m, &t, &enc)) < 0))
+		return err;
+	if (unlikely((q = pick_queue(m, t)) < 0))
+		return q;
+	return store(p, t, (uint32_t)q, m, &enc, res);
+}
+
+int
+shmq_producer_send_oneway(struct shmq_producer *p, const struct shmq_msg *m)
+{
+	return shmq_producer_send(p, m, NULL);
+}
+
+int
+shmq_producer_send_async(struct shmq_producer *p, const struct shmq_msg *m,
+    shmq_send_cb cb, void *arg)
+{
+	struct shmq_send_result res;
+	int st;
+
+	if (cb == NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "no completion callback");
+	memset(&res, 0, sizeof(res));
+	st = shmq_producer_send(p, m, &res);
+	cb(arg, st, st == 0 ? &res : NULL);
+	return 0;
+}
+
+int
+shmq_producer_send_batch(struct shmq_producer *p, const struct shmq_msg *msgs,
+    size_t n, struct shmq_send_result *res)
+{
+	struct shmq_topic *t;
+	struct shmq_enc enc;
+	size_t i;
+	int err, q;
+
+	if (p == NULL || (msgs == NULL && n > 0))
+		return SHMQ_ERR(SHMQ_EINVAL, "batch: no producer or messages");
+	if (n == 0)
+		return 0;
+	if (n > INT32_MAX)
+		return SHMQ_ERR(SHMQ_EINVAL, "batch of %zu", n);
+	if ((err = prepare(p, &msgs[0], &t, &enc)) < 0)
+		return err;
+	if ((q = pick_queue(&msgs[0], t)) < 0)
+		return q;
+	for (i = 0; i < n; i++) {
+		if (i > 0) {
+			if (msgs[i].topic == NULL ||
+			    strcmp(msgs[i].topic, t->name) != 0) {
+				err = SHMQ_ERR(SHMQ_EINVAL, "batch: message %zu "
+				    "is for another topic", i);
+				goto out;
+			}
+			if ((err = shmq__msg_measure(&msgs[i], t->name_len,
+			    p->bus->max_msg_bytes, &enc)) < 0)
+				goto out;
+		}
+		if ((err = store(p, t, (uint32_t)q, &msgs[i], &enc,
+		    res != NULL ? &res[i] : NULL)) < 0)
+			goto out;
+	}
+	return (int)n;
+out:
+	return i > 0 ? (int)i : err;
+}

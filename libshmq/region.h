@@ -1,0 +1,44 @@
+/*
+ * region.h - the only place that creates, sizes and maps files: commitlog
+ * segments, index files and the control region.  Files are preallocated
+ * (fallocate) before anyone writes through a mapping, so a full disk is an
+ * error at creation, never a SIGBUS in a store.
+ */
+#ifndef SHMQ_REGION_H
+#define SHMQ_REGION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* How store files are created: mode and group (gid -1: keep). */
+struct shmq_perm {
+	mode_t	file_mode;
+	mode_t	dir_mode;
+	gid_t	gid;
+};
+
+/*
+ * Map the file PATH of exactly BYTES bytes, read-write and shared.  With
+ * CREATE, make it if missing (mode and group from PERM) and preallocate it;
+ * an existing file shorter than BYTES is extended and preallocated.
+ * POPULATE prefaults the pages.  Returns 0 and *addr, or a shmq code with
+ * detail (SHMQ_ENOSPC, SHMQ_EACCES, SHMQ_ENOENT without CREATE).
+ */
+int shmq__file_map(const char *path, uint64_t bytes, bool create,
+    bool populate, const struct shmq_perm *perm, void **addr);
+
+/* Unmap a mapping made by shmq__file_map. */
+void shmq__file_unmap(void *addr, uint64_t bytes);
+
+/* mkdir -p with PERM for every directory made.  0 or a shmq code. */
+int shmq__mkdir_p(const char *path, const struct shmq_perm *perm);
+
+/* Write BUF to PATH atomically (temp file, fsync if SYNC, rename). */
+int shmq__file_replace(const char *path, const void *buf, size_t len,
+    const struct shmq_perm *perm, bool sync);
+
+/* Read at most LEN bytes of PATH into BUF; bytes read, or a code. */
+ssize_t shmq__file_read(const char *path, void *buf, size_t len);
+
+#endif

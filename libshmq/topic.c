@@ -1,0 +1,386 @@
+/*
+ * topic.c - topics (see topic.h).
+ *
+ * In the control region a topic is a struct shmq_topic_ctl in a chunk of
+ * SHMQ_TOPIC_CHUNK, found by id through the directory at topic_dir_off, plus
+ * an array of struct shmq_queue_ctl.  Names are found through an
+ * open-addressing hash of ids; it is only ever added to, and when it fills
+ * up a table twice the size is built beside it and published with release
+ * ordering, so readers never lock: one that misses in an old table retries
+ * under the admin lock.
+ *
+ * In the store a topic is consumequeue/<name>/ with one directory per queue
+ * and a "meta" file, written after the queue directories exist.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consumequeue.h"
+#include "internal.h"
+#include "region.h"
+#include "topic.h"
+
+static struct shmq_topic_ctl *
+topic_ctl(struct shmq_bus *bus, uint32_t id)
+{
+	uint64_t *dir, coff;
+	struct shmq_topic_ctl *chunk;
+
+	if (id >= SHMQ_MAX_TOPICS)
+		return NULL;
+	dir = shmq__ctl_ptr(bus, bus->ctl->topic_dir_off,
+	    SHMQ_TOPIC_CHUNKS * sizeof(uint64_t));
+	if (dir == NULL)
+		return NULL;
+	coff = ck_pr_load_64(&dir[id / SHMQ_TOPIC_CHUNK]);
+	chunk = shmq__ctl_ptr(bus, coff,
+	    SHMQ_TOPIC_CHUNK * sizeof(struct shmq_topic_ctl));
+	if (chunk == NULL)
+		return NULL;
+	return &chunk[id % SHMQ_TOPIC_CHUNK];
+}
+
+static struct shmq_topic_hash *
+topic_hash(struct shmq_bus *bus)
+{
+	uint64_t off = ck_pr_load_64(&bus->ctl->topic_hash_off);
+	struct shmq_topic_hash *h;
+
+	/* Pairs with the release in hash_insert/hash_grow. */
+	ck_pr_fence_load();
+	h = shmq__ctl_ptr(bus, off, sizeof(*h));
+	if (h == NULL || h->cap == 0 || (h->cap & (h->cap - 1)) != 0 ||
+	    shmq__ctl_ptr(bus, off, sizeof(*h) +
+	    (uint64_t)h->cap * sizeof(uint32_t)) == NULL)
+		return NULL;
+	return h;
+}
+
+/* Lock-free lookup of NAME: the topic id, or -1. */
+static int64_t
+hash_find(struct shmq_bus *bus, const char *name, uint64_t hv)
+{
+	struct shmq_topic_hash *h = topic_hash(bus);
+	uint32_t i, n, cap;
+
+	if (h == NULL)
+		return -1;
+	cap = h->cap;
+	for (n = 0, i = (uint32_t)hv & (cap - 1); n < cap;
+	    n++, i = (i + 1) & (cap - 1)) {
+		uint32_t v = ck_pr_load_32(&h->slot[i]);
+		struct shmq_topic_ctl *tc;
+
+		if (v == 0)
+			return -1;
+		tc = topic_ctl(bus, v - 1);
+		if (tc == NULL || ck_pr_load_32(&tc->ready) != 1)
+			continue;
+		ck_pr_fence_load();
+		if (tc->name_hash == hv && strncmp(tc->name, name,
+		    sizeof(tc->name)) == 0)
+			return v - 1;
+	}
+	return -1;
+}
+
+static void
+hash_put(struct shmq_topic_hash *h, uint64_t hv, uint32_t id)
+{
+	uint32_t i = (uint32_t)hv & (h->cap - 1);
+
+	while (h->slot[i] != 0)
+		i = (i + 1) & (h->cap - 1);
+	ck_pr_store_32(&h->slot[i], id + 1);
+	h->used++;
+}
+
+/* Add ID to the name hash, growing it first if half full. Admin lock. */
+static int
+hash_insert(struct shmq_bus *bus, uint64_t hv, uint32_t id)
+{
+	struct shmq_topic_hash *h = topic_hash(bus), *nh;
+	uint32_t cap, i;
+	uint64_t off;
+	int err;
+
+	if (h != NULL && (h->used + 1) * 2 <= h->cap) {
+		hash_put(h, hv, id);
+		return 0;
+	}
+	cap = h != NULL ? h->cap * 2 : 1024;
+	off = shmq__ctl_alloc(bus, sizeof(*nh) + (uint64_t)cap *
+	    sizeof(uint32_t), &err);
+	if (off == 0)
+		return err;
+	nh = shmq__ctl_ptr(bus, off, sizeof(*nh));
+	nh->cap = cap;
+	nh->used = 0;
+	for (i = 0; i < bus->ctl->ntopics; i++) {
+		struct shmq_topic_ctl *tc = topic_ctl(bus, i);
+
+		if (tc != NULL && tc->ready == 1)
+			hash_put(nh, tc->name_hash, i);
+	}
+	hash_put(nh, hv, id);
+	/* Release: the full table before readers can find it. */
+	ck_pr_fence_store();
+	ck_pr_store_64(&bus->ctl->topic_hash_off, off);
+	return 0;
+}
+
+/* Make topic NAME in the control region. Admin lock held. */
+static int
+ctl_add(struct shmq_bus *bus, const char *name, uint64_t hv,
+    unsigned queues, uint32_t *idp)
+{
+	struct shmq_ctl *ctl = bus->ctl;
+	struct shmq_topic_ctl *tc;
+	uint64_t *dir, qoff;
+	uint32_t id = ctl->ntopics;
+	int err;
+
+	if (id >= SHMQ_MAX_TOPICS)
+		return SHMQ_ERR(SHMQ_ELIMIT, "bus \"%s\": %u topics",
+		    bus->name, id);
+	dir = shmq__ctl_ptr(bus, ctl->topic_dir_off,
+	    SHMQ_TOPIC_CHUNKS * sizeof(uint64_t));
+	if (dir[id / SHMQ_TOPIC_CHUNK] == 0) {
+		uint64_t off = shmq__ctl_alloc(bus, SHMQ_TOPIC_CHUNK *
+		    sizeof(struct shmq_topic_ctl), &err);
+
+		if (off == 0)
+			return err;
+		ck_pr_store_64(&dir[id / SHMQ_TOPIC_CHUNK], off);
+	}
+	qoff = shmq__ctl_alloc(bus, (uint64_t)queues *
+	    sizeof(struct shmq_queue_ctl), &err);
+	if (qoff == 0)
+		return err;
+	tc = topic_ctl(bus, id);
+	memset(tc, 0, sizeof(*tc));
+	strlcpy(tc->name, name, sizeof(tc->name));
+	tc->name_hash = hv;
+	tc->queue_off = qoff;
+	tc->created_ns = shmq__real_ns();
+	tc->id = id;
+	tc->queues = queues;
+	ck_ec64_init(&tc->ec, 0);
+	/* Release: the block is complete before it is ready, and ready
+	 * before the count and the hash make it reachable. */
+	ck_pr_fence_store();
+	ck_pr_store_32(&tc->ready, 1);
+	ck_pr_fence_store();
+	ck_pr_store_32(&ctl->ntopics, id + 1);
+	if ((err = hash_insert(bus, hv, id)) < 0)
+		return err;
+	*idp = id;
+	return 0;
+}
+
+int
+shmq__queue_dir(const struct shmq_bus *bus, const char *topic, uint32_t q,
+    char *buf, size_t len)
+{
+	if ((size_t)snprintf(buf, len, "%s/consumequeue/%s/%u", bus->path,
+	    topic, q) >= len)
+		return SHMQ_ERR(SHMQ_EINVAL, "path too long");
+	return 0;
+}
+
+/* Make the topic's directories and meta file in the store. */
+static int
+store_add(struct shmq_bus *bus, const char *name, unsigned queues)
+{
+	char path[PATH_MAX], meta[64];
+	unsigned q;
+	int err, n;
+
+	for (q = 0; q < queues; q++) {
+		if ((err = shmq__queue_dir(bus, name, q, path,
+		    sizeof(path))) < 0 ||
+		    (err = shmq__mkdir_p(path, &bus->perm)) < 0)
+			return err;
+	}
+	snprintf(path, sizeof(path), "%s/consumequeue/%s/meta", bus->path,
+	    name);
+	n = snprintf(meta, sizeof(meta), "queues=%u\n", queues);
+	/* No fsync: recovery counts the queue directories when a machine
+	 * crash loses the file, and a bus may make thousands of topics. */
+	return shmq__file_replace(path, meta, (size_t)n, &bus->perm, false);
+}
+
+struct shmq_topic *
+shmq__topic_by_id(struct shmq_bus *bus, uint32_t id)
+{
+	struct shmq_topic *t;
+	struct shmq_topic_ctl *tc;
+	struct shmq_queue_ctl *qc;
+	uint32_t q;
+
+	t = shmq__maptab_get(&bus->topics, id);
+	if (likely(t != NULL))
+		return t;
+	if (id >= ck_pr_load_32(&bus->ctl->ntopics))
+		return NULL;
+	tc = topic_ctl(bus, id);
+	if (tc == NULL || ck_pr_load_32(&tc->ready) != 1)
+		return NULL;
+	ck_pr_fence_load();
+	if (tc->queues == 0 || tc->queues > SHMQ_MAX_QUEUES ||
+	    !shmq__name_ok(tc->name))
+		return NULL;
+	qc = shmq__ctl_ptr(bus, tc->queue_off,
+	    (uint64_t)tc->queues * sizeof(*qc));
+	if (qc == NULL)
+		return NULL;
+
+	pthread_mutex_lock(&bus->lock);
+	t = shmq__maptab_get(&bus->topics, id);
+	if (t != NULL)
+		goto out;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		goto out;
+	t->cq = calloc(tc->queues, sizeof(*t->cq));
+	if (t->cq == NULL) {
+		free(t);
+		t = NULL;
+		goto out;
+	}
+	t->tc = tc;
+	t->id = id;
+	t->queues = tc->queues;
+	t->name_len = strlcpy(t->name, tc->name, sizeof(t->name));
+	for (q = 0; q < t->queues; q++) {
+		t->cq[q].qc = &qc[q];
+		t->cq[q].queue = q;
+	}
+	if (shmq__maptab_set(&bus->topics, id, t) < 0) {
+		free(t->cq);
+		free(t);
+		t = NULL;
+	}
+out:
+	pthread_mutex_unlock(&bus->lock);
+	return t;
+}
+
+int
+shmq__topic_get(struct shmq_bus *bus, const char *name, bool create,
+    unsigned queues, struct shmq_topic **out)
+{
+	uint64_t hv;
+	int64_t id;
+	uint32_t nid;
+	int err;
+
+	if (!shmq__name_ok(name))
+		return SHMQ_ERR(SHMQ_ENAME, "topic \"%s\"",
+		    name != NULL ? name : "(null)");
+	hv = shmq__hash64(name, strlen(name));
+	id = hash_find(bus, name, hv);
+	if (likely(id >= 0))
+		goto found;
+	if (!create)
+		return SHMQ_ERR(SHMQ_ENOTOPIC, "topic \"%s\" on bus \"%s\"",
+		    name, bus->name);
+	if (queues == 0)
+		queues = bus->default_queues;
+	if (queues > SHMQ_MAX_QUEUES)
+		return SHMQ_ERR(SHMQ_EINVAL, "topic \"%s\": %u queues (1 to %d)",
+		    name, queues, SHMQ_MAX_QUEUES);
+	if ((err = shmq__admin_lock(bus)) < 0)
+		return err;
+	id = hash_find(bus, name, hv);
+	if (id < 0) {
+		if ((err = store_add(bus, name, queues)) < 0 ||
+		    (err = ctl_add(bus, name, hv, queues, &nid)) < 0) {
+			shmq__admin_unlock(bus);
+			SHMQ_ERR_PREFIX("topic \"%s\"", name);
+			return err;
+		}
+		id = nid;
+	}
+	shmq__admin_unlock(bus);
+found:
+	*out = shmq__topic_by_id(bus, (uint32_t)id);
+	if (*out == NULL)
+		return SHMQ_ERR(SHMQ_ECORRUPT, "topic \"%s\": bad control block",
+		    name);
+	return 0;
+}
+
+int
+shmq__topic_install(struct shmq_bus *bus, const char *name, unsigned queues)
+{
+	uint32_t id;
+
+	if (hash_find(bus, name, shmq__hash64(name, strlen(name))) >= 0)
+		return SHMQ_EEXIST;
+	return ctl_add(bus, name, shmq__hash64(name, strlen(name)), queues,
+	    &id);
+}
+
+static void
+free_topic(void *arg, void *p)
+{
+	struct shmq_topic *t = p;
+	struct shmq_bus *bus = arg;
+	uint32_t q;
+
+	for (q = 0; q < t->queues; q++)
+		shmq__maptab_free(&t->cq[q].files, shmq__cq_unmap_file, bus);
+	free(t->cq);
+	free(t);
+}
+
+void
+shmq__topics_free(struct shmq_bus *bus)
+{
+	shmq__maptab_free(&bus->topics, free_topic, bus);
+}
+
+int
+shmq_topic_create(struct shmq_bus *bus, const char *topic, unsigned queues)
+{
+	struct shmq_topic *t;
+	uint64_t hv;
+	int err;
+
+	if (bus == NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "no bus");
+	if (!shmq__name_ok(topic))
+		return SHMQ_ERR(SHMQ_ENAME, "topic \"%s\"",
+		    topic != NULL ? topic : "(null)");
+	if (queues == 0 || queues > SHMQ_MAX_QUEUES)
+		return SHMQ_ERR(SHMQ_EINVAL, "topic \"%s\": %u queues (1 to %d)",
+		    topic, queues, SHMQ_MAX_QUEUES);
+	hv = shmq__hash64(topic, strlen(topic));
+	if (hash_find(bus, topic, hv) >= 0)
+		return SHMQ_ERR(SHMQ_EEXIST, "topic \"%s\"", topic);
+	err = shmq__topic_get(bus, topic, true, queues, &t);
+	if (err < 0)
+		return err;
+	if (t->queues != queues)
+		return SHMQ_ERR(SHMQ_EEXIST, "topic \"%s\" (with %u queues)",
+		    topic, t->queues);
+	return 0;
+}
+
+int
+shmq_topic_queues(struct shmq_bus *bus, const char *topic)
+{
+	struct shmq_topic *t;
+	int err;
+
+	if (bus == NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "no bus");
+	if ((err = shmq__topic_get(bus, topic, false, 0, &t)) < 0)
+		return err;
+	return (int)t->queues;
+}
