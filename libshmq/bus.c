@@ -28,6 +28,7 @@
 #include "bus.h"
 #include "commitlog.h"
 #include "internal.h"
+#include "prefault.h"
 #include "recover.h"
 #include "region.h"
 #include "topic.h"
@@ -197,6 +198,7 @@ xflock(int fd, int op)
 static void
 bus_free(struct shmq_bus *bus, int unlink_ctl)
 {
+	shmq__prefault_stop(bus);
 	shmq__topics_free(bus);
 	shmq__maptab_free(&bus->segs, shmq__log_unmap_seg, bus);
 	shmq__ctl_detach(bus, unlink_ctl);
@@ -205,6 +207,7 @@ bus_free(struct shmq_bus *bus, int unlink_ctl)
 	if (bus->lock_fd >= 0)
 		close(bus->lock_fd);
 	pthread_mutex_destroy(&bus->lock);
+	shmq__maptab_free(&bus->hot, NULL, NULL);
 	free(bus);
 }
 

@@ -55,6 +55,8 @@ struct shmq_cq {
 	struct shmq_queue_ctl	*qc;
 	struct shmq_maptab	 files;	/* struct shmq_cq_entry * per file */
 	uint32_t		 queue;
+	int			 hot;	/* in bus->hot */
+	const struct shmq_topic	*topic;
 };
 
 /* Process-local view of a topic. */
@@ -97,7 +99,11 @@ struct shmq_bus {
 	int			 prefault_on;
 	int			 prefault_stop;
 	uint64_t		 prefault_upto;
-	int			 nproducers;
+
+	/* Queues this process writes to (struct shmq_cq *), whose next
+	 * index file the prefault thread makes ahead of need. */
+	struct shmq_maptab	 hot;
+	uint64_t		 nhot;
 };
 
 /* Lock and unlock the control region's admin mutex (robust). */

@@ -135,9 +135,10 @@ shmq__log_reserve(struct shmq_bus *bus, uint32_t len, uint64_t *offp,
 	base = shmq__log_seg(bus, off / S, false, &err);
 	if (unlikely(base == NULL))
 		return err;
-	/* Make the next segment when this one is half full, so that the
-	 * crossing producer finds it ready. */
-	if (unlikely(off % S < S / 2 && (off + len) % S >= S / 2 &&
+	/* Without a prefault thread, make the next segment when this one is
+	 * half full, so that the crossing producer finds it ready. */
+	if (unlikely(!bus->prefault_on && off % S < S / 2 &&
+	    (off + len) % S >= S / 2 &&
 	    (off + len) / S == off / S))
 		(void)shmq__log_prepare(bus, off / S + 1);
 	*offp = off;

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "client.h"
 #include "consumequeue.h"
@@ -37,6 +38,30 @@ shmq__cq_unmap_file(void *arg, void *base)
 
 	shmq__file_unmap(base, (uint64_t)bus->cq_entries *
 	    sizeof(struct shmq_cq_entry));
+}
+
+/* Remember that this process writes to CQ (bus->lock held). */
+static void
+hot_add(struct shmq_bus *bus, struct shmq_cq *cq)
+{
+	if (shmq__maptab_set(&bus->hot, bus->nhot, cq) < 0)
+		return;		/* only an optimisation */
+	/* Release: the slot before the count the prefault thread reads. */
+	ck_pr_fence_store();
+	ck_pr_store_64(&bus->nhot, bus->nhot + 1);
+	cq->hot = 1;
+}
+
+void
+shmq__cq_prepare_next(struct shmq_bus *bus, struct shmq_cq *cq)
+{
+	const struct shmq_topic *t = cq->topic;
+	uint64_t tail = shmq__cq_tail(cq);
+	int err;
+
+	if (tail % bus->cq_entries >= bus->cq_entries / 2)
+		(void)shmq__cq_entry(bus, t, cq, tail + bus->cq_entries, true,
+		    &err);
 }
 
 struct shmq_cq_entry *
@@ -71,7 +96,9 @@ shmq__cq_entry_slow(struct shmq_bus *bus, const struct shmq_topic *t,
 	/* Readers create too: the claimer may have died between claiming
 	 * the first entry of a file and making it (it makes the file first,
 	 * so this only happens for a file it was making). */
-	*err = shmq__file_map(path, bytes, true, false, &bus->perm, &p);
+	/* Prefault the whole file: 32-byte entries would otherwise cost a
+	 * page fault every 128 messages on the send path. */
+	*err = shmq__file_map(path, bytes, true, true, &bus->perm, &p);
 	if (*err < 0) {
 		SHMQ_ERR_PREFIX("topic \"%s\" queue %u", t->name, cq->queue);
 		goto out;
@@ -81,6 +108,8 @@ shmq__cq_entry_slow(struct shmq_bus *bus, const struct shmq_topic *t,
 		goto out;
 	}
 	base = p;
+	if (create && !cq->hot)
+		hot_add(bus, cq);
 out:
 	pthread_mutex_unlock(&bus->lock);
 	return base != NULL ? &base[off % bus->cq_entries] : NULL;
@@ -110,9 +139,10 @@ shmq__cq_claim(struct shmq_bus *bus, const struct shmq_topic *t,
 		ck_pr_cas_64(&qc->tail, off, off + 1);
 	}
 	ck_pr_cas_64(&qc->tail, off, off + 1);
-	/* Make the next index file while this one is half used, so the
-	 * claim that crosses into it finds it ready. */
-	if (unlikely(off % bus->cq_entries == bus->cq_entries / 2))
+	/* Without a prefault thread, make the next index file while this one
+	 * is half used, so the claim that crosses into it finds it ready. */
+	if (unlikely(off % bus->cq_entries == bus->cq_entries / 2) &&
+	    !bus->prefault_on)
 		(void)shmq__cq_entry(bus, t, cq, off + bus->cq_entries, true,
 		    &err);
 	*offp = off;

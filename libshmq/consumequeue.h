@@ -95,6 +95,10 @@ shmq__cq_tail(const struct shmq_cq *cq)
 uint64_t shmq__cq_seek_time(struct shmq_bus *bus, const struct shmq_topic *t,
     struct shmq_cq *cq, uint64_t ns);
 
+/* Make the index file after the one the tail is in, if the tail is past
+ * its middle (prefault thread). */
+void shmq__cq_prepare_next(struct shmq_bus *bus, struct shmq_cq *cq);
+
 /* Unmap one index file (maptab callback; ARG is the bus). */
 void shmq__cq_unmap_file(void *arg, void *base);
 

@@ -22,6 +22,7 @@
 #include "consumequeue.h"
 #include "internal.h"
 #include "msg.h"
+#include "prefault.h"
 #include "tagexpr.h"
 #include "topic.h"
 #include "wait.h"
@@ -66,6 +67,7 @@ shmq_consumer_open(struct shmq_consumer **out, struct shmq_bus *bus)
 		free(c);
 		return err;
 	}
+	(void)shmq__prefault_start(bus);	/* best effort */
 	spin = getenv("SHMQ_SPIN_US");
 	c->spin_ns = (spin != NULL ? strtoull(spin, NULL, 10) : 50) * 1000;
 	c->stall_ns = (uint64_t)bus->stall_ms * 1000000ull;

@@ -19,6 +19,7 @@
 #include "consumequeue.h"
 #include "internal.h"
 #include "msg.h"
+#include "prefault.h"
 #include "topic.h"
 #include "wait.h"
 
@@ -52,6 +53,7 @@ shmq_producer_open(struct shmq_producer **out, struct shmq_bus *bus,
 		free(p);
 		return err;
 	}
+	(void)shmq__prefault_start(bus);	/* best effort */
 	p->claim = shmq__client_claim(bus, p->slot_idx);
 	p->id = ((uint64_t)p->slot->gen << 32) | p->slot_idx;
 	*out = p;

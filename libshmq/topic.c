@@ -259,6 +259,7 @@ shmq__topic_by_id(struct shmq_bus *bus, uint32_t id)
 	for (q = 0; q < t->queues; q++) {
 		t->cq[q].qc = &qc[q];
 		t->cq[q].queue = q;
+		t->cq[q].topic = t;
 	}
 	if (shmq__maptab_set(&bus->topics, id, t) < 0) {
 		free(t->cq);

@@ -1,0 +1,118 @@
+/*
+ * prefault.c - the prefault thread (see prefault.h).
+ *
+ * Every millisecond it compares the log tail with how far it has
+ * prefaulted, and prefaults up to PREFAULT_AHEAD bytes beyond the tail with
+ * madvise(MADV_POPULATE_WRITE), which installs writable page-table entries
+ * without touching the data (it is safe while producers write the same
+ * pages).  Page tables are per process, so every process with producers or
+ * consumers runs its own; the page cache behind them is shared.  It also
+ * makes the next segment when the tail comes within PREFAULT_AHEAD of a
+ * segment's end, which producers would otherwise do themselves.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commitlog.h"
+#include "consumequeue.h"
+#include "internal.h"
+#include "prefault.h"
+
+#define PREFAULT_AHEAD		(32ull << 20)
+#define PREFAULT_PERIOD_NS	1000000
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+static void
+populate(struct shmq_bus *bus, uint64_t from, uint64_t to)
+{
+	const uint64_t S = bus->segment_bytes;
+	uint64_t seg, end;
+	char *base;
+	int err;
+
+	while (from < to) {
+		seg = from / S;
+		end = (seg + 1) * S < to ? (seg + 1) * S : to;
+		if (seg * S + S > ck_pr_load_64(&bus->ctl->log_ready_end) &&
+		    shmq__log_prepare(bus, seg) < 0)
+			return;		/* disk full: producers will say so */
+		base = shmq__log_seg(bus, seg, false, &err);
+		if (base == NULL)
+			return;
+		if (madvise(base + from % S, end - from, MADV_POPULATE_WRITE)
+		    < 0 && errno == EINVAL) {
+			/* Older kernel: touch each page with an atomic add
+			 * of zero, which never changes what is there. */
+			uint64_t o;
+
+			for (o = from % S; o < end - seg * S; o += 4096)
+				ck_pr_add_32((uint32_t *)(base + o), 0);
+		}
+		from = end;
+	}
+}
+
+static void *
+prefault_main(void *arg)
+{
+	struct shmq_bus *bus = arg;
+	const uint64_t S = bus->segment_bytes;
+	struct timespec ts = { 0, PREFAULT_PERIOD_NS };
+	uint64_t tail, want, ahead, nhot, i;
+
+	ahead = PREFAULT_AHEAD < S / 2 ? PREFAULT_AHEAD : S / 2;
+	while (!ck_pr_load_int(&bus->prefault_stop)) {
+		tail = ck_pr_load_64(&bus->ctl->log_tail);
+		want = (tail + ahead + 4095) & ~(uint64_t)4095;
+		if (bus->prefault_upto < tail)
+			bus->prefault_upto = tail & ~(uint64_t)4095;
+		if (bus->prefault_upto < want) {
+			populate(bus, bus->prefault_upto, want);
+			bus->prefault_upto = want;
+		}
+		nhot = ck_pr_load_64(&bus->nhot);
+		ck_pr_fence_load();
+		for (i = 0; i < nhot; i++) {
+			struct shmq_cq *cq = shmq__maptab_get(&bus->hot, i);
+
+			if (cq != NULL)
+				shmq__cq_prepare_next(bus, cq);
+		}
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+int
+shmq__prefault_start(struct shmq_bus *bus)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&bus->lock);
+	if (!bus->prefault_on) {
+		bus->prefault_stop = 0;
+		err = pthread_create(&bus->prefault_thr, NULL, prefault_main,
+		    bus);
+		if (err == 0)
+			bus->prefault_on = 1;
+	}
+	pthread_mutex_unlock(&bus->lock);
+	return err == 0 ? 0 : SHMQ_ERR(-err, "prefault thread");
+}
+
+void
+shmq__prefault_stop(struct shmq_bus *bus)
+{
+	if (!bus->prefault_on)
+		return;
+	ck_pr_store_int(&bus->prefault_stop, 1);
+	pthread_join(bus->prefault_thr, NULL);
+	bus->prefault_on = 0;
+}

@@ -1,0 +1,18 @@
+/*
+ * prefault.h - a per-bus-handle helper thread that keeps the commitlog
+ * ahead of the tail created, preallocated and mapped writable in this
+ * process, so that neither the producer nor the consumer takes a page fault
+ * or makes a file on the send and receive paths.
+ */
+#ifndef SHMQ_PREFAULT_H
+#define SHMQ_PREFAULT_H
+
+#include "bus.h"
+
+/* Start the thread if it is not running (idempotent).  0 or a code. */
+int shmq__prefault_start(struct shmq_bus *bus);
+
+/* Stop and join it (bus close). */
+void shmq__prefault_stop(struct shmq_bus *bus);
+
+#endif
