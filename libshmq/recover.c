@@ -344,8 +344,11 @@ scan_log(struct shmq_bus *bus, const uint64_t *segs, size_t n, uint64_t start,
 					const struct shmq_rec *c =
 					    (const void *)(base + p);
 
-					if ((c->log_off == seg0 + p ||
-					    c->magic == SHMQ_PAD_MAGIC) &&
+					/* Only the first 8 bytes are sure
+					 * to be inside the segment. */
+					if ((c->magic == SHMQ_PAD_MAGIC ||
+					    (p + sizeof(*c) <= S &&
+					    c->log_off == seg0 + p)) &&
 					    valid_at(bus, base, seg0, p))
 						break;
 				}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "layout.h"
 #include "tagexpr.h"
 
 static bool
@@ -98,7 +99,7 @@ shmq__tagexpr_parse(const char *expr, struct shmq_tagexpr **out)
 			    (ptrdiff_t)(p - expr));
 			goto fail;
 		}
-		if (p - s > SHMQ_NAME_MAX * 2) {
+		if (p - s > SHMQ_TAGS_MAX) {
 			err = SHMQ_ERR(SHMQ_EBADEXPR, "tag expression \"%s\": "
 			    "tag too long at position %td", expr,
 			    (ptrdiff_t)(s - expr));

@@ -1,0 +1,2736 @@
+/*
+ * shmq-bench.c - one-way latency and throughput of shmq between two
+ * processes, beside the floors it is judged against, in the same run.
+ *
+ * Every row of the report is one experiment run over a different transport:
+ * a producer process pinned to one CPU sends messages of --size bytes to a
+ * consumer process pinned to another CPU.
+ *
+ *  - Latency.  One message in flight at a time.  The producer stamps the
+ *    send time into the message body and sends; the consumer stamps the time
+ *    at which it holds a copy of the message, records the difference, and
+ *    acknowledges on a shared cache line of its own; the producer waits for
+ *    that acknowledgement before the next send.  No sample ever includes
+ *    queueing behind an earlier message (no coordinated omission).  For the
+ *    rows whose consumer sleeps, the producer also waits --gap microseconds
+ *    after each acknowledgement, so that the consumer really is asleep when
+ *    the next message arrives.  Both processes read one clock: the TSC,
+ *    calibrated against CLOCK_MONOTONIC (when the kernel itself trusts the
+ *    TSC as its clocksource), or CLOCK_MONOTONIC.
+ *  - Throughput.  After a warm-up that is not counted, the producer sends
+ *    as fast as it can (--tput-count messages or --tput-time seconds, what
+ *    comes first); throughput is the messages received divided by the time
+ *    from the producer's first send to the consumer's last receive.  The
+ *    consumer copies every message out, as a real consumer reads it.
+ *
+ * The rows:
+ *  - cache line (floor): the producer writes a cache line in shared memory
+ *    that the consumer spins on; its throughput is a minimal SPSC ring.  No
+ *    shared-memory transport can beat it;
+ *  - futex wake (floor): the producer writes a word and FUTEX_WAKEs the
+ *    consumer sleeping in FUTEX_WAIT on it.  No sleeping consumer can beat
+ *    it;
+ *  - pipe and unix socket (SOCK_STREAM): what shmq replaces; a reader
+ *    blocked in read(2);
+ *  - shmq busy / shmq sleep: libshmq through its public API only, a consumer
+ *    that polls without waiting and one that waits in shmq_consumer_poll().
+ *
+ * Processes.  The parent forks a keeper that holds the bus open for the
+ * whole run (as an application or shmqd would, so that a measurement never
+ * rebuilds the control region), then for every measurement a consumer and a
+ * producer.  The parent never opens the bus.  Everything the children report
+ * travels back through anonymous shared mappings made before the forks.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <linux/futex.h>
+#include <linux/magic.h>
+
+#include <ck_pr.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libutil.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <shmq/shmq.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#define BENCH_TSC	1
+#else
+#define BENCH_TSC	0
+#endif
+
+#define PROG		"shmq-bench"
+
+#define EXIT_OK		0
+#define EXIT_FAIL	1
+#define EXIT_USAGE	2
+
+/*
+ * Hot shared words sit alone in 128 bytes: a cache line and its neighbour,
+ * which the adjacent-line prefetcher of many x86 cores pulls in as a pair.
+ */
+#define LINE_BYTES	128
+
+#define HDR_BYTES	16		/* struct hdr at the start of a body */
+#define SEQ_END		UINT64_MAX	/* end of a throughput run */
+#define MIN_SIZE	HDR_BYTES
+#define MAX_SIZE	(1024 * 1024)
+#define TPUT_BYTES	(1ULL << 30)	/* default throughput volume */
+#define TPUT_MAX_MSGS	5000000ULL
+#define RING_BYTES	(1U << 20)	/* SPSC ring floor */
+#define POLL_BATCH	64		/* views per poll, throughput */
+#define STREAM_CHUNK	(256 * 1024)	/* read size, pipe/socket throughput */
+#define TOPIC_DEFAULT	"shmq-bench"
+#define BUS_DEFAULT	"shmq-bench"
+#define GROUP		"shmq-bench"
+
+/* The start of every message body. */
+struct hdr {
+	uint64_t	seq;		/* 0, 1, ...; SEQ_END ends a run */
+	uint64_t	stamp;		/* producer's clock at send (latency) */
+};
+
+enum transport {
+	T_CACHELINE,
+	T_FUTEX,
+	T_PIPE,
+	T_UNIX,
+	T_SHMQ_BUSY,
+	T_SHMQ_SLEEP,
+	T_COUNT
+};
+
+/* One latency distribution, in ns. */
+struct latency {
+	int		 state;		/* 0 not run, 1 measured, -1 failed */
+	uint64_t	 n;
+	double		 min, p50, p90, p99, p999, max, mean;
+	double		 csw;		/* consumer's voluntary context
+					   switches per message */
+	double		 cpu;		/* consumer's CPU time / wall time */
+	double		 pcpu;		/* producer's */
+	double		 helper[2];	/* helper threads' CPU / wall time:
+					   [SIDE_CONS], [SIDE_PROD] */
+	double		 rev_p50;	/* cache line: consumer-to-producer */
+	double		 rev_min;	/* one-way, for the skew check */
+};
+
+struct throughput {
+	int		 state;
+	uint64_t	 msgs;
+	double		 secs;
+	double		 msg_s;
+	double		 mb_s;		/* payload, 10^6 bytes per second */
+	double		 csw;
+	double		 cpu;
+	double		 pcpu;
+	double		 helper[2];
+};
+
+struct row {
+	const char		*label;		/* latency table */
+	const char		*tput_label;	/* throughput table */
+	const char		*key;		/* JSON */
+	int			 sleeps;	/* consumer sleeps: paced */
+	int			 floor;
+	int			 has_lat;
+	int			 has_tput;
+	int			 selected;
+	struct latency		 lat;
+	struct throughput	 tp;
+};
+
+static struct row rows[T_COUNT] = {
+	[T_CACHELINE] =	 { "cache line (floor)", "spsc ring (floor)",
+			   "cacheline", 0, 1, 1, 1, 0, { 0 }, { 0 } },
+	[T_FUTEX] =	 { "futex wake (floor)", "futex wake (floor)",
+			   "futex", 1, 1, 1, 0, 0, { 0 }, { 0 } },
+	[T_PIPE] =	 { "pipe", "pipe",
+			   "pipe", 1, 1, 1, 1, 0, { 0 }, { 0 } },
+	[T_UNIX] =	 { "unix socket", "unix socket",
+			   "unix", 1, 1, 1, 1, 0, { 0 }, { 0 } },
+	[T_SHMQ_BUSY] =	 { "shmq busy", "shmq busy",
+			   "shmq_busy", 0, 0, 1, 1, 0, { 0 }, { 0 } },
+	[T_SHMQ_SLEEP] = { "shmq sleep", "shmq sleep",
+			   "shmq_sleep", 1, 0, 1, 1, 0, { 0 }, { 0 } },
+};
+
+/*
+ * The shared block, mapped MAP_SHARED before any fork.  Each group of words
+ * that one side writes and the other spins on has its own LINE_BYTES.
+ */
+struct msg_line {		/* producer writes: cache-line/futex floors */
+	_Alignas(LINE_BYTES) uint64_t seq;
+	uint64_t	stamp;
+	uint32_t	word;		/* futex word of the futex floor */
+};
+
+struct ack_line {		/* consumer writes, producer spins on it */
+	_Alignas(LINE_BYTES) uint64_t seq;
+	uint64_t	stamp;		/* consumer's stamp: reverse one-way */
+};
+
+struct idx_line {
+	_Alignas(LINE_BYTES) uint64_t v;
+};
+
+struct ctl {			/* rarely written */
+	_Alignas(LINE_BYTES) uint32_t abort;
+	uint32_t	cons_ready;
+	uint32_t	keeper_state;	/* 0 starting, 1 ready, -1 failed */
+	uint32_t	pad;
+	uint64_t	t_first;	/* producer: first timed send */
+	uint64_t	t_last;		/* consumer: last timed receive */
+	uint64_t	sent;		/* producer: timed messages sent */
+	uint64_t	received;	/* consumer: timed messages received */
+	/* The timed section of each side: [SIDE_CONS], [SIDE_PROD]. */
+	uint64_t	csw[2];		/* voluntary context switches */
+	uint64_t	cpu_ns[2];	/* user + system time */
+	uint64_t	helper_ns[2];	/* of the other threads (libshmq's) */
+	uint64_t	wall_ticks[2];
+};
+
+enum {
+	SIDE_CONS,
+	SIDE_PROD
+};
+
+struct shared {
+	struct msg_line	msg;
+	struct ack_line	ack;
+	struct idx_line	head;		/* SPSC ring: producer's index */
+	struct idx_line	tail;		/* SPSC ring: consumer's index */
+	struct ctl	c;
+};
+
+struct opts {
+	const char	*bus;
+	const char	*topic;
+	const char	*home;		/* --home, or NULL: a temporary one */
+	int		 keep;
+	int		 json;
+	int		 quick;
+	int		 floors;
+	int		 do_lat;
+	int		 do_tput;
+	int		 busy;
+	int		 sleep;
+	uint64_t	 size;
+	uint64_t	 n_busy;	/* latency samples, busy consumers */
+	uint64_t	 n_sleep;	/* latency samples, sleeping consumers */
+	uint64_t	 n_tput;	/* throughput messages (at most) */
+	double		 tput_secs;	/* throughput time (at most) */
+	uint64_t	 gap_us;
+	int		 cpu[2];	/* producer, consumer */
+	int		 cpus_given;
+	int		 clock;		/* -1 auto, CLK_TSC, CLK_MONO */
+};
+
+enum {
+	CLK_MONO,
+	CLK_TSC
+};
+
+struct ctx {
+	struct opts	 o;
+	struct shared	*sh;
+	int64_t		*fwd;		/* latency samples, ticks */
+	int64_t		*rev;		/* cache line: reverse direction */
+	uint64_t	 nsamp;		/* capacity of fwd and rev */
+	unsigned char	*ring;
+	uint64_t	 ring_slots;	/* power of two */
+	uint64_t	 slot_bytes;
+	int		 pin;		/* pin the children */
+	int		 my_cpu;	/* in a child: its CPU, or -1 */
+	char		 home[PATH_MAX];
+	int		 home_tmp;	/* we made it: remove it at the end */
+	const char	*store_kind;	/* "disk", "tmpfs" */
+	pid_t		 keeper;
+	int		 keep_wfd;	/* keeper stays while this is open */
+	int		 keeper_ok;
+	int		 fd[2];		/* pipe/socket of the current run */
+	/* The current measurement. */
+	enum transport	 t;
+	uint64_t	 n;		/* latency samples or throughput msgs */
+	uint64_t	 warm;
+	uint64_t	 gap_ticks;
+	uint64_t	 tput_ticks;	/* throughput time cap */
+	char		 what[64];	/* "shmq busy latency" */
+	int		 failures;
+	int		 warned_skew;
+	char		 warnings[8][512];
+	int		 nwarnings;
+};
+
+static int		clk = CLK_MONO;
+static double		ns_per_tick = 1.0;
+static int		g_yield;	/* one CPU: yield in spin loops */
+static struct shared	*g_sh;		/* for the signal handlers */
+static volatile sig_atomic_t g_alarm;
+static volatile sig_atomic_t g_interrupted;
+static int		g_progress;	/* progress lines on a tty */
+
+/* ------------------------------------------------------------------ */
+/* Messages, clock                                                     */
+/* ------------------------------------------------------------------ */
+
+static void	warnx_(const char *, ...) __attribute__((format(printf, 1, 2)));
+static void	note(struct ctx *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static int	child_fail(struct ctx *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static void
+warnx_(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", PROG);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* A warning for the report (and stderr, with --json). */
+static void
+note(struct ctx *x, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[512];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (x->o.json)
+		warnx_("warning: %s", buf);
+	if (x->nwarnings < (int)(sizeof x->warnings / sizeof x->warnings[0]))
+		strlcpy(x->warnings[x->nwarnings++], buf,
+		    sizeof x->warnings[0]);
+}
+
+static inline uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The one clock both processes stamp with.  A plain rdtsc: on the consumer
+ * it follows the mispredicted exit of a spin loop (or a system call), so it
+ * cannot run before the load that saw the message; on the producer the
+ * stamp is stored in the message, so the send cannot start before it.
+ */
+static inline uint64_t
+now_ticks(void)
+{
+#if BENCH_TSC
+	if (clk == CLK_TSC)
+		return __rdtsc();
+#endif
+	return mono_ns();
+}
+
+static inline double
+ticks_ns(double t)
+{
+	return t * ns_per_tick;
+}
+
+static inline uint64_t
+ns_ticks(double ns)
+{
+	return (uint64_t)(ns / ns_per_tick);
+}
+
+/* 1 if WORD is a flag in /proc/cpuinfo, 0 if not or unknown. */
+static int
+cpu_flag(const char *word)
+{
+	FILE *f;
+	char line[4096], *p, *tok;
+	int found = 0;
+
+	if ((f = fopen("/proc/cpuinfo", "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strncmp(line, "flags", 5) != 0)
+			continue;
+		if ((p = strchr(line, ':')) == NULL)
+			break;
+		for (tok = strtok(p + 1, " \t\n"); tok != NULL;
+		    tok = strtok(NULL, " \t\n"))
+			if (strcmp(tok, word) == 0)
+				found = 1;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Use the TSC when the kernel's own clocksource is the TSC (the kernel
+ * stops trusting it if the CPUs' counters drift apart) and it ticks at a
+ * constant rate through sleep states.
+ */
+static int
+tsc_usable(void)
+{
+#if BENCH_TSC
+	FILE *f;
+	char cs[64] = "";
+
+	f = fopen("/sys/devices/system/clocksource/clocksource0/"
+	    "current_clocksource", "r");
+	if (f == NULL)
+		return 0;
+	if (fgets(cs, sizeof cs, f) == NULL)
+		cs[0] = '\0';
+	fclose(f);
+	cs[strcspn(cs, "\n")] = '\0';
+	return strcmp(cs, "tsc") == 0 && cpu_flag("constant_tsc") &&
+	    cpu_flag("nonstop_tsc");
+#else
+	return 0;
+#endif
+}
+
+#if BENCH_TSC
+/* A (CLOCK_MONOTONIC, TSC) pair read as close together as possible. */
+static void
+tsc_pair(uint64_t *ns, uint64_t *tsc)
+{
+	uint64_t a, b, m, best = UINT64_MAX;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		a = __rdtsc();
+		m = mono_ns();
+		b = __rdtsc();
+		if (b - a < best) {
+			best = b - a;
+			*ns = m;
+			*tsc = a + (b - a) / 2;
+		}
+	}
+}
+#endif
+
+static void
+clock_calibrate(unsigned ms)
+{
+#if BENCH_TSC
+	uint64_t n0, t0, n1, t1;
+	struct timespec ts = { 0, (long)ms * 1000000L };
+
+	if (clk != CLK_TSC)
+		return;
+	tsc_pair(&n0, &t0);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+	tsc_pair(&n1, &t1);
+	ns_per_tick = (double)(n1 - n0) / (double)(t1 - t0);
+#else
+	(void)ms;
+#endif
+}
+
+/* ------------------------------------------------------------------ */
+/* Spinning and waiting                                                */
+/* ------------------------------------------------------------------ */
+
+static inline int
+aborted(void)
+{
+	return ck_pr_load_32(&g_sh->c.abort) != 0;
+}
+
+/*
+ * Spin until *P == WANT.  RELAX adds a pause per turn; the spins that are
+ * part of a measured one-way trip do not pause (a pause can hide a store
+ * for tens of ns).  Returns -1 if the run is aborted meanwhile.
+ */
+static inline int
+spin_eq(const uint64_t *p, uint64_t want, int relax)
+{
+	uint32_t k = 0;
+
+	while (ck_pr_load_64(p) != want) {
+		if (g_yield)
+			sched_yield();
+		else if (relax)
+			ck_pr_stall();
+		if (++k == (1U << 18)) {
+			k = 0;
+			if (aborted())
+				return -1;
+		}
+	}
+	/* Acquire: pairs with the release before the other side's store. */
+	ck_pr_fence_load();
+	return 0;
+}
+
+/* Spin until the time NOW_TICKS() reaches T. */
+static inline void
+spin_until(uint64_t t)
+{
+	while (now_ticks() < t)
+		ck_pr_stall();
+}
+
+static int
+futex_wait(uint32_t *w, uint32_t val, const struct timespec *to)
+{
+	/* Not FUTEX_PRIVATE: the word is shared between processes. */
+	return (int)syscall(SYS_futex, w, FUTEX_WAIT, val, to, NULL, 0);
+}
+
+static int
+futex_wake(uint32_t *w)
+{
+	return (int)syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Children                                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A child's error: printed unless the run is already aborted (then the
+ * first failure was printed and this one is a consequence), and the run is
+ * aborted so that the other side stops.  Returns the exit code.
+ */
+static int
+child_fail(struct ctx *x, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!ck_pr_fas_32(&g_sh->c.abort, 1)) {
+		va_start(ap, fmt);
+		fprintf(stderr, "%s: %s: ", PROG, x->what);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		va_end(ap);
+	}
+	return EXIT_FAIL;
+}
+
+static const char *
+shmq_why(int rc)
+{
+	const char *m = shmq_errmsg();
+
+	return m != NULL && m[0] != '\0' ? m : shmq_strerror(rc);
+}
+
+static int
+pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof set, &set);
+}
+
+/*
+ * Pin the calling thread, once the transport is set up: threads that the
+ * library started meanwhile (shmq's prefault thread) keep the process's
+ * affinity, as in an application that pins only its hot thread.
+ */
+static int
+child_pin(struct ctx *x)
+{
+	if (x->my_cpu >= 0 && pin_self(x->my_cpu) == -1)
+		return child_fail(x, "pin to CPU %d: %s", x->my_cpu,
+		    strerror(errno));
+	return 0;
+}
+
+/* Runs first in every child. */
+static void
+child_init(struct ctx *x, int cpu)
+{
+	/* The parent handles ^C: it aborts the run, and the children stop
+	   and close the bus cleanly. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGALRM, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (x->keep_wfd >= 0)
+		close(x->keep_wfd);
+	x->my_cpu = x->pin ? cpu : -1;
+}
+
+/*
+ * A process's usage at the start of its timed section: of its main thread,
+ * which the measurement runs in, and of the whole process, which adds the
+ * library's helper threads.  CPU times come from the CPU-time clocks,
+ * exact where getrusage() lags by up to a scheduler tick.
+ */
+struct usage {
+	uint64_t	csw;		/* main thread's voluntary switches */
+	uint64_t	thr_ns;
+	uint64_t	proc_ns;
+	uint64_t	t;
+};
+
+static uint64_t
+cputime_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	if (clock_gettime(id, &ts) == -1)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+thread_csw(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return (uint64_t)ru.ru_nvcsw;
+}
+
+static void
+usage_start(struct usage *u)
+{
+	u->csw = thread_csw();
+	u->thr_ns = cputime_ns(CLOCK_THREAD_CPUTIME_ID);
+	u->proc_ns = cputime_ns(CLOCK_PROCESS_CPUTIME_ID);
+	u->t = now_ticks();
+}
+
+static uint64_t
+tv_ns(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000000ULL +
+	    (uint64_t)tv->tv_usec * 1000ULL;
+}
+
+static void
+usage_end(const struct usage *u, int side)
+{
+	uint64_t t = now_ticks(), thr, all;
+
+	thr = cputime_ns(CLOCK_THREAD_CPUTIME_ID) - u->thr_ns;
+	all = cputime_ns(CLOCK_PROCESS_CPUTIME_ID) - u->proc_ns;
+	g_sh->c.csw[side] = thread_csw() - u->csw;
+	g_sh->c.cpu_ns[side] = thr;
+	g_sh->c.helper_ns[side] = all > thr ? all - thr : 0;
+	g_sh->c.wall_ticks[side] = t - u->t;
+}
+
+static void
+cons_ready(void)
+{
+	/* Release: the consumer's setup is complete before the producer
+	   starts. */
+	ck_pr_fence_store();
+	ck_pr_store_32(&g_sh->c.cons_ready, 1);
+}
+
+static int
+wait_cons_ready(void)
+{
+	struct timespec ts = { 0, 50000 };
+
+	while (ck_pr_load_32(&g_sh->c.cons_ready) == 0) {
+		if (aborted())
+			return -1;
+		nanosleep(&ts, NULL);
+	}
+	ck_pr_fence_load();
+	return 0;
+}
+
+/* Fill a body with a pattern (the header is written per message). */
+static char *
+body_alloc(struct ctx *x)
+{
+	char *b;
+	uint64_t i;
+
+	if ((b = aligned_alloc(64, (x->o.size + 63) & ~(uint64_t)63)) == NULL)
+		return NULL;
+	for (i = 0; i < x->o.size; i++)
+		b[i] = (char)('a' + i % 26);
+	return b;
+}
+
+static inline void
+hdr_put(char *buf, uint64_t seq, uint64_t stamp)
+{
+	struct hdr h = { seq, stamp };
+
+	memcpy(buf, &h, sizeof h);
+}
+
+static inline struct hdr
+hdr_get(const char *buf)
+{
+	struct hdr h;
+
+	memcpy(&h, buf, sizeof h);
+	return h;
+}
+
+/* ---- the cache-line floor ---------------------------------------- */
+
+/*
+ * Latency: the producer stores the stamp, then the sequence number; the
+ * consumer spins on the sequence number.  The acknowledgement carries the
+ * consumer's own stamp, which gives the one-way time in the other
+ * direction: if the two medians differ, the CPUs' clocks disagree.
+ */
+static int
+cl_lat_producer(struct ctx *x)
+{
+	struct shared *sh = g_sh;
+	struct usage u;
+	uint64_t i, total = x->warm + x->n, t;
+
+	memset(&u, 0, sizeof u);
+	if (child_pin(x) != 0 || wait_cons_ready() == -1)
+		return EXIT_FAIL;
+	for (i = 0; i < total; i++) {
+		if (i == x->warm)
+			usage_start(&u);
+		ck_pr_store_64(&sh->msg.stamp, now_ticks());
+		/* Release: the stamp before the sequence number. */
+		ck_pr_fence_store();
+		ck_pr_store_64(&sh->msg.seq, i + 1);
+		if (spin_eq(&sh->ack.seq, i + 1, 0) == -1)
+			return EXIT_FAIL;
+		t = now_ticks();
+		if (i >= x->warm)
+			x->rev[i - x->warm] =
+			    (int64_t)(t - ck_pr_load_64(&sh->ack.stamp));
+	}
+	usage_end(&u, SIDE_PROD);
+	return EXIT_OK;
+}
+
+static int
+cl_lat_consumer(struct ctx *x)
+{
+	struct shared *sh = g_sh;
+	struct usage u;
+	uint64_t i, total = x->warm + x->n, t;
+
+	memset(&u, 0, sizeof u);
+	if (child_pin(x) != 0)
+		return EXIT_FAIL;
+	cons_ready();
+	for (i = 0; i < total; i++) {
+		if (i == x->warm)
+			usage_start(&u);
+		if (spin_eq(&sh->msg.seq, i + 1, 0) == -1)
+			return EXIT_FAIL;
+		t = now_ticks();
+		if (i >= x->warm)
+			x->fwd[i - x->warm] =
+			    (int64_t)(t - ck_pr_load_64(&sh->msg.stamp));
+		ck_pr_store_64(&sh->ack.stamp, now_ticks());
+		/* Release: the stamp before the sequence number. */
+		ck_pr_fence_store();
+		ck_pr_store_64(&sh->ack.seq, i + 1);
+	}
+	usage_end(&u, SIDE_CONS);
+	return EXIT_OK;
+}
+
+/*
+ * Throughput: a minimal single-producer single-consumer ring of fixed
+ * slots.  The producer publishes every message; the consumer drains what it
+ * sees and publishes its index once per batch.
+ */
+static int
+ring_producer(struct ctx *x)
+{
+	struct shared *sh = g_sh;
+	struct usage u;
+	uint64_t head = 0, tail = 0, total = x->warm + x->n, mask, end;
+	char *buf;
+
+	memset(&u, 0, sizeof u);
+	if ((buf = body_alloc(x)) == NULL)
+		return child_fail(x, "%s", strerror(errno));
+	mask = x->ring_slots - 1;
+	if (child_pin(x) != 0 || wait_cons_ready() == -1)
+		return EXIT_FAIL;
+	end = 0;
+	for (;;) {
+		if (head == x->warm) {
+			/* Warm-up done: wait until it is consumed, then time. */
+			if (spin_eq(&sh->ack.seq, x->warm, 1) == -1)
+				return EXIT_FAIL;
+			usage_start(&u);
+			sh->c.t_first = now_ticks();
+			end = sh->c.t_first + x->tput_ticks;
+		}
+		if (head >= total || (head > x->warm &&
+		    (head & 255) == 0 && now_ticks() > end))
+			break;
+		while (head - tail >= x->ring_slots) {
+			tail = ck_pr_load_64(&sh->tail.v);
+			ck_pr_stall();
+			if (aborted())
+				return EXIT_FAIL;
+		}
+		hdr_put(buf, head, 0);
+		memcpy(x->ring + (head & mask) * x->slot_bytes, buf,
+		    x->o.size);
+		/* Release: the slot before the index that publishes it. */
+		ck_pr_fence_store();
+		ck_pr_store_64(&sh->head.v, ++head);
+	}
+	usage_end(&u, SIDE_PROD);
+	sh->c.sent = head - x->warm;
+	while (head - tail >= x->ring_slots) {
+		tail = ck_pr_load_64(&sh->tail.v);
+		if (aborted())
+			return EXIT_FAIL;
+	}
+	hdr_put(buf, SEQ_END, 0);
+	memcpy(x->ring + (head & mask) * x->slot_bytes, buf, x->o.size);
+	ck_pr_fence_store();
+	ck_pr_store_64(&sh->head.v, head + 1);
+	free(buf);
+	return EXIT_OK;
+}
+
+static int
+ring_consumer(struct ctx *x)
+{
+	struct shared *sh = g_sh;
+	struct usage u;
+	uint64_t head = 0, tail = 0, mask = x->ring_slots - 1, k = 0;
+	char *buf;
+	struct hdr h;
+
+	memset(&u, 0, sizeof u);
+	if ((buf = body_alloc(x)) == NULL)
+		return child_fail(x, "%s", strerror(errno));
+	if (child_pin(x) != 0)
+		return EXIT_FAIL;
+	cons_ready();
+	for (;;) {
+		while (tail == head) {
+			head = ck_pr_load_64(&sh->head.v);
+			if (g_yield)
+				sched_yield();
+			if (++k == (1U << 20)) {
+				k = 0;
+				if (aborted())
+					return EXIT_FAIL;
+			}
+		}
+		/* Acquire: pairs with the producer's release of head. */
+		ck_pr_fence_load();
+		for (; tail < head; tail++) {
+			memcpy(buf, x->ring + (tail & mask) * x->slot_bytes,
+			    x->o.size);
+			h = hdr_get(buf);
+			if (h.seq == SEQ_END)
+				goto done;
+			if (h.seq != tail)
+				return child_fail(x, "ring slot %" PRIu64
+				    ": sequence %" PRIu64, tail, h.seq);
+			if (tail + 1 == x->warm) {
+				ck_pr_store_64(&sh->ack.seq, x->warm);
+				usage_start(&u);
+			}
+		}
+		sh->c.t_last = now_ticks();
+		/* Release: done reading the slots before they are reused. */
+		ck_pr_fence_load_store();
+		ck_pr_store_64(&sh->tail.v, tail);
+	}
+done:
+	usage_end(&u, SIDE_CONS);
+	sh->c.received = tail - x->warm;
+	free(buf);
+	return EXIT_OK;
+}
+
+/* ---- the generic latency loop ------------------------------------- */
+
+/*
+ * One side of a transport inside a child.  Only the members of the current
+ * transport are used.
+ */
+struct endpt {
+	struct ctx		*x;
+	char			*buf;
+	int			 fd;
+	uint32_t		 fword;		/* futex: last value seen */
+	struct shmq_bus		*bus;
+	struct shmq_producer	*prod;
+	struct shmq_consumer	*cons;
+	struct shmq_msg		 msg;
+	struct shmq_msgview	 v[POLL_BATCH];
+	int			 tmo;		/* poll timeout, ms */
+};
+
+static int
+write_full(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, c, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Read exactly N bytes: 1, 0 at end of file, -1 on error. */
+static int
+read_full(int fd, void *p, size_t n)
+{
+	char *c = p;
+	ssize_t r;
+
+	while (n > 0) {
+		if ((r = read(fd, c, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			return 0;
+		c += r;
+		n -= (size_t)r;
+	}
+	return 1;
+}
+
+static int
+ep_open(struct endpt *e, struct ctx *x, int producer)
+{
+	struct shmq_bus_opts o;
+	int rc;
+
+	memset(e, 0, sizeof *e);
+	e->x = x;
+	e->fd = -1;
+	if ((e->buf = body_alloc(x)) == NULL)
+		return child_fail(x, "%s", strerror(errno));
+	switch (x->t) {
+	case T_PIPE:
+	case T_UNIX:
+		e->fd = producer ? x->fd[1] : x->fd[0];
+		close(producer ? x->fd[0] : x->fd[1]);
+		break;
+	case T_SHMQ_BUSY:
+	case T_SHMQ_SLEEP:
+		e->tmo = x->t == T_SHMQ_BUSY ? 0 : 1000;
+		shmq_bus_opts_init(&o);
+		o.home = x->home;
+		o.create = 0;
+		if ((rc = shmq_bus_open(&e->bus, x->o.bus, &o)) < 0)
+			return child_fail(x, "%s: bus \"%s\": %s",
+			    producer ? "producer" : "consumer", x->o.bus,
+			    shmq_why(rc));
+		if (producer) {
+			if ((rc = shmq_producer_open(&e->prod, e->bus,
+			    GROUP)) < 0)
+				return child_fail(x, "producer: open: %s",
+				    shmq_why(rc));
+			shmq_msg_init(&e->msg);
+			e->msg.topic = x->o.topic;
+			e->msg.queue = 0;
+			e->msg.body = e->buf;
+			e->msg.body_len = x->o.size;
+			break;
+		}
+		if ((rc = shmq_consumer_open(&e->cons, e->bus)) < 0)
+			return child_fail(x, "consumer: open: %s",
+			    shmq_why(rc));
+		if ((rc = shmq_consumer_assign(e->cons, x->o.topic, 0,
+		    NULL)) < 0)
+			return child_fail(x, "consumer: topic \"%s\" queue 0: "
+			    "%s", x->o.topic, shmq_why(rc));
+		if ((rc = shmq_consumer_seek(e->cons, x->o.topic, 0,
+		    SHMQ_SEEK_LAST, 0)) < 0)
+			return child_fail(x, "consumer: seek to the end: %s",
+			    shmq_why(rc));
+		break;
+	default:
+		break;
+	}
+	return child_pin(x);
+}
+
+static void
+ep_close(struct endpt *e)
+{
+	if (e->fd >= 0) {
+		if (e->x->t == T_UNIX)
+			shutdown(e->fd, SHUT_WR);
+		close(e->fd);
+		e->fd = -1;
+	}
+	shmq_producer_close(e->prod);
+	shmq_consumer_close(e->cons);
+	shmq_bus_close(e->bus);
+	e->prod = NULL;
+	e->cons = NULL;
+	e->bus = NULL;
+	free(e->buf);
+	e->buf = NULL;
+}
+
+/* Send e->buf.  0 or an exit code. */
+static inline int
+ep_send(struct endpt *e)
+{
+	struct ctx *x = e->x;
+	int rc;
+
+	switch (x->t) {
+	case T_FUTEX: {
+		struct hdr h = hdr_get(e->buf);
+
+		ck_pr_store_64(&g_sh->msg.stamp, h.stamp);
+		ck_pr_store_64(&g_sh->msg.seq, h.seq);
+		/* Release: the message before the word that announces it. */
+		ck_pr_fence_store();
+		ck_pr_store_32(&g_sh->msg.word, (uint32_t)h.seq + 1);
+		if (futex_wake(&g_sh->msg.word) == -1)
+			return child_fail(x, "producer: futex wake: %s",
+			    strerror(errno));
+		return 0;
+	}
+	case T_PIPE:
+	case T_UNIX:
+		if (write_full(e->fd, e->buf, x->o.size) == -1)
+			return child_fail(x, "producer: write: %s",
+			    strerror(errno));
+		return 0;
+	case T_SHMQ_BUSY:
+	case T_SHMQ_SLEEP:
+		if ((rc = shmq_producer_send_oneway(e->prod, &e->msg)) < 0)
+			return child_fail(x, "producer: send: %s",
+			    shmq_why(rc));
+		return 0;
+	default:
+		return child_fail(x, "no such transport");
+	}
+}
+
+/* Receive one message into e->buf.  0 or an exit code. */
+static inline int
+ep_recv(struct endpt *e)
+{
+	struct ctx *x = e->x;
+	struct timespec to = { 0, 100000000L };
+	uint32_t w, k = 0;
+	int n;
+
+	switch (x->t) {
+	case T_FUTEX:
+		while ((w = ck_pr_load_32(&g_sh->msg.word)) == e->fword) {
+			if (futex_wait(&g_sh->msg.word, e->fword, &to) == -1 &&
+			    errno != EAGAIN && errno != EINTR &&
+			    errno != ETIMEDOUT)
+				return child_fail(x, "consumer: futex wait: "
+				    "%s", strerror(errno));
+			if (aborted())
+				return EXIT_FAIL;
+		}
+		e->fword = w;
+		/* Acquire: pairs with the producer's release of the word. */
+		ck_pr_fence_load();
+		hdr_put(e->buf, ck_pr_load_64(&g_sh->msg.seq),
+		    ck_pr_load_64(&g_sh->msg.stamp));
+		return 0;
+	case T_PIPE:
+	case T_UNIX:
+		switch (read_full(e->fd, e->buf, x->o.size)) {
+		case 1:
+			return 0;
+		case 0:
+			if (aborted())
+				return EXIT_FAIL;
+			return child_fail(x, "consumer: read: unexpected end "
+			    "of file");
+		default:
+			return child_fail(x, "consumer: read: %s",
+			    strerror(errno));
+		}
+	case T_SHMQ_BUSY:
+	case T_SHMQ_SLEEP:
+		for (;;) {
+			n = shmq_consumer_poll(e->cons, e->v, 1, e->tmo);
+			if (n > 0)
+				break;
+			if (n < 0)
+				return child_fail(x, "consumer: poll: %s",
+				    shmq_why(n));
+			if (e->tmo != 0 || ++k == 4096) {
+				k = 0;
+				if (aborted())
+					return EXIT_FAIL;
+			}
+			if (g_yield)
+				sched_yield();
+		}
+		if (e->v[0].body_len != x->o.size)
+			return child_fail(x, "consumer: message at offset %"
+			    PRIu64 ": %zu bytes, sent %" PRIu64,
+			    e->v[0].queue_off, e->v[0].body_len, x->o.size);
+		memcpy(e->buf, e->v[0].body, x->o.size);
+		return 0;
+	default:
+		return child_fail(x, "no such transport");
+	}
+}
+
+static int
+lat_producer(struct ctx *x)
+{
+	struct endpt e;
+	struct usage u;
+	uint64_t i, total = x->warm + x->n, t = 0;
+	int rc;
+
+	memset(&u, 0, sizeof u);
+	if (x->t == T_CACHELINE)
+		return cl_lat_producer(x);
+	if ((rc = ep_open(&e, x, 1)) != 0)
+		return rc;
+	if (wait_cons_ready() == -1)
+		return EXIT_FAIL;
+	for (i = 0; i < total; i++) {
+		if (i == x->warm)
+			usage_start(&u);
+		if (x->gap_ticks > 0)
+			spin_until(t + x->gap_ticks);
+		hdr_put(e.buf, i, now_ticks());
+		if ((rc = ep_send(&e)) != 0)
+			return rc;
+		if (spin_eq(&g_sh->ack.seq, i + 1, 1) == -1)
+			return EXIT_FAIL;
+		t = now_ticks();
+	}
+	usage_end(&u, SIDE_PROD);
+	ep_close(&e);
+	return EXIT_OK;
+}
+
+static int
+lat_consumer(struct ctx *x)
+{
+	struct endpt e;
+	struct usage u;
+	struct hdr h;
+	uint64_t i, total = x->warm + x->n, t;
+	int rc;
+
+	memset(&u, 0, sizeof u);
+	if (x->t == T_CACHELINE)
+		return cl_lat_consumer(x);
+	if ((rc = ep_open(&e, x, 0)) != 0)
+		return rc;
+	cons_ready();
+	for (i = 0; i < total; i++) {
+		if (i == x->warm)
+			usage_start(&u);
+		if ((rc = ep_recv(&e)) != 0)
+			return rc;
+		t = now_ticks();
+		h = hdr_get(e.buf);
+		if (h.seq != i)
+			return child_fail(x, "consumer: message %" PRIu64
+			    " arrived as number %" PRIu64 " (lost, repeated "
+			    "or reordered)", h.seq, i);
+		if (i >= x->warm)
+			x->fwd[i - x->warm] = (int64_t)(t - h.stamp);
+		/* Release: the sample is written before the producer goes
+		   on (and the parent reads it after both exit). */
+		ck_pr_fence_store();
+		ck_pr_store_64(&g_sh->ack.seq, i + 1);
+	}
+	usage_end(&u, SIDE_CONS);
+	ep_close(&e);
+	return EXIT_OK;
+}
+
+/* ---- the generic throughput loop ---------------------------------- */
+
+static int
+tput_producer(struct ctx *x)
+{
+	struct endpt e;
+	struct usage u;
+	uint64_t i, total = x->warm + x->n, end = 0;
+	int rc;
+
+	memset(&u, 0, sizeof u);
+	if (x->t == T_CACHELINE)
+		return ring_producer(x);
+	if ((rc = ep_open(&e, x, 1)) != 0)
+		return rc;
+	if (wait_cons_ready() == -1)
+		return EXIT_FAIL;
+	for (i = 0; i < total; i++) {
+		if (i == x->warm) {
+			if (spin_eq(&g_sh->ack.seq, x->warm, 1) == -1)
+				return EXIT_FAIL;
+			usage_start(&u);
+			g_sh->c.t_first = now_ticks();
+			end = g_sh->c.t_first + x->tput_ticks;
+		} else if (i > x->warm && (i & 255) == 0 &&
+		    now_ticks() > end)
+			break;
+		hdr_put(e.buf, i, 0);
+		if ((rc = ep_send(&e)) != 0)
+			return rc;
+	}
+	usage_end(&u, SIDE_PROD);
+	g_sh->c.sent = i - x->warm;
+	if (x->t == T_SHMQ_BUSY || x->t == T_SHMQ_SLEEP) {
+		hdr_put(e.buf, SEQ_END, 0);
+		if ((rc = ep_send(&e)) != 0)
+			return rc;
+	}
+	/* Streams end with end of file (ep_close). */
+	ep_close(&e);
+	return EXIT_OK;
+}
+
+/* Pipe or socket: read big chunks until end of file, count bytes. */
+static int
+stream_consumer(struct ctx *x, struct endpt *e)
+{
+	struct usage u;
+	uint64_t warm_bytes = x->warm * x->o.size, got = 0;
+	char *chunk;
+	ssize_t r;
+	size_t want;
+
+	memset(&u, 0, sizeof u);
+	if ((chunk = malloc(STREAM_CHUNK)) == NULL)
+		return child_fail(x, "%s", strerror(errno));
+	cons_ready();
+	while (got < warm_bytes) {
+		want = warm_bytes - got < STREAM_CHUNK ?
+		    (size_t)(warm_bytes - got) : STREAM_CHUNK;
+		if ((r = read(e->fd, chunk, want)) <= 0) {
+			if (r == -1 && errno == EINTR)
+				continue;
+			return child_fail(x, "consumer: read: %s",
+			    r == 0 ? "unexpected end of file" :
+			    strerror(errno));
+		}
+		got += (uint64_t)r;
+	}
+	usage_start(&u);
+	ck_pr_store_64(&g_sh->ack.seq, x->warm);
+	got = 0;
+	for (;;) {
+		if ((r = read(e->fd, chunk, STREAM_CHUNK)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return child_fail(x, "consumer: read: %s",
+			    strerror(errno));
+		}
+		if (r == 0)
+			break;
+		g_sh->c.t_last = now_ticks();
+		got += (uint64_t)r;
+	}
+	usage_end(&u, SIDE_CONS);
+	if (got % x->o.size != 0)
+		return child_fail(x, "consumer: %" PRIu64 " bytes: not a whole "
+		    "number of messages", got);
+	g_sh->c.received = got / x->o.size;
+	free(chunk);
+	return EXIT_OK;
+}
+
+static int
+tput_consumer(struct ctx *x)
+{
+	struct endpt e;
+	struct usage u;
+	struct hdr h;
+	uint64_t expect = 0, k = 0;
+	int n, i, rc;
+
+	memset(&u, 0, sizeof u);
+	if (x->t == T_CACHELINE)
+		return ring_consumer(x);
+	if ((rc = ep_open(&e, x, 0)) != 0)
+		return rc;
+	if (x->t == T_PIPE || x->t == T_UNIX) {
+		rc = stream_consumer(x, &e);
+		ep_close(&e);
+		return rc;
+	}
+	cons_ready();
+	for (;;) {
+		n = shmq_consumer_poll(e.cons, e.v, POLL_BATCH, e.tmo);
+		if (n < 0)
+			return child_fail(x, "consumer: poll: %s",
+			    shmq_why(n));
+		if (n == 0) {
+			if (e.tmo != 0 || ++k == 4096) {
+				k = 0;
+				if (aborted())
+					return EXIT_FAIL;
+			}
+			if (g_yield)
+				sched_yield();
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			if (e.v[i].body_len != x->o.size)
+				return child_fail(x, "consumer: message at "
+				    "offset %" PRIu64 ": %zu bytes, sent %"
+				    PRIu64, e.v[i].queue_off, e.v[i].body_len,
+				    x->o.size);
+			memcpy(e.buf, e.v[i].body, x->o.size);
+			h = hdr_get(e.buf);
+			if (h.seq == SEQ_END)
+				goto done;
+			if (h.seq != expect)
+				return child_fail(x, "consumer: message %"
+				    PRIu64 " arrived as number %" PRIu64
+				    " (lost, repeated or reordered)", h.seq,
+				    expect);
+			if (++expect == x->warm) {
+				usage_start(&u);
+				ck_pr_store_64(&g_sh->ack.seq, x->warm);
+			}
+		}
+		g_sh->c.t_last = now_ticks();
+	}
+done:
+	usage_end(&u, SIDE_CONS);
+	g_sh->c.received = expect - x->warm;
+	ep_close(&e);
+	return EXIT_OK;
+}
+
+/* ---- the keeper ---------------------------------------------------- */
+
+/*
+ * Opens (creating) the bus and the topic, then holds the bus open until the
+ * parent closes the other end of RFD.
+ */
+static int
+keeper_main(struct ctx *x, int rfd)
+{
+	struct shmq_bus_opts o;
+	struct shmq_bus *bus;
+	char c;
+	int rc;
+
+	shmq_bus_opts_init(&o);
+	o.home = x->home;
+	o.create = 1;
+	if ((rc = shmq_bus_open(&bus, x->o.bus, &o)) < 0) {
+		warnx_("bus \"%s\" in %s: %s", x->o.bus, x->home,
+		    shmq_why(rc));
+		ck_pr_store_32(&g_sh->c.keeper_state, (uint32_t)-1);
+		return EXIT_FAIL;
+	}
+	rc = shmq_topic_create(bus, x->o.topic, 1);
+	if (rc < 0 && rc != SHMQ_EEXIST) {
+		warnx_("topic \"%s\": %s", x->o.topic, shmq_why(rc));
+		ck_pr_store_32(&g_sh->c.keeper_state, (uint32_t)-1);
+		shmq_bus_close(bus);
+		return EXIT_FAIL;
+	}
+	ck_pr_store_32(&g_sh->c.keeper_state, 1);
+	while (read(rfd, &c, 1) == -1 && errno == EINTR)
+		;
+	shmq_bus_close(bus);
+	return EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The parent                                                          */
+/* ------------------------------------------------------------------ */
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	g_alarm = 1;
+}
+
+static void
+on_interrupt(int sig)
+{
+	(void)sig;
+	g_interrupted = 1;
+	if (g_sh != NULL)
+		ck_pr_store_32(&g_sh->c.abort, 1);
+}
+
+static void
+progress(const char *what)
+{
+	if (!g_progress)
+		return;
+	if (what == NULL)
+		fprintf(stderr, "\r\033[K");
+	else
+		fprintf(stderr, "\r\033[K%s: %s ...", PROG, what);
+	fflush(stderr);
+}
+
+/*
+ * Wait for the N children in PIDS, at most DEADLINE seconds; then abort
+ * the run and, after a grace period, kill them.  Returns 0 if every child
+ * exited with 0.
+ */
+static int
+reap(struct ctx *x, pid_t *pids, int n, unsigned deadline)
+{
+	int live = n, i, st, bad = 0, killed = 0, timedout = 0;
+	pid_t p;
+
+	g_alarm = 0;
+	alarm(deadline);
+	while (live > 0) {
+		p = waitpid(-1, &st, 0);
+		if (p == -1) {
+			if (errno != EINTR)
+				break;
+			if (g_alarm && !killed) {
+				if (!timedout) {
+					timedout = 1;
+					warnx_("%s: no progress after %u s: "
+					    "stopping it", x->what, deadline);
+					ck_pr_store_32(&g_sh->c.abort, 1);
+					g_alarm = 0;
+					alarm(3);
+				} else {
+					for (i = 0; i < n; i++)
+						if (pids[i] > 0)
+							kill(pids[i], SIGKILL);
+					killed = 1;
+				}
+			}
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			if (pids[i] != p)
+				continue;
+			pids[i] = 0;
+			live--;
+			if (WIFSIGNALED(st)) {
+				if (WTERMSIG(st) != SIGKILL || !killed)
+					warnx_("%s: %s killed by signal %d",
+					    x->what, i == 0 ? "consumer" :
+					    "producer", WTERMSIG(st));
+				bad = 1;
+				ck_pr_store_32(&g_sh->c.abort, 1);
+			} else if (WEXITSTATUS(st) != 0) {
+				bad = 1;
+				ck_pr_store_32(&g_sh->c.abort, 1);
+			}
+		}
+	}
+	alarm(0);
+	return bad || timedout || g_interrupted ? -1 : 0;
+}
+
+/* Run CONS and PROD in two children pinned to their CPUs. */
+static int
+run_pair(struct ctx *x, int (*prod)(struct ctx *), int (*cons)(struct ctx *),
+    unsigned deadline)
+{
+	struct shared *sh = x->sh;
+	pid_t pids[2];
+	int i;
+
+	memset(&sh->msg, 0, sizeof sh->msg);
+	memset(&sh->ack, 0, sizeof sh->ack);
+	sh->head.v = 0;
+	sh->tail.v = 0;
+	sh->c.abort = 0;
+	sh->c.cons_ready = 0;
+	sh->c.t_first = sh->c.t_last = 0;
+	sh->c.sent = sh->c.received = 0;
+	memset(sh->c.csw, 0, sizeof sh->c.csw);
+	memset(sh->c.cpu_ns, 0, sizeof sh->c.cpu_ns);
+	memset(sh->c.helper_ns, 0, sizeof sh->c.helper_ns);
+	memset(sh->c.wall_ticks, 0, sizeof sh->c.wall_ticks);
+	if (g_interrupted)
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	for (i = 0; i < 2; i++) {
+		if ((pids[i] = fork()) == -1) {
+			warnx_("%s: fork: %s", x->what, strerror(errno));
+			sh->c.abort = 1;
+			if (i == 1) {
+				pids[1] = 0;
+				reap(x, pids, 1, 5);
+			}
+			return -1;
+		}
+		if (pids[i] == 0) {
+			child_init(x, x->pin ? x->o.cpu[i == 0 ? 1 : 0] : -1);
+			_exit(i == 0 ? cons(x) : prod(x));
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		if (x->fd[i] >= 0)
+			close(x->fd[i]);
+		x->fd[i] = -1;
+	}
+	return reap(x, pids, 2, deadline);
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t u = *(const int64_t *)a, v = *(const int64_t *)b;
+
+	return (u > v) - (u < v);
+}
+
+/* The nearest-rank percentile Q/100000 of sorted S[0..N). */
+static double
+pct(const int64_t *s, uint64_t n, uint64_t q)
+{
+	uint64_t k = (n * q + 99999) / 100000;
+
+	if (k < 1)
+		k = 1;
+	if (k > n)
+		k = n;
+	return ticks_ns((double)s[k - 1]);
+}
+
+/* CPU time over wall time of one side's timed section. */
+static double
+cpu_share(const struct ctl *c, int side)
+{
+	if (c->wall_ticks[side] == 0)
+		return 0;
+	return (double)c->cpu_ns[side] / ticks_ns((double)c->wall_ticks[side]);
+}
+
+static double
+helper_share(const struct ctl *c, int side)
+{
+	if (c->wall_ticks[side] == 0)
+		return 0;
+	return (double)c->helper_ns[side] /
+	    ticks_ns((double)c->wall_ticks[side]);
+}
+
+static void
+lat_stats(struct ctx *x, struct latency *l)
+{
+	const struct ctl *c = &x->sh->c;
+	double sum = 0;
+	uint64_t i, n = x->n;
+
+	qsort(x->fwd, n, sizeof x->fwd[0], cmp_i64);
+	for (i = 0; i < n; i++)
+		sum += (double)x->fwd[i];
+	l->n = n;
+	l->min = ticks_ns((double)x->fwd[0]);
+	l->p50 = pct(x->fwd, n, 50000);
+	l->p90 = pct(x->fwd, n, 90000);
+	l->p99 = pct(x->fwd, n, 99000);
+	l->p999 = pct(x->fwd, n, 99900);
+	l->max = ticks_ns((double)x->fwd[n - 1]);
+	l->mean = ticks_ns(sum / (double)n);
+	l->csw = (double)c->csw[SIDE_CONS] / (double)n;
+	l->cpu = cpu_share(c, SIDE_CONS);
+	l->pcpu = cpu_share(c, SIDE_PROD);
+	l->helper[SIDE_CONS] = helper_share(c, SIDE_CONS);
+	l->helper[SIDE_PROD] = helper_share(c, SIDE_PROD);
+	if (x->t == T_CACHELINE) {
+		qsort(x->rev, n, sizeof x->rev[0], cmp_i64);
+		l->rev_p50 = pct(x->rev, n, 50000);
+		l->rev_min = ticks_ns((double)x->rev[0]);
+	}
+	l->state = 1;
+}
+
+static int
+make_fds(struct ctx *x)
+{
+	x->fd[0] = x->fd[1] = -1;
+	switch (x->t) {
+	case T_PIPE:
+		if (pipe2(x->fd, O_CLOEXEC) == -1) {
+			warnx_("%s: pipe: %s", x->what, strerror(errno));
+			return -1;
+		}
+		break;
+	case T_UNIX:
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+		    x->fd) == -1) {
+			warnx_("%s: socketpair: %s", x->what,
+			    strerror(errno));
+			return -1;
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void
+measure_latency(struct ctx *x, enum transport t)
+{
+	struct row *r = &rows[t];
+	unsigned deadline;
+	double per;
+
+	x->t = t;
+	x->n = r->sleeps ? x->o.n_sleep : x->o.n_busy;
+	if (r->sleeps)
+		x->warm = x->n / 50 > 20 ? x->n / 50 : 20;
+	else
+		x->warm = x->n / 10 > 1000 ? x->n / 10 : 1000;
+	x->gap_ticks = r->sleeps ? ns_ticks((double)x->o.gap_us * 1000) : 0;
+	snprintf(x->what, sizeof x->what, "%s latency", r->tput_label);
+	if (t == T_CACHELINE)
+		snprintf(x->what, sizeof x->what, "cache line latency");
+	progress(x->what);
+	/* Generous: 20 us per busy sample, gap + 2 ms per sleeping one. */
+	per = r->sleeps ? (double)x->o.gap_us * 1e-6 + 2e-3 : 20e-6;
+	deadline = 20 + (unsigned)(per * (double)(x->n + x->warm));
+	if (make_fds(x) == -1 ||
+	    run_pair(x, lat_producer, lat_consumer, deadline) == -1) {
+		r->lat.state = -1;
+		x->failures++;
+		return;
+	}
+	lat_stats(x, &r->lat);
+}
+
+static void
+measure_throughput(struct ctx *x, enum transport t)
+{
+	struct row *r = &rows[t];
+	const struct ctl *c = &x->sh->c;
+	struct throughput *tp = &r->tp;
+	unsigned deadline;
+
+	x->t = t;
+	x->n = x->o.n_tput;
+	x->warm = x->n / 10;
+	if (x->warm > (x->o.quick ? 1000 : 10000))
+		x->warm = x->o.quick ? 1000 : 10000;
+	if (x->warm < 1)
+		x->warm = 1;
+	x->gap_ticks = 0;
+	x->tput_ticks = ns_ticks(x->o.tput_secs * 1e9);
+	snprintf(x->what, sizeof x->what, "%s throughput", r->tput_label);
+	progress(x->what);
+	deadline = 30 + (unsigned)(x->o.tput_secs * 4);
+	if (make_fds(x) == -1 ||
+	    run_pair(x, tput_producer, tput_consumer, deadline) == -1) {
+		tp->state = -1;
+		x->failures++;
+		return;
+	}
+	if (c->received != c->sent) {
+		warnx_("%s: %" PRIu64 " messages sent, %" PRIu64 " received",
+		    x->what, c->sent, c->received);
+		tp->state = -1;
+		x->failures++;
+		return;
+	}
+	tp->msgs = c->received;
+	tp->secs = ticks_ns((double)(c->t_last - c->t_first)) / 1e9;
+	if (tp->secs <= 0 || tp->msgs == 0) {
+		warnx_("%s: nothing measured", x->what);
+		tp->state = -1;
+		x->failures++;
+		return;
+	}
+	tp->msg_s = (double)tp->msgs / tp->secs;
+	tp->mb_s = tp->msg_s * (double)x->o.size / 1e6;
+	tp->csw = (double)c->csw[SIDE_CONS] / (double)tp->msgs;
+	tp->cpu = cpu_share(c, SIDE_CONS);
+	tp->pcpu = cpu_share(c, SIDE_PROD);
+	tp->helper[SIDE_CONS] = helper_share(c, SIDE_CONS);
+	tp->helper[SIDE_PROD] = helper_share(c, SIDE_PROD);
+	tp->state = 1;
+}
+
+/* ---- the store and the keeper ------------------------------------- */
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb;
+	(void)flag;
+	(void)f;
+	if (remove(path) == -1)
+		warnx_("remove %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static int
+store_setup(struct ctx *x)
+{
+	struct statfs fs;
+	const char *base = "/var/tmp";
+
+	if (x->o.home != NULL) {
+		if (strlcpy(x->home, x->o.home, sizeof x->home) >=
+		    sizeof x->home) {
+			warnx_("--home: path too long");
+			return -1;
+		}
+		if (mkdir(x->home, 0700) == -1 && errno != EEXIST) {
+			warnx_("%s: %s", x->home, strerror(errno));
+			return -1;
+		}
+	} else {
+		if (access(base, W_OK | X_OK) == -1 &&
+		    (base = getenv("TMPDIR")) == NULL)
+			base = "/tmp";
+		snprintf(x->home, sizeof x->home, "%s/%s.XXXXXX", base, PROG);
+		if (mkdtemp(x->home) == NULL) {
+			warnx_("%s: %s", x->home, strerror(errno));
+			return -1;
+		}
+		x->home_tmp = 1;
+	}
+	x->store_kind = "disk";
+	if (statfs(x->home, &fs) == 0 &&
+	    (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC))
+		x->store_kind = "tmpfs";
+	return 0;
+}
+
+static void
+store_cleanup(struct ctx *x)
+{
+	if (!x->home_tmp)
+		return;
+	if (x->o.keep) {
+		if (!x->o.json)
+			warnx_("kept the store in %s", x->home);
+		return;
+	}
+	nftw(x->home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int
+keeper_start(struct ctx *x)
+{
+	struct timespec ts = { 0, 1000000L };
+	int p[2], st;
+	uint32_t s;
+
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		warnx_("pipe: %s", strerror(errno));
+		return -1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	if ((x->keeper = fork()) == -1) {
+		warnx_("fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (x->keeper == 0) {
+		close(p[1]);
+		x->keep_wfd = -1;
+		child_init(x, -1);
+		_exit(keeper_main(x, p[0]));
+	}
+	close(p[0]);
+	x->keep_wfd = p[1];
+	for (;;) {
+		s = ck_pr_load_32(&x->sh->c.keeper_state);
+		if (s == 1)
+			break;
+		if (s == (uint32_t)-1 || waitpid(x->keeper, &st, WNOHANG) ==
+		    x->keeper || g_interrupted) {
+			close(x->keep_wfd);
+			x->keep_wfd = -1;
+			waitpid(x->keeper, &st, 0);
+			x->keeper = 0;
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	x->keeper_ok = 1;
+	return 0;
+}
+
+static void
+keeper_stop(struct ctx *x)
+{
+	int st;
+
+	if (x->keep_wfd >= 0)
+		close(x->keep_wfd);
+	x->keep_wfd = -1;
+	if (x->keeper > 0)
+		while (waitpid(x->keeper, &st, 0) == -1 && errno == EINTR)
+			;
+	x->keeper = 0;
+}
+
+/* ---- noise --------------------------------------------------------- */
+
+/*
+ * Time of the two CPUs, from /proc/stat, in clock ticks: busy (anything
+ * but idle and iowait) and stolen by the hypervisor.
+ */
+struct cpu_times {
+	uint64_t	busy;
+	uint64_t	steal;
+	uint64_t	all;
+	int		ok;
+};
+
+static void
+cpu_times(struct ctx *x, struct cpu_times *ct)
+{
+	FILE *f;
+	char line[512];
+	unsigned long long v[10];
+	int cpu, i, n;
+
+	memset(ct, 0, sizeof *ct);
+	if (!x->pin || (f = fopen("/proc/stat", "r")) == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL) {
+		memset(v, 0, sizeof v);
+		n = sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu "
+		    "%llu", &cpu, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		    &v[6], &v[7]);
+		if (n < 9 || (cpu != x->o.cpu[0] && cpu != x->o.cpu[1]))
+			continue;
+		/* user nice system idle iowait irq softirq steal */
+		for (i = 0; i < 8; i++)
+			ct->all += v[i];
+		ct->busy += v[0] + v[1] + v[2] + v[5] + v[6];
+		ct->steal += v[7];
+		ct->ok++;
+	}
+	fclose(f);
+}
+
+static uint64_t
+children_cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_CHILDREN, &ru);
+	return tv_ns(&ru.ru_utime) + tv_ns(&ru.ru_stime);
+}
+
+/*
+ * A side that spins must own its CPU: when it got less, other processes
+ * or the hypervisor took the CPU, and the figures carry their noise.
+ */
+static void
+check_noise(struct ctx *x, const struct cpu_times *t0, uint64_t kids0)
+{
+	struct cpu_times t1;
+	struct row *r;
+	char list[384] = "", item[64];
+	double hz = (double)sysconf(_SC_CLK_TCK), other, steal, all;
+	int i;
+
+	for (i = 0; i < T_COUNT; i++) {
+		r = &rows[i];
+		if (r->lat.state == 1 && (r->lat.pcpu < 0.9 ||
+		    (!r->sleeps && r->lat.cpu < 0.9))) {
+			snprintf(item, sizeof item, "%s%s latency %.0f%%",
+			    list[0] != '\0' ? ", " : "", r->label,
+			    100 * (r->lat.pcpu < r->lat.cpu || r->sleeps ?
+			    r->lat.pcpu : r->lat.cpu));
+			strlcat(list, item, sizeof list);
+		}
+		if (r->tp.state == 1 && (i == T_CACHELINE ||
+		    i == T_SHMQ_BUSY || i == T_SHMQ_SLEEP) &&
+		    (r->tp.pcpu < 0.9 || (!r->sleeps && r->tp.cpu < 0.9))) {
+			snprintf(item, sizeof item, "%s%s throughput %.0f%%",
+			    list[0] != '\0' ? ", " : "", r->tput_label,
+			    100 * (r->tp.pcpu < r->tp.cpu || r->sleeps ?
+			    r->tp.pcpu : r->tp.cpu));
+			strlcat(list, item, sizeof list);
+		}
+	}
+	r = &rows[T_SHMQ_SLEEP];
+	if (r->lat.state == 1 && r->lat.csw < 0.5)
+		note(x, "the shmq sleep consumer slept for only %.0f%% of the "
+		    "messages: it spins longer than --gap (%" PRIu64 " us), so "
+		    "that row measures spinning; raise --gap",
+		    100 * r->lat.csw, x->o.gap_us);
+	if (list[0] != '\0')
+		note(x, "a spinning side got only part of its CPU (%s): other "
+		    "processes or the hypervisor took it, so these figures "
+		    "are noisy", list);
+	cpu_times(x, &t1);
+	if (t0->ok != 2 || t1.ok != 2 || t1.all <= t0->all || hz <= 0)
+		return;
+	all = (double)(t1.all - t0->all);
+	steal = (double)(t1.steal - t0->steal) / all;
+	other = ((double)(t1.busy - t0->busy) - (double)(children_cpu_ns() -
+	    kids0) / 1e9 * hz) / all;
+	if (steal > 0.02)
+		note(x, "the hypervisor stole %.0f%% of CPUs %d and %d during "
+		    "the run", 100 * steal, x->o.cpu[0], x->o.cpu[1]);
+	if (other > 0.05)
+		note(x, "other processes used about %.0f%% of CPUs %d and %d "
+		    "during the run", 100 * other, x->o.cpu[0], x->o.cpu[1]);
+}
+
+/* ---- report -------------------------------------------------------- */
+
+static void
+fmt_ns(char *buf, size_t len, double ns)
+{
+	if (ns < 1000 && ns > -1000)
+		snprintf(buf, len, "%.0f ns", ns);
+	else if (ns < 100000)
+		snprintf(buf, len, "%.2f us", ns / 1e3);
+	else if (ns < 1e7)
+		snprintf(buf, len, "%.0f us", ns / 1e3);
+	else
+		snprintf(buf, len, "%.1f ms", ns / 1e6);
+}
+
+static void
+fmt_rate(char *buf, size_t len, double v)
+{
+	if (v >= 1e9)
+		snprintf(buf, len, "%.2fG", v / 1e9);
+	else if (v >= 1e6)
+		snprintf(buf, len, "%.2fM", v / 1e6);
+	else if (v >= 1e3)
+		snprintf(buf, len, "%.1fk", v / 1e3);
+	else
+		snprintf(buf, len, "%.0f", v);
+}
+
+struct ratio {
+	const char	*what;
+	const char	*key;
+	double		 value;		/* x, or ns, or msg/s, MB/s */
+	const char	*unit;		/* "x", "ns", "msg/s", "MB/s" */
+	const char	*target;	/* "<= 2x", or NULL */
+	int		 ok;		/* target met */
+};
+
+static int
+ratios(struct ctx *x, struct ratio *out, int max)
+{
+	struct row *cl = &rows[T_CACHELINE], *fx = &rows[T_FUTEX];
+	struct row *pp = &rows[T_PIPE], *ux = &rows[T_UNIX];
+	struct row *sb = &rows[T_SHMQ_BUSY], *ss = &rows[T_SHMQ_SLEEP];
+	int n = 0, is64 = x->o.size == 64, is4k = x->o.size == 4096;
+
+#define ADD(w, k, v, u, tg, okv) do {					\
+	if (n < max) {							\
+		out[n].what = (w); out[n].key = (k);			\
+		out[n].value = (v); out[n].unit = (u);			\
+		out[n].target = (tg); out[n].ok = (okv);		\
+		n++;							\
+	}								\
+} while (0)
+	if (sb->lat.state == 1 && cl->lat.state == 1 && cl->lat.p50 > 0) {
+		double r = sb->lat.p50 / cl->lat.p50;
+
+		ADD("shmq busy p50 / cache line p50", "busy_p50_vs_cacheline",
+		    r, "x", is64 ? "<= 2x" : NULL, r <= 2.0);
+	}
+	if (sb->lat.state == 1)
+		ADD("shmq busy p99.9", "busy_p999_ns", sb->lat.p999, "ns",
+		    is64 ? "< 5 us" : NULL, sb->lat.p999 < 5000);
+	if (ss->lat.state == 1 && fx->lat.state == 1 && fx->lat.p50 > 0) {
+		double r = ss->lat.p50 / fx->lat.p50;
+
+		ADD("shmq sleep p50 / futex wake p50", "sleep_p50_vs_futex",
+		    r, "x", is64 ? "<= 1.2x" : NULL, r <= 1.2);
+	}
+	if (sb->tp.state == 1) {
+		if (is4k)
+			ADD("shmq busy throughput", "busy_tput_mb_s",
+			    sb->tp.mb_s, "MB/s", ">= 5000 MB/s",
+			    sb->tp.mb_s >= 5000);
+		else
+			ADD("shmq busy throughput", "busy_tput_msg_s",
+			    sb->tp.msg_s, "msg/s", is64 ? ">= 10M msg/s" :
+			    NULL, sb->tp.msg_s >= 10e6);
+	}
+	if (sb->tp.state == 1 && cl->tp.state == 1)
+		ADD("shmq busy msg/s / spsc ring msg/s", "busy_tput_vs_ring",
+		    sb->tp.msg_s / cl->tp.msg_s, "x", NULL, 1);
+	if (ss->tp.state == 1 && sb->tp.state == 1)
+		ADD("shmq sleep msg/s / shmq busy msg/s", "sleep_tput_vs_busy",
+		    ss->tp.msg_s / sb->tp.msg_s, "x", NULL, 1);
+	if (sb->lat.state == 1 && pp->lat.state == 1)
+		ADD("shmq busy p50 / pipe p50", "busy_p50_vs_pipe",
+		    sb->lat.p50 / pp->lat.p50, "x", NULL, 1);
+	if (ss->lat.state == 1 && pp->lat.state == 1)
+		ADD("shmq sleep p50 / pipe p50", "sleep_p50_vs_pipe",
+		    ss->lat.p50 / pp->lat.p50, "x", NULL, 1);
+	if (ss->lat.state == 1 && ux->lat.state == 1)
+		ADD("shmq sleep p50 / unix socket p50", "sleep_p50_vs_unix",
+		    ss->lat.p50 / ux->lat.p50, "x", NULL, 1);
+	if (sb->tp.state == 1 && pp->tp.state == 1)
+		ADD("shmq busy msg/s / pipe msg/s", "busy_tput_vs_pipe",
+		    sb->tp.msg_s / pp->tp.msg_s, "x", NULL, 1);
+	if (sb->tp.state == 1 && ux->tp.state == 1)
+		ADD("shmq busy msg/s / unix socket msg/s", "busy_tput_vs_unix",
+		    sb->tp.msg_s / ux->tp.msg_s, "x", NULL, 1);
+#undef ADD
+	return n;
+}
+
+/* What libshmq's own threads cost, when it is worth a line. */
+static void
+helper_line(const struct row *r, int state, const double *h)
+{
+	if (!r->selected || state != 1 || h[SIDE_CONS] + h[SIDE_PROD] < 0.01)
+		return;
+	printf("(%s: libshmq's helper threads used %.0f%% of a CPU in the "
+	    "producer, %.0f%% in the consumer)\n", r->label,
+	    100 * h[SIDE_PROD], 100 * h[SIDE_CONS]);
+}
+
+static void
+print_text(struct ctx *x)
+{
+	char b[8][32], rate[16];
+	struct ratio rt[16];
+	int i, n, any;
+	struct row *r;
+
+	printf("%s %s (libshmq %s): %" PRIu64 "-byte messages, ", PROG,
+	    SHMQ_VERSION_STRING, shmq_version(), x->o.size);
+	if (x->pin)
+		printf("producer on CPU %d, consumer on CPU %d\n",
+		    x->o.cpu[0], x->o.cpu[1]);
+	else
+		printf("not pinned\n");
+	if (clk == CLK_TSC)
+		printf("clock: tsc (%.2f MHz)", 1e3 / ns_per_tick);
+	else
+		printf("clock: CLOCK_MONOTONIC");
+	if (x->keeper_ok || x->home[0] != '\0')
+		printf("; store: %s (%s%s)", x->home, x->store_kind,
+		    strcmp(x->store_kind, "disk") == 0 ? ", async flush" :
+		    ", no disk I/O");
+	printf("\n");
+	if (x->o.do_lat) {
+		printf("\n%-20s %9s %9s %9s %9s %9s %7s %5s\n",
+		    "one-way latency", "p50", "p90", "p99", "p99.9", "max",
+		    "csw/msg", "cpu%");
+		for (i = 0; i < T_COUNT; i++) {
+			r = &rows[i];
+			if (!r->selected || !r->has_lat)
+				continue;
+			if (r->lat.state != 1) {
+				printf("%-20s %9s\n", r->label, "failed");
+				continue;
+			}
+			fmt_ns(b[0], sizeof b[0], r->lat.p50);
+			fmt_ns(b[1], sizeof b[1], r->lat.p90);
+			fmt_ns(b[2], sizeof b[2], r->lat.p99);
+			fmt_ns(b[3], sizeof b[3], r->lat.p999);
+			fmt_ns(b[4], sizeof b[4], r->lat.max);
+			printf("%-20s %9s %9s %9s %9s %9s %7.2f %5.0f\n",
+			    r->label, b[0], b[1], b[2], b[3], b[4], r->lat.csw,
+			    r->lat.cpu * 100);
+		}
+		printf("(%" PRIu64 " samples busy, %" PRIu64 " sleeping, one "
+		    "message in flight; sleeping rows paced every %" PRIu64
+		    " us)\n", x->o.n_busy, x->o.n_sleep, x->o.gap_us);
+		for (i = T_SHMQ_BUSY; i <= T_SHMQ_SLEEP; i++)
+			helper_line(&rows[i], rows[i].lat.state,
+			    rows[i].lat.helper);
+	}
+	if (x->o.do_tput) {
+		printf("\n%-20s %9s %9s %10s %8s %7s %5s\n", "throughput",
+		    "msg/s", "MB/s", "messages", "seconds", "csw/msg", "cpu%");
+		for (i = 0; i < T_COUNT; i++) {
+			r = &rows[i];
+			if (!r->selected || !r->has_tput)
+				continue;
+			if (r->tp.state != 1) {
+				printf("%-20s %9s\n", r->tput_label, "failed");
+				continue;
+			}
+			fmt_rate(b[0], sizeof b[0], r->tp.msg_s);
+			printf("%-20s %9s %9.0f %10" PRIu64 " %8.3f %7.3f "
+			    "%5.0f\n", r->tput_label, b[0], r->tp.mb_s,
+			    r->tp.msgs, r->tp.secs, r->tp.csw, r->tp.cpu * 100);
+		}
+		for (i = T_SHMQ_BUSY; i <= T_SHMQ_SLEEP; i++)
+			helper_line(&rows[i], rows[i].tp.state,
+			    rows[i].tp.helper);
+	}
+	n = ratios(x, rt, 16);
+	any = 0;
+	for (i = 0; i < n; i++) {
+		if (!any)
+			printf("\nshmq against the others, same run (targets "
+			    "from DESIGN.md: reported, not enforced)\n");
+		any = 1;
+		if (strcmp(rt[i].unit, "x") == 0)
+			snprintf(b[0], sizeof b[0], "%.2fx", rt[i].value);
+		else if (strcmp(rt[i].unit, "ns") == 0)
+			fmt_ns(b[0], sizeof b[0], rt[i].value);
+		else if (strcmp(rt[i].unit, "msg/s") == 0) {
+			fmt_rate(rate, sizeof rate, rt[i].value);
+			snprintf(b[0], sizeof b[0], "%s msg/s", rate);
+		} else
+			snprintf(b[0], sizeof b[0], "%.0f MB/s", rt[i].value);
+		printf("  %-36s %13s", rt[i].what, b[0]);
+		if (rt[i].target != NULL)
+			printf("   target %-12s %s", rt[i].target,
+			    rt[i].ok ? "ok" : "MISSED");
+		printf("\n");
+	}
+	for (i = 0; i < x->nwarnings; i++)
+		printf("%swarning: %s\n", i == 0 ? "\n" : "", x->warnings[i]);
+}
+
+static void
+json_str(const char *s)
+{
+	const unsigned char *p;
+
+	if (s == NULL) {
+		printf("null");
+		return;
+	}
+	putchar('"');
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+static void
+print_json(struct ctx *x)
+{
+	struct ratio rt[16];
+	struct row *r;
+	int i, n, first;
+
+	printf("{\"tool\":\"%s\",\"version\":\"%s\",\"libshmq\":", PROG,
+	    SHMQ_VERSION_STRING);
+	json_str(shmq_version());
+	printf(",\"config\":{\"size\":%" PRIu64 ",\"pinned\":%s,"
+	    "\"producer_cpu\":%d,\"consumer_cpu\":%d,\"clock\":\"%s\","
+	    "\"tsc_mhz\":%.3f,\"busy_samples\":%" PRIu64 ",\"sleep_samples\":%"
+	    PRIu64 ",\"gap_us\":%" PRIu64 ",\"tput_max_messages\":%" PRIu64
+	    ",\"tput_max_seconds\":%.3f,\"quick\":%s,\"bus\":",
+	    x->o.size, x->pin ? "true" : "false", x->pin ? x->o.cpu[0] : -1,
+	    x->pin ? x->o.cpu[1] : -1, clk == CLK_TSC ? "tsc" : "monotonic",
+	    clk == CLK_TSC ? 1e3 / ns_per_tick : 0.0, x->o.n_busy,
+	    x->o.n_sleep, x->o.gap_us, x->o.n_tput, x->o.tput_secs,
+	    x->o.quick ? "true" : "false");
+	json_str(x->o.bus);
+	printf(",\"topic\":");
+	json_str(x->o.topic);
+	printf(",\"store\":");
+	json_str(x->home[0] != '\0' ? x->home : NULL);
+	printf(",\"store_kind\":");
+	json_str(x->home[0] != '\0' ? x->store_kind : NULL);
+	printf("},\"results\":[");
+	first = 1;
+	for (i = 0; i < T_COUNT; i++) {
+		r = &rows[i];
+		if (!r->selected)
+			continue;
+		printf("%s{\"transport\":\"%s\",\"floor\":%s,"
+		    "\"consumer_sleeps\":%s,\"latency\":", first ? "" : ",",
+		    r->key, r->floor ? "true" : "false",
+		    r->sleeps ? "true" : "false");
+		first = 0;
+		if (!r->has_lat || !x->o.do_lat)
+			printf("null");
+		else if (r->lat.state != 1)
+			printf("{\"error\":true}");
+		else
+			printf("{\"samples\":%" PRIu64 ",\"min_ns\":%.1f,"
+			    "\"p50_ns\":%.1f,\"p90_ns\":%.1f,\"p99_ns\":%.1f,"
+			    "\"p999_ns\":%.1f,\"max_ns\":%.1f,\"mean_ns\":%.1f,"
+			    "\"consumer_csw_per_msg\":%.4f,"
+			    "\"consumer_cpu\":%.4f,\"producer_cpu\":%.4f,"
+			    "\"consumer_helper_cpu\":%.4f,"
+			    "\"producer_helper_cpu\":%.4f}",
+			    r->lat.n, r->lat.min, r->lat.p50, r->lat.p90,
+			    r->lat.p99, r->lat.p999, r->lat.max, r->lat.mean,
+			    r->lat.csw, r->lat.cpu, r->lat.pcpu,
+			    r->lat.helper[SIDE_CONS], r->lat.helper[SIDE_PROD]);
+		if (i == T_CACHELINE && r->lat.state == 1)
+			printf(",\"reverse\":{\"min_ns\":%.1f,\"p50_ns\":%.1f}",
+			    r->lat.rev_min, r->lat.rev_p50);
+		printf(",\"throughput\":");
+		if (!r->has_tput || !x->o.do_tput)
+			printf("null");
+		else if (r->tp.state != 1)
+			printf("{\"error\":true}");
+		else
+			printf("{\"method\":\"%s\",\"messages\":%" PRIu64
+			    ",\"seconds\":%.6f,\"msg_per_s\":%.1f,"
+			    "\"mb_per_s\":%.2f,\"consumer_csw_per_msg\":%.6f,"
+			    "\"consumer_cpu\":%.4f,\"producer_cpu\":%.4f,"
+			    "\"consumer_helper_cpu\":%.4f,"
+			    "\"producer_helper_cpu\":%.4f}",
+			    i == T_CACHELINE ? "spsc_ring" : r->key,
+			    r->tp.msgs, r->tp.secs, r->tp.msg_s, r->tp.mb_s,
+			    r->tp.csw, r->tp.cpu, r->tp.pcpu,
+			    r->tp.helper[SIDE_CONS], r->tp.helper[SIDE_PROD]);
+		printf("}");
+	}
+	printf("],\"ratios\":[");
+	n = ratios(x, rt, 16);
+	for (i = 0; i < n; i++) {
+		printf("%s{\"name\":\"%s\",\"value\":%.4f,\"unit\":\"%s\","
+		    "\"target\":", i == 0 ? "" : ",", rt[i].key, rt[i].value,
+		    rt[i].unit);
+		json_str(rt[i].target);
+		if (rt[i].target != NULL)
+			printf(",\"met\":%s", rt[i].ok ? "true" : "false");
+		printf("}");
+	}
+	printf("],\"warnings\":[");
+	for (i = 0; i < x->nwarnings; i++) {
+		if (i > 0)
+			putchar(',');
+		json_str(x->warnings[i]);
+	}
+	printf("],\"ok\":%s}\n", x->failures == 0 ? "true" : "false");
+}
+
+/* ---- options ------------------------------------------------------- */
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: %s [options]\n"
+"One-way latency and throughput of shmq between two processes, beside a\n"
+"shared cache line, a futex wake, a pipe and a Unix socket, in one run.\n"
+"\n"
+"  -s, --size BYTES      message size, 16 to 1M (k, m suffixes; default 64)\n"
+"      --mode MODE       latency, throughput or all (default)\n"
+"      --consumer KIND   busy, sleep or both (default)\n"
+"      --floors          measure the floors, pipe and socket (default)\n"
+"      --no-floors       measure shmq only\n"
+"      --cpus A,B        producer and consumer CPUs (default: the first\n"
+"                        two of the affinity mask)\n"
+"  -n, --count N         latency samples, busy consumers (default 200000)\n"
+"      --sleep-count N   latency samples, sleeping consumers (default 10000)\n"
+"      --gap USEC        pause before each message to a sleeping consumer\n"
+"                        (default 200)\n"
+"      --tput-count N    throughput: at most N messages (default 5000000,\n"
+"                        fewer for big messages: 1 GiB in all)\n"
+"      --tput-time SECS  throughput: at most SECS seconds per row (2)\n"
+"      --quick           a short run (about 3 s): fewer samples\n"
+"      --clock CLOCK     tsc or monotonic (default: tsc where the kernel\n"
+"                        uses it)\n"
+"  -b, --bus BUS         bus name (default \"%s\")\n"
+"  -t, --topic TOPIC     topic (default \"%s\", 1 queue)\n"
+"      --home DIR        store root (default: a new directory under\n"
+"                        /var/tmp, removed afterwards)\n"
+"      --keep            keep the temporary store\n"
+"      --json            print one JSON document\n"
+"  -h, --help            print this help and exit\n"
+"  -V, --version         print the version and exit\n",
+	    PROG, BUS_DEFAULT, TOPIC_DEFAULT);
+}
+
+static int
+usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", PROG);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", PROG);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+static int
+parse_count(const char *opt, const char *arg, uint64_t min, uint64_t max,
+    uint64_t *out)
+{
+	uint64_t v;
+
+	if (expand_number(arg, &v) == -1)
+		return usage_error("%s \"%s\": invalid number", opt, arg);
+	if (v < min || v > max)
+		return usage_error("%s \"%s\": out of range (%" PRIu64 " to %"
+		    PRIu64 ")", opt, arg, min, max);
+	*out = v;
+	return 0;
+}
+
+static int
+parse_cpus(struct opts *o, const char *arg)
+{
+	const char *errstr;
+	char a[32], *comma;
+
+	if (strlcpy(a, arg, sizeof a) >= sizeof a ||
+	    (comma = strchr(a, ',')) == NULL)
+		return usage_error("--cpus \"%s\": expected two CPU numbers, "
+		    "e.g. 0,1", arg);
+	*comma = '\0';
+	o->cpu[0] = (int)strtonum(a, 0, CPU_SETSIZE - 1, &errstr);
+	if (errstr == NULL)
+		o->cpu[1] = (int)strtonum(comma + 1, 0, CPU_SETSIZE - 1,
+		    &errstr);
+	if (errstr != NULL)
+		return usage_error("--cpus \"%s\": CPU number %s", arg,
+		    errstr);
+	if (o->cpu[0] == o->cpu[1])
+		return usage_error("--cpus \"%s\": two different CPUs, please",
+		    arg);
+	o->cpus_given = 1;
+	return 0;
+}
+
+enum {
+	OPT_MODE = 0x100,
+	OPT_CONSUMER,
+	OPT_FLOORS,
+	OPT_NO_FLOORS,
+	OPT_CPUS,
+	OPT_SLEEP_COUNT,
+	OPT_GAP,
+	OPT_TPUT_COUNT,
+	OPT_TPUT_TIME,
+	OPT_QUICK,
+	OPT_CLOCK,
+	OPT_HOME,
+	OPT_KEEP,
+	OPT_JSON
+};
+
+static const struct option longopts[] = {
+	{ "size",	required_argument,	NULL,	's' },
+	{ "mode",	required_argument,	NULL,	OPT_MODE },
+	{ "consumer",	required_argument,	NULL,	OPT_CONSUMER },
+	{ "floors",	no_argument,		NULL,	OPT_FLOORS },
+	{ "no-floors",	no_argument,		NULL,	OPT_NO_FLOORS },
+	{ "cpus",	required_argument,	NULL,	OPT_CPUS },
+	{ "count",	required_argument,	NULL,	'n' },
+	{ "sleep-count", required_argument,	NULL,	OPT_SLEEP_COUNT },
+	{ "gap",	required_argument,	NULL,	OPT_GAP },
+	{ "tput-count",	required_argument,	NULL,	OPT_TPUT_COUNT },
+	{ "tput-time",	required_argument,	NULL,	OPT_TPUT_TIME },
+	{ "quick",	no_argument,		NULL,	OPT_QUICK },
+	{ "clock",	required_argument,	NULL,	OPT_CLOCK },
+	{ "bus",	required_argument,	NULL,	'b' },
+	{ "topic",	required_argument,	NULL,	't' },
+	{ "home",	required_argument,	NULL,	OPT_HOME },
+	{ "keep",	no_argument,		NULL,	OPT_KEEP },
+	{ "json",	no_argument,		NULL,	OPT_JSON },
+	{ "help",	no_argument,		NULL,	'h' },
+	{ "version",	no_argument,		NULL,	'V' },
+	{ NULL,		0,			NULL,	0 }
+};
+
+static int
+parse_args(struct opts *o, int argc, char **argv)
+{
+	uint64_t v, n_busy = 0, n_sleep = 0, n_tput = 0;
+	double secs = 0;
+	char *end;
+	int ch, rc;
+
+	memset(o, 0, sizeof *o);
+	o->bus = BUS_DEFAULT;
+	o->topic = TOPIC_DEFAULT;
+	o->floors = 1;
+	o->do_lat = o->do_tput = 1;
+	o->busy = o->sleep = 1;
+	o->size = 64;
+	o->gap_us = 200;
+	o->clock = -1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":s:n:b:t:hV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			if ((rc = parse_count("--size", optarg, MIN_SIZE,
+			    MAX_SIZE, &o->size)) != 0)
+				return rc;
+			break;
+		case 'n':
+			if ((rc = parse_count("--count", optarg, 100,
+			    100000000, &n_busy)) != 0)
+				return rc;
+			break;
+		case OPT_SLEEP_COUNT:
+			if ((rc = parse_count("--sleep-count", optarg, 100,
+			    10000000, &n_sleep)) != 0)
+				return rc;
+			break;
+		case OPT_TPUT_COUNT:
+			if ((rc = parse_count("--tput-count", optarg, 1000,
+			    1000000000, &n_tput)) != 0)
+				return rc;
+			break;
+		case OPT_GAP:
+			if ((rc = parse_count("--gap", optarg, 0, 1000000,
+			    &v)) != 0)
+				return rc;
+			o->gap_us = v;
+			break;
+		case OPT_TPUT_TIME:
+			errno = 0;
+			secs = strtod(optarg, &end);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    !(secs >= 0.01 && secs <= 3600))
+				return usage_error("--tput-time \"%s\": "
+				    "expected seconds, 0.01 to 3600", optarg);
+			break;
+		case OPT_MODE:
+			if (strcmp(optarg, "latency") == 0)
+				o->do_tput = 0;
+			else if (strcmp(optarg, "throughput") == 0)
+				o->do_lat = 0;
+			else if (strcmp(optarg, "all") != 0)
+				return usage_error("--mode \"%s\": expected "
+				    "latency, throughput or all", optarg);
+			break;
+		case OPT_CONSUMER:
+			if (strcmp(optarg, "busy") == 0)
+				o->sleep = 0;
+			else if (strcmp(optarg, "sleep") == 0)
+				o->busy = 0;
+			else if (strcmp(optarg, "both") != 0)
+				return usage_error("--consumer \"%s\": "
+				    "expected busy, sleep or both", optarg);
+			break;
+		case OPT_FLOORS:
+			o->floors = 1;
+			break;
+		case OPT_NO_FLOORS:
+			o->floors = 0;
+			break;
+		case OPT_CPUS:
+			if ((rc = parse_cpus(o, optarg)) != 0)
+				return rc;
+			break;
+		case OPT_QUICK:
+			o->quick = 1;
+			break;
+		case OPT_CLOCK:
+			if (strcmp(optarg, "tsc") == 0)
+				o->clock = CLK_TSC;
+			else if (strcmp(optarg, "monotonic") == 0)
+				o->clock = CLK_MONO;
+			else
+				return usage_error("--clock \"%s\": expected "
+				    "tsc or monotonic", optarg);
+			break;
+		case 'b':
+			if (shmq_name_check(optarg) != 0)
+				return usage_error("bus \"%s\": %s", optarg,
+				    shmq_strerror(SHMQ_ENAME));
+			o->bus = optarg;
+			break;
+		case 't':
+			if (shmq_name_check(optarg) != 0)
+				return usage_error("topic \"%s\": %s", optarg,
+				    shmq_strerror(SHMQ_ENAME));
+			o->topic = optarg;
+			break;
+		case OPT_HOME:
+			o->home = optarg;
+			break;
+		case OPT_KEEP:
+			o->keep = 1;
+			break;
+		case OPT_JSON:
+			o->json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_OK);
+		case 'V':
+			printf("%s %s\n", PROG, SHMQ_VERSION_STRING);
+			exit(EXIT_OK);
+		case ':':
+			return usage_error("option %s: needs an argument",
+			    argv[optind - 1]);
+		default:
+			if (optopt != 0 && strncmp(argv[optind - 1], "--",
+			    2) != 0)
+				return usage_error("unknown option -%c",
+				    optopt);
+			return usage_error("unknown option %s",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	o->n_busy = n_busy ? n_busy : o->quick ? 20000 : 200000;
+	o->n_sleep = n_sleep ? n_sleep : o->quick ? 1000 : 10000;
+	if (n_tput == 0) {
+		n_tput = TPUT_BYTES / o->size;
+		if (o->quick)
+			n_tput /= 10;
+		if (n_tput > (o->quick ? TPUT_MAX_MSGS / 5 : TPUT_MAX_MSGS))
+			n_tput = o->quick ? TPUT_MAX_MSGS / 5 : TPUT_MAX_MSGS;
+		if (n_tput < 1000)
+			n_tput = 1000;
+	}
+	o->n_tput = n_tput;
+	o->tput_secs = secs > 0 ? secs : o->quick ? 0.25 : 2.0;
+	return 0;
+}
+
+/* Choose and check the two CPUs. */
+static void
+cpus_setup(struct ctx *x)
+{
+	cpu_set_t set;
+	int i, n = 0, first[2] = { -1, -1 };
+
+	if (sched_getaffinity(0, sizeof set, &set) == -1) {
+		note(x, "sched_getaffinity: %s: not pinning", strerror(errno));
+		return;
+	}
+	for (i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &set)) {
+			if (n < 2)
+				first[n] = i;
+			n++;
+		}
+	if (x->o.cpus_given) {
+		for (i = 0; i < 2; i++)
+			if (!CPU_ISSET(x->o.cpu[i], &set)) {
+				note(x, "CPU %d is not in this process's "
+				    "affinity mask: not pinning", x->o.cpu[i]);
+				g_yield = n < 2;
+				return;
+			}
+		x->pin = 1;
+		return;
+	}
+	if (n < 2) {
+		note(x, "only one CPU available: producer and consumer share "
+		    "it, not pinned; busy-polling figures measure the "
+		    "scheduler");
+		g_yield = 1;
+		return;
+	}
+	x->o.cpu[0] = first[0];
+	x->o.cpu[1] = first[1];
+	x->pin = 1;
+}
+
+static void *
+shared_alloc(size_t len)
+{
+	void *p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	    -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	/* Fault every page in now, not in a timed loop. */
+	memset(p, 0, len);
+	return p;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct ctx ctx;
+	struct ctx *x = &ctx;
+	struct sigaction sa;
+	struct row *r;
+	struct cpu_times ct0;
+	int rc, i, want_shmq, order_lat[T_COUNT], order_tput[T_COUNT];
+	uint64_t slots, kids0;
+
+	if ((rc = parse_args(&x->o, argc, argv)) != 0)
+		return rc;
+	x->keep_wfd = -1;
+	x->fd[0] = x->fd[1] = -1;
+	g_progress = !x->o.json && isatty(STDERR_FILENO);
+
+	for (i = 0; i < T_COUNT; i++) {
+		r = &rows[i];
+		r->selected = (r->floor ? x->o.floors : 1) &&
+		    (i == T_PIPE || i == T_UNIX ||
+		    (r->sleeps ? x->o.sleep : x->o.busy));
+		if (r->selected && !((x->o.do_lat && r->has_lat) ||
+		    (x->o.do_tput && r->has_tput)))
+			r->selected = 0;
+	}
+	want_shmq = rows[T_SHMQ_BUSY].selected || rows[T_SHMQ_SLEEP].selected;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	sa.sa_handler = on_interrupt;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (x->o.clock == CLK_TSC && !BENCH_TSC) {
+		warnx_("--clock tsc: no TSC on this machine");
+		return EXIT_USAGE;
+	}
+	clk = x->o.clock >= 0 ? x->o.clock :
+	    tsc_usable() ? CLK_TSC : CLK_MONO;
+	clock_calibrate(x->o.quick ? 50 : 200);
+	cpus_setup(x);
+
+	/* Shared memory, all of it faulted in before any fork. */
+	x->nsamp = x->o.n_busy > x->o.n_sleep ? x->o.n_busy : x->o.n_sleep;
+	x->slot_bytes = (x->o.size + 63) & ~(uint64_t)63;
+	for (slots = 64; slots * x->slot_bytes < RING_BYTES; slots *= 2)
+		;
+	x->ring_slots = slots;
+	if ((x->sh = shared_alloc(sizeof *x->sh)) == NULL ||
+	    (x->fwd = shared_alloc(x->nsamp * sizeof x->fwd[0])) == NULL ||
+	    (x->rev = shared_alloc(x->nsamp * sizeof x->rev[0])) == NULL ||
+	    (x->ring = shared_alloc(x->ring_slots * x->slot_bytes)) == NULL) {
+		warnx_("shared memory: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	g_sh = x->sh;
+
+	if (want_shmq) {
+		if (store_setup(x) == -1 || keeper_start(x) == -1) {
+			for (i = T_SHMQ_BUSY; i <= T_SHMQ_SLEEP; i++) {
+				rows[i].lat.state = rows[i].tp.state = -1;
+			}
+			x->failures++;
+		}
+	}
+
+	/*
+	 * Each shmq row runs right after the floor it is compared with, so
+	 * that both see the same placement of the virtual CPUs.
+	 */
+	order_lat[0] = T_CACHELINE;
+	order_lat[1] = T_SHMQ_BUSY;
+	order_lat[2] = T_FUTEX;
+	order_lat[3] = T_SHMQ_SLEEP;
+	order_lat[4] = T_PIPE;
+	order_lat[5] = T_UNIX;
+	order_tput[0] = T_CACHELINE;
+	order_tput[1] = T_SHMQ_BUSY;
+	order_tput[2] = T_SHMQ_SLEEP;
+	order_tput[3] = T_PIPE;
+	order_tput[4] = T_UNIX;
+	order_tput[5] = T_FUTEX;
+	cpu_times(x, &ct0);
+	kids0 = children_cpu_ns();
+	if (x->o.do_lat)
+		for (i = 0; i < T_COUNT && !g_interrupted; i++) {
+			r = &rows[order_lat[i]];
+			if (!r->selected || !r->has_lat || r->lat.state != 0)
+				continue;
+			measure_latency(x, (enum transport)order_lat[i]);
+		}
+	if (x->o.do_tput)
+		for (i = 0; i < T_COUNT && !g_interrupted; i++) {
+			r = &rows[order_tput[i]];
+			if (!r->selected || !r->has_tput || r->tp.state != 0)
+				continue;
+			measure_throughput(x, (enum transport)order_tput[i]);
+		}
+	progress(NULL);
+	check_noise(x, &ct0, kids0);
+	keeper_stop(x);
+	if (x->home[0] != '\0')
+		store_cleanup(x);
+	if (g_interrupted) {
+		warnx_("interrupted");
+		return EXIT_FAIL;
+	}
+
+	/* The clocks of the two CPUs, seen from both directions. */
+	r = &rows[T_CACHELINE];
+	if (r->lat.state == 1 && clk == CLK_TSC) {
+		double skew = (r->lat.p50 - r->lat.rev_p50) / 2;
+		double rtt = (r->lat.p50 + r->lat.rev_p50) / 2;
+
+		if (skew > 20 + rtt / 4 || -skew > 20 + rtt / 4)
+			note(x, "the TSCs of CPUs %d and %d seem %.0f ns "
+			    "apart (cache line one-way %.0f ns one way, %.0f "
+			    "ns back): one-way figures are off by as much; "
+			    "try --clock monotonic", x->o.cpu[0], x->o.cpu[1],
+			    skew > 0 ? skew : -skew, r->lat.p50,
+			    r->lat.rev_p50);
+	}
+	if (x->o.json)
+		print_json(x);
+	else
+		print_text(x);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		warnx_("stdout: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	return x->failures > 0 ? EXIT_FAIL : EXIT_OK;
+}

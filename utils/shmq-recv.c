@@ -1,0 +1,432 @@
+/*
+ * shmq-recv - print the messages of a topic, as tail -f does for a file.
+ *
+ * A pull consumer follows every queue of each -t TOPIC (or only --queue N),
+ * from the position --from chooses (default: last, only new messages), and
+ * prints each message: its body and a newline (default), its body alone
+ * (--body-only), or one JSON object per line (--json).
+ *
+ * When it stops (exit status):
+ *  - -n COUNT messages received: 0;
+ *  - SIGINT or SIGTERM, or the reader of stdout went away: 0, after the
+ *    message being printed;
+ *  - -w MS passed with no message: 0 without -n (the topic is drained), 1
+ *    with -n (fewer than COUNT messages came);
+ *  - an error: 1; bad usage: 2.
+ * Without -n and -w it runs until interrupted.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum {
+	OPT_QUEUE = CLI_OPT_TOOL,
+	OPT_FROM,
+	OPT_JSON,
+	OPT_BODY_ONLY,
+	OPT_CREATE_QUEUES
+};
+
+static const struct option longopts[] = {
+	CLI_LONGOPTS,
+	{ "topic",		required_argument,	NULL,	't' },
+	{ "queue",		required_argument,	NULL,	OPT_QUEUE },
+	{ "from",		required_argument,	NULL,	OPT_FROM },
+	{ "tags",		required_argument,	NULL,	'e' },
+	{ "count",		required_argument,	NULL,	'n' },
+	{ "timeout",		required_argument,	NULL,	'w' },
+	{ "json",		no_argument,		NULL,	OPT_JSON },
+	{ "body-only",		no_argument,		NULL,	OPT_BODY_ONLY },
+	{ "create-queues",	required_argument,	NULL,
+	    OPT_CREATE_QUEUES },
+	{ "verbose",		no_argument,		NULL,	'v' },
+	{ NULL,			0,			NULL,	0 }
+};
+
+/* Longest sleep in one poll, so that a signal is seen soon. */
+#define POLL_SLICE_MS	200
+
+#define BATCH		64
+
+enum out_mode {
+	OUT_LINES,	/* body, newline */
+	OUT_BODY,	/* body only */
+	OUT_JSON	/* one object per line */
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: shmq-recv -t TOPIC [-t TOPIC]... [options]\n"
+"Print the messages of TOPIC as they arrive: by default each body followed\n"
+"by a newline.\n"
+"\n"
+"  -t, --topic TOPIC   topic to read (repeatable)\n"
+"      --queue N       read only queue N (default: all queues)\n"
+"      --from WHERE    where to start in each queue (default: last):\n"
+"                        first    the oldest message still stored\n"
+"                        last     only messages sent from now on\n"
+"                        N        queue offset N\n"
+"                        @MS      the first message stored at or after MS\n"
+"                                 (ms since the epoch)\n"
+"                        TIME     the same for an ISO 8601 time, e.g.\n"
+"                                 2026-11-21T10:00:00Z (no zone: local)\n"
+"                        -DUR     the same for DUR ago: 30s, 5m, 2h, 1d\n"
+"  -e, --tags EXPR     only messages whose tag matches EXPR: \"*\" (all,\n"
+"                      the default) or \"a || b || c\"\n"
+"  -n, --count N       stop after N messages\n"
+"  -w, --timeout MS    stop after MS milliseconds with no message\n"
+"                      (default: -1, wait forever)\n"
+"      --json          print one JSON object per message and line: topic,\n"
+"                      queue, queue_off, log_off, msg_id, store_ms, born_ms,\n"
+"                      tags, keys, props, and body (a string) or body_b64\n"
+"                      (base64, when the body is not valid UTF-8)\n"
+"      --body-only     print the bodies alone, with no newline added\n"
+"      --create-queues N\n"
+"                      create the bus if missing, and TOPIC with N queues\n"
+"                      if missing (else a missing bus or topic is an error)\n"
+"  -v, --verbose       print the number of messages received at the end\n"
+CLI_USAGE_COMMON
+"\n"
+"Exit status: 0 got N messages, or interrupted, or timed out without -n;\n"
+"1 error, or timed out with -n before N messages; 2 bad usage.\n");
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* --from: where each assigned queue starts. */
+struct from {
+	enum shmq_whence	 whence;
+	uint64_t		 value;
+};
+
+static int
+parse_from(const char *arg, struct from *f)
+{
+	const char *errstr = NULL;
+	long long off;
+
+	if (strcmp(arg, "first") == 0) {
+		f->whence = SHMQ_SEEK_FIRST;
+		return 0;
+	}
+	if (strcmp(arg, "last") == 0) {
+		f->whence = SHMQ_SEEK_LAST;
+		return 0;
+	}
+	if (arg[0] >= '0' && arg[0] <= '9' && strchr(arg, '-') == NULL) {
+		off = strtonum(arg, 0, LLONG_MAX, &errstr);
+		if (errstr == NULL) {
+			f->whence = SHMQ_SEEK_OFFSET;
+			f->value = (uint64_t)off;
+			return 0;
+		}
+	}
+	if (cli_parse_time_ms(arg, shmq_now_ns() / 1000000, &f->value) == 0) {
+		f->whence = SHMQ_SEEK_TIME;
+		return 0;
+	}
+	cli_warnx("--from \"%s\": expected first, last, a queue offset, "
+	    "@MS, an ISO 8601 time or -DURATION", arg);
+	return -1;
+}
+
+/* Print the encoded properties "name\1value\2..." as a JSON object. */
+static void
+print_props(FILE *f, const char *p, size_t n)
+{
+	const char *end = p + n, *sep, *rec_end;
+	int first = 1;
+
+	fputc('{', f);
+	while (p < end) {
+		rec_end = memchr(p, '\2', (size_t)(end - p));
+		if (rec_end == NULL)
+			rec_end = end;
+		sep = memchr(p, '\1', (size_t)(rec_end - p));
+		if (sep != NULL) {
+			if (!first)
+				fputc(',', f);
+			first = 0;
+			cli_json_str(f, p, (size_t)(sep - p));
+			fputc(':', f);
+			cli_json_str(f, sep + 1, (size_t)(rec_end - sep - 1));
+		}
+		p = rec_end + 1;
+	}
+	fputc('}', f);
+}
+
+static void
+print_json(FILE *f, const struct shmq_msgview *v)
+{
+	fputs("{\"topic\":", f);
+	cli_json_str(f, v->topic, v->topic_len);
+	fprintf(f, ",\"queue\":%d,\"queue_off\":%llu,\"log_off\":%llu,"
+	    "\"msg_id\":\"%s\",\"store_ms\":%llu,\"born_ms\":%llu,"
+	    "\"reconsume\":%u,\"tags\":",
+	    v->queue, (unsigned long long)v->queue_off,
+	    (unsigned long long)v->log_off, v->msg_id,
+	    (unsigned long long)(v->store_ns / 1000000),
+	    (unsigned long long)(v->born_ns / 1000000),
+	    (unsigned)v->reconsume);
+	if (v->tags_len > 0)
+		cli_json_str(f, v->tags, v->tags_len);
+	else
+		fputs("null", f);
+	fputs(",\"keys\":", f);
+	if (v->keys_len > 0)
+		cli_json_str(f, v->keys, v->keys_len);
+	else
+		fputs("null", f);
+	fputs(",\"props\":", f);
+	print_props(f, v->props, v->props_len);
+	if (cli_utf8_valid(v->body, v->body_len)) {
+		fputs(",\"body\":", f);
+		cli_json_str(f, v->body, v->body_len);
+	} else {
+		fputs(",\"body_b64\":", f);
+		cli_json_b64(f, v->body, v->body_len);
+	}
+	fputs("}\n", f);
+}
+
+static void
+print_msg(enum out_mode mode, const struct shmq_msgview *v)
+{
+	switch (mode) {
+	case OUT_JSON:
+		print_json(stdout, v);
+		break;
+	case OUT_BODY:
+		fwrite(v->body, 1, v->body_len, stdout);
+		break;
+	case OUT_LINES:
+		fwrite(v->body, 1, v->body_len, stdout);
+		putchar('\n');
+		break;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli;
+	struct shmq_bus_opts bo;
+	struct shmq_bus *bus = NULL;
+	struct shmq_consumer *cons = NULL;
+	struct shmq_msgview views[BATCH];
+	struct from from = { SHMQ_SEEK_LAST, 0 };
+	struct sigaction sa;
+	const char **topics = NULL, **nt, *expr = NULL;
+	enum out_mode mode = OUT_LINES;
+	size_t ntopics = 0, i, max;
+	long long v, count = 0, timeout_ms = -1;
+	unsigned long long got = 0;
+	uint64_t idle_since, now, slice, left;
+	unsigned create_queues = 0;
+	int ch, n, rc = CLI_EXIT_OK, queue = SHMQ_QUEUE_ANY, verbose = 0;
+	int timed_out = 0, pipe_closed = 0;
+
+	cli_init(&cli, "shmq-recv", usage);
+
+	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "t:e:n:w:v",
+	    longopts, NULL)) != -1) {
+		if (cli_common_opt(&cli, ch, optarg))
+			continue;
+		switch (ch) {
+		case 't':
+			nt = reallocarray(topics, ntopics + 1,
+			    sizeof(*topics));
+			if (nt == NULL)
+				return cli_syserr("arguments");
+			topics = nt;
+			topics[ntopics++] = optarg;
+			break;
+		case OPT_QUEUE:
+			if (cli_parse_ll("--queue", optarg, 0, 1023, &v) < 0)
+				return CLI_EXIT_USAGE;
+			queue = (int)v;
+			break;
+		case OPT_FROM:
+			if (parse_from(optarg, &from) < 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case 'e':
+			expr = optarg;
+			break;
+		case 'n':
+			if (cli_parse_ll("-n", optarg, 1, LLONG_MAX, &v) < 0)
+				return CLI_EXIT_USAGE;
+			count = v;
+			break;
+		case 'w':
+			if (cli_parse_ll("-w", optarg, -1, INT_MAX,
+			    &timeout_ms) < 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case OPT_JSON:
+			mode = OUT_JSON;
+			break;
+		case OPT_BODY_ONLY:
+			mode = OUT_BODY;
+			break;
+		case OPT_CREATE_QUEUES:
+			if (cli_parse_ll("--create-queues", optarg, 1, 1024,
+			    &v) < 0)
+				return CLI_EXIT_USAGE;
+			create_queues = (unsigned)v;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			return cli_usage_error(&cli, "unexpected option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(&cli, "unexpected argument \"%s\"",
+		    argv[optind]);
+	if (ntopics == 0)
+		return cli_usage_error(&cli, "no topic: give -t TOPIC");
+	for (i = 0; i < ntopics; i++)
+		if (cli_check_name("topic", topics[i]) != 0) {
+			free(topics);
+			return CLI_EXIT_FAIL;
+		}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	/*
+	 * A reader does not create a bus by mistake (a typo in -b would wait
+	 * forever on an empty bus): only when asked to create the topic.
+	 */
+	cli_bus_opts(&cli, &bo);
+	bo.create = create_queues > 0;
+	if (cli_bus_open(&cli, &bus, &bo) != 0) {
+		free(topics);
+		return CLI_EXIT_FAIL;
+	}
+	rc = shmq_consumer_open(&cons, bus);
+	if (rc < 0) {
+		rc = cli_err(rc, "consumer on bus \"%s\"", cli_bus_name(&cli));
+		goto out;
+	}
+	for (i = 0; i < ntopics; i++) {
+		if (create_queues > 0) {
+			rc = shmq_topic_create(bus, topics[i], create_queues);
+			if (rc < 0 && rc != SHMQ_EEXIST) {
+				rc = cli_err(rc, "topic \"%s\"", topics[i]);
+				goto out;
+			}
+		}
+		rc = shmq_consumer_assign(cons, topics[i], queue, expr);
+		if (rc == SHMQ_ENOTOPIC) {
+			cli_warnx("topic \"%s\": no such topic on bus \"%s\" "
+			    "(send to it first, or give --create-queues N)",
+			    topics[i], cli_bus_name(&cli));
+			rc = CLI_EXIT_FAIL;
+			goto out;
+		}
+		if (rc == SHMQ_EBADEXPR) {
+			rc = cli_err(rc, "tag expression \"%s\"", expr);
+			goto out;
+		}
+		if (rc < 0) {
+			if (queue != SHMQ_QUEUE_ANY)
+				rc = cli_err(rc, "topic \"%s\" queue %d",
+				    topics[i], queue);
+			else
+				rc = cli_err(rc, "topic \"%s\"", topics[i]);
+			goto out;
+		}
+		rc = shmq_consumer_seek(cons, topics[i], queue, from.whence,
+		    from.value);
+		if (rc < 0) {
+			rc = cli_err(rc, "topic \"%s\": --from", topics[i]);
+			goto out;
+		}
+	}
+	rc = CLI_EXIT_OK;
+
+	/*
+	 * Poll in slices so that a signal is seen within POLL_SLICE_MS even
+	 * if the library restarts its futex wait after EINTR.  The -w
+	 * timeout counts from the last message (or the start).
+	 */
+	idle_since = shmq_now_ns() / 1000000;
+	while (!interrupted && !pipe_closed) {
+		max = BATCH;
+		if (count > 0 && (unsigned long long)count - got < max)
+			max = (size_t)((unsigned long long)count - got);
+		slice = POLL_SLICE_MS;
+		now = shmq_now_ns() / 1000000;
+		if (timeout_ms >= 0) {
+			left = now - idle_since >= (uint64_t)timeout_ms ? 0 :
+			    (uint64_t)timeout_ms - (now - idle_since);
+			if (left < slice)
+				slice = left;
+		}
+		n = shmq_consumer_poll(cons, views, max, (int)slice);
+		if (n == -EINTR)
+			continue;
+		if (n < 0) {
+			rc = cli_err(n, "poll");
+			break;
+		}
+		if (n == 0) {
+			now = shmq_now_ns() / 1000000;
+			if (timeout_ms >= 0 &&
+			    now - idle_since >= (uint64_t)timeout_ms) {
+				timed_out = 1;
+				break;
+			}
+			continue;
+		}
+		for (i = 0; i < (size_t)n; i++)
+			print_msg(mode, &views[i]);
+		got += (unsigned long long)n;
+		if (cli_flush(stdout, "stdout") < 0) {
+			if (errno == EPIPE)
+				pipe_closed = 1;
+			else
+				rc = CLI_EXIT_FAIL;
+			break;
+		}
+		idle_since = shmq_now_ns() / 1000000;
+		if (count > 0 && got >= (unsigned long long)count)
+			break;
+	}
+	if (timed_out && count > 0) {
+		cli_warnx("timed out after %lld ms with no message: received "
+		    "%llu of %lld", timeout_ms, got, count);
+		rc = CLI_EXIT_FAIL;
+	}
+	if (verbose)
+		fprintf(stderr, "received %llu message%s\n", got,
+		    got == 1 ? "" : "s");
+out:
+	shmq_consumer_close(cons);
+	shmq_bus_close(bus);
+	free(topics);
+	return rc;
+}

@@ -1,0 +1,440 @@
+/*
+ * shmq-stat - show what a bus holds and who uses it: the store and control
+ * region, every topic and queue (offsets, messages, rates with --watch) and
+ * every client (pid, role, alive, counters).
+ *
+ * It opens the bus without creating it (a typo in -b must not make a new
+ * bus) and registers no client; while it runs it holds the bus open like
+ * any other process.  With --json it prints one JSON document (with --watch,
+ * one document per line and refresh).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+enum {
+	OPT_JSON = CLI_OPT_TOOL
+};
+
+static const struct option longopts[] = {
+	CLI_LONGOPTS,
+	{ "topic",	required_argument,	NULL,	't' },
+	{ "json",	no_argument,		NULL,	OPT_JSON },
+	{ "watch",	required_argument,	NULL,	'w' },
+	{ NULL,		0,			NULL,	0 }
+};
+
+/* One sample of the bus: what the three introspection calls returned. */
+struct sample {
+	struct shmq_bus_info	 bus;
+	struct shmq_queue_info	*queues;
+	size_t			 nqueues;
+	size_t			 capqueues;
+	struct shmq_client_info	*clients;
+	size_t			 nclients;
+	size_t			 capclients;
+	uint64_t		 mono_ns;	/* when it was taken */
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: shmq-stat [-t TOPIC] [--json] [-w SECONDS] [-b BUS] [--home DIR]\n"
+"Show a bus: its store and control region, its topics and queues (offsets,\n"
+"message counts) and its clients (pid, role, alive, messages sent and\n"
+"received).  The bus is never created.\n"
+"\n"
+"  -t, --topic TOPIC   show only TOPIC's queues\n"
+"      --json          print one JSON document\n"
+"  -w, --watch SECONDS refresh every SECONDS (with rates); with --json,\n"
+"                      one document per line and refresh\n"
+CLI_USAGE_COMMON
+"\n"
+"Exit status: 0 done, 1 failed (no such bus, no such topic), 2 bad usage.\n");
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static int
+add_queue(void *arg, const struct shmq_queue_info *qi)
+{
+	struct sample *s = arg;
+	struct shmq_queue_info *nq;
+	size_t ncap;
+
+	if (s->nqueues == s->capqueues) {
+		ncap = s->capqueues == 0 ? 64 : s->capqueues * 2;
+		nq = reallocarray(s->queues, ncap, sizeof(*nq));
+		if (nq == NULL)
+			return -ENOMEM;
+		s->queues = nq;
+		s->capqueues = ncap;
+	}
+	s->queues[s->nqueues++] = *qi;
+	return 0;
+}
+
+static int
+add_client(void *arg, const struct shmq_client_info *ci)
+{
+	struct sample *s = arg;
+	struct shmq_client_info *nc;
+	size_t ncap;
+
+	if (s->nclients == s->capclients) {
+		ncap = s->capclients == 0 ? 32 : s->capclients * 2;
+		nc = reallocarray(s->clients, ncap, sizeof(*nc));
+		if (nc == NULL)
+			return -ENOMEM;
+		s->clients = nc;
+		s->capclients = ncap;
+	}
+	s->clients[s->nclients++] = *ci;
+	return 0;
+}
+
+/* Take a sample; 0 or CLI_EXIT_FAIL with the error printed. */
+static int
+take_sample(struct shmq_bus *bus, const char *topic, struct sample *s)
+{
+	struct timespec ts;
+	int rc;
+
+	s->nqueues = 0;
+	s->nclients = 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	s->mono_ns = (uint64_t)ts.tv_sec * 1000000000ull +
+	    (uint64_t)ts.tv_nsec;
+	rc = shmq_bus_info(bus, &s->bus);
+	if (rc < 0)
+		return cli_err(rc, "bus \"%s\"", shmq_bus_name(bus));
+	rc = shmq_queue_foreach(bus, topic, add_queue, s);
+	if (rc == SHMQ_ENOTOPIC && topic != NULL) {
+		cli_warnx("topic \"%s\": no such topic on bus \"%s\"", topic,
+		    shmq_bus_name(bus));
+		return CLI_EXIT_FAIL;
+	}
+	if (rc == -ENOMEM)
+		return cli_syserr("queues");
+	if (rc < 0)
+		return cli_err(rc, "queues of bus \"%s\"", shmq_bus_name(bus));
+	rc = shmq_client_foreach(bus, add_client, s);
+	if (rc == -ENOMEM)
+		return cli_syserr("clients");
+	if (rc < 0)
+		return cli_err(rc, "clients of bus \"%s\"",
+		    shmq_bus_name(bus));
+	return 0;
+}
+
+/*
+ * Messages per second on queue QI since the previous sample, or -1 when
+ * there is no previous sample of it.
+ */
+static double
+queue_rate(const struct sample *prev, const struct sample *cur,
+    const struct shmq_queue_info *qi)
+{
+	size_t i;
+	double dt;
+
+	if (prev == NULL || cur->mono_ns <= prev->mono_ns)
+		return -1;
+	dt = (double)(cur->mono_ns - prev->mono_ns) / 1e9;
+	for (i = 0; i < prev->nqueues; i++) {
+		const struct shmq_queue_info *p = &prev->queues[i];
+
+		if (p->queue == qi->queue && strcmp(p->topic, qi->topic) == 0)
+			return qi->max_off >= p->max_off ?
+			    (double)(qi->max_off - p->max_off) / dt : 0;
+	}
+	return -1;
+}
+
+static void
+print_text(const struct sample *s, const struct sample *prev)
+{
+	const struct shmq_bus_info *b = &s->bus;
+	char h1[16], h2[16], h3[16], h4[16], t[40];
+	const char *last_topic = "";
+	size_t i;
+	double rate;
+
+	cli_humanize(h1, sizeof(h1), b->segment_bytes);
+	cli_humanize(h2, sizeof(h2), b->max_msg_bytes);
+	printf("bus:             %s\n", b->name);
+	printf("path:            %s\n", b->path);
+	printf("store id:        %016llX\n", (unsigned long long)b->store_id);
+	printf("segment size:    %s (%llu bytes)\n", h1,
+	    (unsigned long long)b->segment_bytes);
+	printf("cq entries:      %u per index file\n", b->cq_entries);
+	printf("max message:     %s (%u bytes)\n", h2, b->max_msg_bytes);
+	printf("default queues:  %u (auto-create %s)\n", b->default_queues,
+	    b->auto_create ? "on" : "off");
+	printf("stall:           %u ms\n", b->stall_ms);
+	cli_humanize(h1, sizeof(h1), b->log_tail_off >= b->log_min_off ?
+	    b->log_tail_off - b->log_min_off : 0);
+	printf("commitlog:       min %llu, tail %llu (%s), %llu segment%s\n",
+	    (unsigned long long)b->log_min_off,
+	    (unsigned long long)b->log_tail_off, h1,
+	    (unsigned long long)b->segments, b->segments == 1 ? "" : "s");
+	cli_humanize(h3, sizeof(h3), b->store_bytes);
+	printf("store:           %s on disk (%llu bytes)\n", h3,
+	    (unsigned long long)b->store_bytes);
+	cli_humanize(h4, sizeof(h4), b->ctl_bytes);
+	printf("control region:  %s (%s)\n", h4, b->shm_name);
+	printf("topics:          %u\n", b->topics);
+	printf("live clients:    %u\n", b->clients_live);
+	printf("holes:           %llu\n", (unsigned long long)b->holes);
+	printf("recoveries:      %llu\n", (unsigned long long)b->recoveries);
+
+	/* The last column is padded only when the rate column follows. */
+	if (prev != NULL)
+		printf("\n%-24s %5s %12s %12s %12s %-24s %9s\n", "TOPIC",
+		    "QUEUE", "MIN", "MAX", "MESSAGES", "LAST STORED", "MSG/S");
+	else
+		printf("\n%-24s %5s %12s %12s %12s %s\n", "TOPIC", "QUEUE",
+		    "MIN", "MAX", "MESSAGES", "LAST STORED");
+	for (i = 0; i < s->nqueues; i++) {
+		const struct shmq_queue_info *q = &s->queues[i];
+
+		if (q->last_store_ns != 0)
+			cli_format_time_ms(t, sizeof(t),
+			    q->last_store_ns / 1000000);
+		else
+			strlcpy(t, "-", sizeof(t));
+		printf("%-24s %5d %12llu %12llu %12llu %-*s",
+		    strcmp(q->topic, last_topic) == 0 ? "" : q->topic,
+		    q->queue, (unsigned long long)q->min_off,
+		    (unsigned long long)q->max_off,
+		    (unsigned long long)q->messages, prev != NULL ? 24 : 0, t);
+		if (prev != NULL) {
+			rate = queue_rate(prev, s, q);
+			if (rate < 0)
+				printf(" %9s", "-");
+			else
+				printf(" %9.0f", rate);
+		}
+		putchar('\n');
+		last_topic = q->topic;
+	}
+	if (s->nqueues == 0)
+		printf("(no topics)\n");
+
+	printf("\n%6s %8s %-5s %-9s %-20s %12s %12s\n", "CLIENT", "PID",
+	    "ALIVE", "ROLE", "NAME", "SENT", "RECEIVED");
+	for (i = 0; i < s->nclients; i++) {
+		const struct shmq_client_info *c = &s->clients[i];
+
+		printf("%6u %8d %-5s %-9s %-20s %12llu %12llu\n", c->id,
+		    c->pid, c->alive ? "yes" : "no", c->role,
+		    c->name[0] != '\0' ? c->name : "-",
+		    (unsigned long long)c->sent,
+		    (unsigned long long)c->received);
+	}
+	if (s->nclients == 0)
+		printf("(no clients)\n");
+}
+
+static void
+print_json(const struct sample *s, const struct sample *prev)
+{
+	const struct shmq_bus_info *b = &s->bus;
+	size_t i, j;
+	uint64_t total;
+	double rate;
+
+	printf("{\"time_ms\":%llu,\"bus\":{\"name\":",
+	    (unsigned long long)(shmq_now_ns() / 1000000));
+	cli_json_cstr(stdout, b->name);
+	printf(",\"path\":");
+	cli_json_cstr(stdout, b->path);
+	printf(",\"shm_name\":");
+	cli_json_cstr(stdout, b->shm_name);
+	/* A string: JSON readers lose precision on integers past 2^53. */
+	printf(",\"store_id\":\"%016llX\"", (unsigned long long)b->store_id);
+	printf(",\"segment_bytes\":%llu,\"cq_entries\":%u,"
+	    "\"max_msg_bytes\":%u,\"default_queues\":%u,\"auto_create\":%s,"
+	    "\"stall_ms\":%u,\"log_min_off\":%llu,\"log_tail_off\":%llu,"
+	    "\"segments\":%llu,\"store_bytes\":%llu,\"ctl_bytes\":%llu,"
+	    "\"topics\":%u,\"clients_live\":%u,\"holes\":%llu,"
+	    "\"recoveries\":%llu}",
+	    (unsigned long long)b->segment_bytes, b->cq_entries,
+	    b->max_msg_bytes, b->default_queues,
+	    b->auto_create ? "true" : "false", b->stall_ms,
+	    (unsigned long long)b->log_min_off,
+	    (unsigned long long)b->log_tail_off,
+	    (unsigned long long)b->segments,
+	    (unsigned long long)b->store_bytes,
+	    (unsigned long long)b->ctl_bytes, b->topics, b->clients_live,
+	    (unsigned long long)b->holes, (unsigned long long)b->recoveries);
+
+	/* Queues come grouped by topic (creation order): one object each. */
+	printf(",\"topics\":[");
+	for (i = 0; i < s->nqueues; i = j) {
+		total = 0;
+		for (j = i; j < s->nqueues &&
+		    strcmp(s->queues[j].topic, s->queues[i].topic) == 0; j++)
+			total += s->queues[j].messages;
+		if (i > 0)
+			putchar(',');
+		printf("{\"name\":");
+		cli_json_cstr(stdout, s->queues[i].topic);
+		printf(",\"queue_count\":%d,\"messages\":%llu,\"queues\":[",
+		    s->queues[i].queues, (unsigned long long)total);
+		for (j = i; j < s->nqueues &&
+		    strcmp(s->queues[j].topic, s->queues[i].topic) == 0;
+		    j++) {
+			const struct shmq_queue_info *q = &s->queues[j];
+
+			printf("%s{\"queue\":%d,\"min_off\":%llu,"
+			    "\"max_off\":%llu,\"messages\":%llu,"
+			    "\"last_store_ms\":%llu",
+			    j > i ? "," : "", q->queue,
+			    (unsigned long long)q->min_off,
+			    (unsigned long long)q->max_off,
+			    (unsigned long long)q->messages,
+			    (unsigned long long)(q->last_store_ns / 1000000));
+			rate = queue_rate(prev, s, q);
+			if (rate >= 0)
+				printf(",\"rate\":%.1f", rate);
+			putchar('}');
+		}
+		printf("]}");
+	}
+	printf("],\"clients\":[");
+	for (i = 0; i < s->nclients; i++) {
+		const struct shmq_client_info *c = &s->clients[i];
+
+		printf("%s{\"id\":%u,\"pid\":%d,\"alive\":%s,\"role\":",
+		    i > 0 ? "," : "", c->id, c->pid,
+		    c->alive ? "true" : "false");
+		cli_json_cstr(stdout, c->role);
+		printf(",\"name\":");
+		cli_json_cstr(stdout, c->name);
+		printf(",\"started_ms\":%llu,\"heartbeat_ms\":%llu,"
+		    "\"sent\":%llu,\"received\":%llu}",
+		    (unsigned long long)(c->started_ns / 1000000),
+		    (unsigned long long)(c->heartbeat_ns / 1000000),
+		    (unsigned long long)c->sent,
+		    (unsigned long long)c->received);
+	}
+	printf("]}\n");
+}
+
+static void
+sample_free(struct sample *s)
+{
+	free(s->queues);
+	free(s->clients);
+	memset(s, 0, sizeof(*s));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli;
+	struct shmq_bus_opts bo;
+	struct shmq_bus *bus = NULL;
+	struct sample samples[2], *cur, *prev = NULL, *tmp;
+	struct sigaction sa;
+	struct timespec ts;
+	const char *topic = NULL;
+	long long watch = 0;
+	int ch, rc, json = 0, clear;
+
+	cli_init(&cli, "shmq-stat", usage);
+
+	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "t:w:", longopts,
+	    NULL)) != -1) {
+		if (cli_common_opt(&cli, ch, optarg))
+			continue;
+		switch (ch) {
+		case 't':
+			topic = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case 'w':
+			if (cli_parse_ll("--watch", optarg, 1, 86400,
+			    &watch) < 0)
+				return CLI_EXIT_USAGE;
+			break;
+		default:
+			return cli_usage_error(&cli, "unexpected option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(&cli, "unexpected argument \"%s\"",
+		    argv[optind]);
+	if (topic != NULL && cli_check_name("topic", topic) != 0)
+		return CLI_EXIT_FAIL;
+
+	cli_bus_opts(&cli, &bo);
+	bo.create = 0;
+	if (cli_bus_open(&cli, &bus, &bo) != 0)
+		return CLI_EXIT_FAIL;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	memset(samples, 0, sizeof(samples));
+	cur = &samples[0];
+	clear = watch > 0 && !json && isatty(STDOUT_FILENO);
+	for (;;) {
+		rc = take_sample(bus, topic, cur);
+		if (rc != 0)
+			break;
+		if (clear)
+			fputs("\033[H\033[2J", stdout);
+		if (json)
+			print_json(cur, prev);
+		else
+			print_text(cur, prev);
+		if (cli_flush(stdout, "stdout") < 0) {
+			rc = errno == EPIPE && watch > 0 ? CLI_EXIT_OK :
+			    CLI_EXIT_FAIL;
+			break;
+		}
+		if (watch == 0)
+			break;
+		if (!json && !clear)
+			putchar('\n');
+		/* nanosleep returns early on SIGINT or SIGTERM. */
+		ts.tv_sec = (time_t)watch;
+		ts.tv_nsec = 0;
+		while (!interrupted && nanosleep(&ts, &ts) < 0 &&
+		    errno == EINTR)
+			;
+		if (interrupted)
+			break;
+		tmp = prev == NULL ? &samples[1] : prev;
+		prev = cur;
+		cur = tmp;
+	}
+	shmq_bus_close(bus);
+	sample_free(&samples[0]);
+	sample_free(&samples[1]);
+	return rc;
+}
