@@ -84,9 +84,11 @@ shmq__msg_write(struct shmq_rec *r, const struct shmq_msg *m,
 	r->reserved1 = 0;
 	memcpy(p, topic, enc->topic_len);
 	p += enc->topic_len;
-	memcpy(p, m->tags, enc->tags_len);
+	if (enc->tags_len > 0)
+		memcpy(p, m->tags, enc->tags_len);
 	p += enc->tags_len;
-	memcpy(p, m->keys, enc->keys_len);
+	if (enc->keys_len > 0)
+		memcpy(p, m->keys, enc->keys_len);
 	p += enc->keys_len;
 	for (i = 0; i < m->nprops; i++) {
 		n = strlen(m->props[i].name);

@@ -81,7 +81,8 @@ list_numbered(const char *dir, uint64_t **out, size_t *n)
 		v[cnt++] = x;
 	}
 	closedir(d);
-	qsort(v, cnt, sizeof(*v), cmp_u64);
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), cmp_u64);
 	*out = v;
 	*n = cnt;
 	return 0;

@@ -233,7 +233,10 @@ main(int argc, char **argv)
 	struct shmq_msgview views[BATCH];
 	struct from from = { SHMQ_SEEK_LAST, 0 };
 	struct sigaction sa;
-	const char **topics = NULL, **nt, *expr = NULL;
+	/* Static so that it stays reachable (and LeakSanitizer quiet) on
+	 * the early returns of a bad command line. */
+	static const char **topics;
+	const char **nt, *expr = NULL;
 	enum out_mode mode = OUT_LINES;
 	size_t ntopics = 0, i, max;
 	long long v, count = 0, timeout_ms = -1;

@@ -266,8 +266,11 @@ main(int argc, char **argv)
 	struct send s;
 	struct shmq_bus_opts bo;
 	struct shmq_bus *bus = NULL;
-	struct shmq_prop *props = NULL;
-	struct source *srcs = NULL, *ns;
+	/* Static so that they stay reachable (and LeakSanitizer quiet) on
+	 * the early returns of a bad command line. */
+	static struct shmq_prop *props;
+	static struct source *srcs;
+	struct source *ns;
 	struct sigaction sa;
 	size_t nprops = 0, nsrcs = 0, i;
 	long long v;
