@@ -34,7 +34,8 @@ struct sub {
 	struct shmq_tagexpr	*expr;
 	uint64_t		 stall_state;	/* claim seen at pos */
 	uint64_t		 stall_pos;
-	uint64_t		 stall_since;	/* mono ns */
+	uint64_t		 stall_since;	/* mono ns; 0: not read yet */
+	uint32_t		 stall_looks;	/* looks before the clock */
 };
 
 struct shmq_consumer {
@@ -45,6 +46,7 @@ struct shmq_consumer {
 	size_t				 nsubs;
 	size_t				 next;		/* fairness */
 	bool				 multi_topic;
+	bool				 sleeping;	/* in sleep_poll */
 	uint64_t			 spin_ns;
 	uint64_t			 stall_ns;
 };
@@ -324,13 +326,27 @@ collect(struct shmq_consumer *c, struct sub *s, struct shmq_msgview *out,
 		}
 		if (st == SHMQ_CQ_EMPTY)
 			return 0;
-		/* Claimed: a producer is writing it, or died doing so. */
-		now = shmq__mono_ns();
+		/* Claimed: a producer is writing it, or died doing so.  A
+		 * busy reader meets most claims for a few hundred ns, so
+		 * the clock is read only when one lasts: from the 64th
+		 * look at it on (due 0 until then: the sleeper re-checks
+		 * in a millisecond). */
 		if (s->stall_state != st || s->stall_pos != s->pos) {
 			s->stall_state = st;
 			s->stall_pos = s->pos;
-			s->stall_since = now;
-		} else if (now - s->stall_since >= c->stall_ns) {
+			s->stall_since = 0;
+			s->stall_looks = 0;
+			*due = 0;
+			return 0;
+		}
+		if (s->stall_since == 0) {
+			if (++s->stall_looks < 64 && !c->sleeping) {
+				*due = 0;
+				return 0;
+			}
+			s->stall_since = shmq__mono_ns();
+		} else if ((now = shmq__mono_ns()) - s->stall_since >=
+		    c->stall_ns) {
 			if (shmq__claim_owner_dead(bus, st)) {
 				shmq__cq_make_hole(bus, s->cq, e, st);
 				continue;
@@ -384,11 +400,14 @@ doorbell_waiters(struct shmq_consumer *c, int delta)
 	}
 }
 
+static int sleep_poll(struct shmq_consumer *, struct shmq_msgview *, size_t,
+    struct ck_ec64 *, uint64_t);
+
 int
 shmq_consumer_poll(struct shmq_consumer *c, struct shmq_msgview *out,
     size_t max, int timeout_ms)
 {
-	uint64_t start, deadline = 0, due, now, old, wake;
+	uint64_t start, deadline = 0, due, now;
 	struct ck_ec64 *ec;
 	unsigned spins = 0;
 	int n;
@@ -418,6 +437,21 @@ shmq_consumer_poll(struct shmq_consumer *c, struct shmq_msgview *out,
 	}
 
 	ec = c->multi_topic ? &c->bus->ctl->doorbell : &c->subs[0].t->tc->ec;
+	c->sleeping = true;
+	n = sleep_poll(c, out, max, ec, deadline);
+	c->sleeping = false;
+	return n;
+}
+
+/* The sleeping half of shmq_consumer_poll: wait on EC until something is
+ * ready or DEADLINE (0: none) passes. */
+static int
+sleep_poll(struct shmq_consumer *c, struct shmq_msgview *out, size_t max,
+    struct ck_ec64 *ec, uint64_t deadline)
+{
+	uint64_t due, now, old, wake;
+	int n;
+
 	for (;;) {
 		if (c->multi_topic)
 			doorbell_waiters(c, 1);

@@ -29,7 +29,9 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-static void
+/* Prefault [FROM, TO) of the log, making segments as needed.  0 or a code
+ * (a full disk: producers will meet it too). */
+static int
 populate(struct shmq_bus *bus, uint64_t from, uint64_t to)
 {
 	const uint64_t S = bus->segment_bytes;
@@ -41,22 +43,26 @@ populate(struct shmq_bus *bus, uint64_t from, uint64_t to)
 		seg = from / S;
 		end = (seg + 1) * S < to ? (seg + 1) * S : to;
 		if (seg * S + S > ck_pr_load_64(&bus->ctl->log_ready_end) &&
-		    shmq__log_prepare(bus, seg) < 0)
-			return;		/* disk full: producers will say so */
+		    (err = shmq__log_prepare(bus, seg)) < 0)
+			return err;
 		base = shmq__log_seg(bus, seg, false, &err);
 		if (base == NULL)
-			return;
+			return err;
 		if (madvise(base + from % S, end - from, MADV_POPULATE_WRITE)
-		    < 0 && errno == EINVAL) {
-			/* Older kernel: touch each page with an atomic add
-			 * of zero, which never changes what is there. */
+		    < 0) {
 			uint64_t o;
 
+			if (errno != EINVAL)
+				return shmq__err_sys(errno, "prefault",
+				    "commitlog");
+			/* Older kernel: touch each page with an atomic add
+			 * of zero, which never changes what is there. */
 			for (o = from % S; o < end - seg * S; o += 4096)
 				ck_pr_add_32((uint32_t *)(base + o), 0);
 		}
 		from = end;
 	}
+	return 0;
 }
 
 static void *
@@ -73,10 +79,9 @@ prefault_main(void *arg)
 		want = (tail + ahead + 4095) & ~(uint64_t)4095;
 		if (bus->prefault_upto < tail)
 			bus->prefault_upto = tail & ~(uint64_t)4095;
-		if (bus->prefault_upto < want) {
-			populate(bus, bus->prefault_upto, want);
+		if (bus->prefault_upto < want &&
+		    populate(bus, bus->prefault_upto, want) == 0)
 			bus->prefault_upto = want;
-		}
 		nhot = ck_pr_load_64(&bus->nhot);
 		ck_pr_fence_load();
 		for (i = 0; i < nhot; i++) {
@@ -115,4 +120,18 @@ shmq__prefault_stop(struct shmq_bus *bus)
 	ck_pr_store_int(&bus->prefault_stop, 1);
 	pthread_join(bus->prefault_thr, NULL);
 	bus->prefault_on = 0;
+}
+
+int
+shmq_bus_prefault(struct shmq_bus *bus, uint64_t bytes)
+{
+	uint64_t tail;
+
+	if (bus == NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "prefault: no bus");
+	tail = ck_pr_load_64(&bus->ctl->log_tail) & ~(uint64_t)4095;
+	if (bytes > UINT64_MAX - tail - 4095)
+		return SHMQ_ERR(SHMQ_EINVAL, "prefault: %llu bytes",
+		    (unsigned long long)bytes);
+	return populate(bus, tail, (tail + bytes + 4095) & ~(uint64_t)4095);
 }

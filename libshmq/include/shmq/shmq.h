@@ -132,6 +132,17 @@ SHMQ_API int shmq_bus_open(struct shmq_bus **out, const char *name,
  */
 SHMQ_API void shmq_bus_close(struct shmq_bus *bus);
 
+/*
+ * Make the next BYTES of the commitlog beyond its tail allocated and mapped
+ * writable in this process, making segments as needed, so that the sends
+ * that fill them take no page fault.  Producers' helper thread keeps 32 MiB
+ * ahead on its own; this is for a burst known in advance (a benchmark, a
+ * start-of-day load).  Blocks while the kernel allocates the pages.
+ * Returns 0, or SHMQ_ENOSPC / -errno (disk full: nothing lost, the sends
+ * will report it too).  Thread-safe.
+ */
+SHMQ_API int shmq_bus_prefault(struct shmq_bus *bus, uint64_t bytes);
+
 /* The bus's name and store directory (valid while the bus is open). */
 SHMQ_API const char *shmq_bus_name(const struct shmq_bus *bus);
 SHMQ_API const char *shmq_bus_path(const struct shmq_bus *bus);
