@@ -450,6 +450,44 @@ START_TEST(t_segment_roll)
 }
 END_TEST
 
+/* shmq_bus_prefault makes the segments ahead of the tail, and the sends
+ * that fill them see the same log as without it. */
+START_TEST(t_prefault)
+{
+	struct shmq_bus_opts o;
+	struct shmq_bus *b;
+	struct shmq_producer *p;
+	struct shmq_bus_info bi;
+	struct shmq_send_result r;
+	struct shmq_msg m;
+	char seg[4096];
+
+	shmq_bus_opts_init(&o);
+	o.segment_bytes = 1 << 20;
+	ck_assert_int_eq(shmq_bus_open(&b, "pf", &o), 0);
+	ck_assert_int_eq(shmq_bus_prefault(NULL, 1), SHMQ_EINVAL);
+	ck_assert_int_eq(shmq_bus_prefault(b, UINT64_MAX), SHMQ_EINVAL);
+	ck_assert_int_eq(shmq_bus_prefault(b, 0), 0);
+	/* 2.5 MiB ahead of tail 0: segments 0, 1 and 2. */
+	ck_assert_int_eq(shmq_bus_prefault(b, (5u << 20) / 2), 0);
+	ck_assert_int_eq(shmq_bus_info(b, &bi), 0);
+	ck_assert_uint_ge(bi.segments, 3);
+	snprintf(seg, sizeof(seg), "%s/commitlog/%020llu", shmq_bus_path(b),
+	    (unsigned long long)(2u << 20));
+	ck_assert_int_eq(access(seg, F_OK), 0);
+	ck_assert_int_eq(shmq_producer_open(&p, b, NULL), 0);
+	shmq_msg_init(&m);
+	m.topic = "pf";
+	m.body = "x";
+	m.body_len = 1;
+	ck_assert_int_eq(shmq_producer_send(p, &m, &r), 0);
+	ck_assert_uint_eq(r.log_off, 0);
+	ck_assert_uint_eq(r.queue_off, 0);
+	shmq_producer_close(p);
+	shmq_bus_close(b);
+}
+END_TEST
+
 START_TEST(t_missing_bus)
 {
 	struct shmq_bus_opts o;
@@ -482,6 +520,7 @@ make(void)
 	tcase_add_test(tc, t_multi_topic_sleep);
 	tcase_add_test(tc, t_persist);
 	tcase_add_test(tc, t_segment_roll);
+	tcase_add_test(tc, t_prefault);
 	tcase_add_test(tc, t_missing_bus);
 	suite_add_tcase(s, tc);
 	return s;
