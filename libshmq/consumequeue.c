@@ -26,18 +26,29 @@ shmq__cq_file_path(const struct shmq_bus *bus, const char *topic, uint32_t q,
 {
 	if ((size_t)snprintf(buf, len, "%s/consumequeue/%s/%u/%020llu",
 	    bus->path, topic, q,
-	    (unsigned long long)(file * bus->cq_entries)) >= len)
+	    (unsigned long long)shmq__cq_file_start(bus, file)) >= len)
 		return SHMQ_ERR(SHMQ_EINVAL, "path too long");
 	return 0;
 }
 
 void
-shmq__cq_unmap_file(void *arg, void *base)
+shmq__cq_unmap_all(struct shmq_bus *bus, struct shmq_cq *cq)
 {
-	struct shmq_bus *bus = arg;
+	uint64_t file;
+	void *base;
 
-	shmq__file_unmap(base, (uint64_t)bus->cq_entries *
-	    sizeof(struct shmq_cq_entry));
+	/* Files are of different sizes, so this walks the table itself
+	 * instead of handing each base to a callback. */
+	for (file = 0; file < SHMQ_MAPTAB_MAX; file++) {
+		if (cq->files.chunk[file / SHMQ_MAPTAB_SIZE] == NULL) {
+			file += SHMQ_MAPTAB_SIZE - 1 - file % SHMQ_MAPTAB_SIZE;
+			continue;
+		}
+		if ((base = shmq__maptab_get(&cq->files, file)) != NULL)
+			shmq__file_unmap(base, shmq__cq_file_entries(bus,
+			    file) * sizeof(struct shmq_cq_entry));
+	}
+	shmq__maptab_free(&cq->files, NULL, NULL);
 }
 
 /* Remember that this process writes to CQ (bus->lock held). */
@@ -56,20 +67,20 @@ void
 shmq__cq_prepare_next(struct shmq_bus *bus, struct shmq_cq *cq)
 {
 	const struct shmq_topic *t = cq->topic;
-	uint64_t tail = shmq__cq_tail(cq);
+	uint64_t idx, file = shmq__cq_locate(bus, shmq__cq_tail(cq), &idx);
 	int err;
 
-	if (tail % bus->cq_entries >= bus->cq_entries / 2)
-		(void)shmq__cq_entry(bus, t, cq, tail + bus->cq_entries, true,
-		    &err);
+	if (idx >= shmq__cq_file_entries(bus, file) / 2)
+		(void)shmq__cq_entry(bus, t, cq, shmq__cq_file_start(bus,
+		    file + 1), true, &err);
 }
 
 struct shmq_cq_entry *
 shmq__cq_entry_slow(struct shmq_bus *bus, const struct shmq_topic *t,
     struct shmq_cq *cq, uint64_t off, bool create, int *err)
 {
-	uint64_t file = off / bus->cq_entries;
-	uint64_t bytes = (uint64_t)bus->cq_entries *
+	uint64_t idx, file = shmq__cq_locate(bus, off, &idx);
+	uint64_t bytes = shmq__cq_file_entries(bus, file) *
 	    sizeof(struct shmq_cq_entry);
 	struct shmq_cq_entry *base;
 	char path[PATH_MAX];
@@ -112,7 +123,7 @@ shmq__cq_entry_slow(struct shmq_bus *bus, const struct shmq_topic *t,
 		hot_add(bus, cq);
 out:
 	pthread_mutex_unlock(&bus->lock);
-	return base != NULL ? &base[off % bus->cq_entries] : NULL;
+	return base != NULL ? &base[idx] : NULL;
 }
 
 int
@@ -141,10 +152,13 @@ shmq__cq_claim(struct shmq_bus *bus, const struct shmq_topic *t,
 	ck_pr_cas_64(&qc->tail, off, off + 1);
 	/* Without a prefault thread, make the next index file while this one
 	 * is half used, so the claim that crosses into it finds it ready. */
-	if (unlikely(off % bus->cq_entries == bus->cq_entries / 2) &&
-	    !bus->prefault_on)
-		(void)shmq__cq_entry(bus, t, cq, off + bus->cq_entries, true,
-		    &err);
+	if (unlikely(!bus->prefault_on)) {
+		uint64_t idx, file = shmq__cq_locate(bus, off, &idx);
+
+		if (idx == shmq__cq_file_entries(bus, file) / 2)
+			(void)shmq__cq_entry(bus, t, cq,
+			    shmq__cq_file_start(bus, file + 1), true, &err);
+	}
 	*offp = off;
 	*ep = e;
 	return 0;

@@ -12,6 +12,60 @@
 
 #include "bus.h"
 
+/* Entries in a queue's first index file (layout.h). */
+static inline uint64_t
+shmq__cq_first(const struct shmq_bus *bus)
+{
+	return bus->cq_entries < SHMQ_CQ_FIRST ? bus->cq_entries :
+	    SHMQ_CQ_FIRST;
+}
+
+/*
+ * Index file of queue offset OFF, and OFF's entry in it in *idx.  Files
+ * 0..G-1 (G = log2(cq_entries / first)) grow from `first` entries by
+ * doubling and together hold cq_entries - first; the rest hold cq_entries.
+ */
+static inline uint64_t
+shmq__cq_locate(const struct shmq_bus *bus, uint64_t off, uint64_t *idx)
+{
+	const uint64_t n = bus->cq_entries, f = shmq__cq_first(bus);
+	const unsigned fs = (unsigned)__builtin_ctzll(f);
+	const unsigned ns = (unsigned)__builtin_ctzll(n);
+	unsigned file;
+
+	if (likely(off >= n - f)) {
+		*idx = (off - (n - f)) & (n - 1);
+		return (ns - fs) + ((off - (n - f)) >> ns);
+	}
+	file = 63u - (unsigned)__builtin_clzll((off >> fs) + 1);
+	*idx = off - ((((uint64_t)1 << file) - 1) << fs);
+	return file;
+}
+
+/* First queue offset of index file FILE. */
+static inline uint64_t
+shmq__cq_file_start(const struct shmq_bus *bus, uint64_t file)
+{
+	const uint64_t n = bus->cq_entries, f = shmq__cq_first(bus);
+	const unsigned fs = (unsigned)__builtin_ctzll(f);
+	const unsigned grow = (unsigned)__builtin_ctzll(n) - fs;
+
+	if (file < grow)
+		return (((uint64_t)1 << file) - 1) << fs;
+	return (n - f) + (file - grow) * n;
+}
+
+/* Entries in index file FILE. */
+static inline uint64_t
+shmq__cq_file_entries(const struct shmq_bus *bus, uint64_t file)
+{
+	const uint64_t f = shmq__cq_first(bus);
+	const unsigned grow = (unsigned)__builtin_ctzll(bus->cq_entries) -
+	    (unsigned)__builtin_ctzll(f);
+
+	return file < grow ? f << file : bus->cq_entries;
+}
+
 /* Slow path of shmq__cq_entry: map (with CREATE, make) the file. */
 struct shmq_cq_entry *shmq__cq_entry_slow(struct shmq_bus *bus,
     const struct shmq_topic *t, struct shmq_cq *cq, uint64_t off,
@@ -26,11 +80,12 @@ shmq__cq_entry(struct shmq_bus *bus, const struct shmq_topic *t,
     struct shmq_cq *cq, uint64_t off, bool create, int *err)
 {
 	struct shmq_cq_entry *base;
+	uint64_t idx;
 
-	base = shmq__maptab_get(&cq->files, off / bus->cq_entries);
+	base = shmq__maptab_get(&cq->files, shmq__cq_locate(bus, off, &idx));
 	if (likely(base != NULL)) {
 		*err = 0;
-		return &base[off % bus->cq_entries];
+		return &base[idx];
 	}
 	return shmq__cq_entry_slow(bus, t, cq, off, create, err);
 }
@@ -99,8 +154,8 @@ uint64_t shmq__cq_seek_time(struct shmq_bus *bus, const struct shmq_topic *t,
  * its middle (prefault thread). */
 void shmq__cq_prepare_next(struct shmq_bus *bus, struct shmq_cq *cq);
 
-/* Unmap one index file (maptab callback; ARG is the bus). */
-void shmq__cq_unmap_file(void *arg, void *base);
+/* Unmap every index file of CQ this process mapped (topic teardown). */
+void shmq__cq_unmap_all(struct shmq_bus *bus, struct shmq_cq *cq);
 
 /* Path of index file FILE of queue Q of TOPIC. */
 int shmq__cq_file_path(const struct shmq_bus *bus, const char *topic,

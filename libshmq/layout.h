@@ -66,6 +66,15 @@ _Static_assert(sizeof(struct shmq_rec) == 80, "record header is 80 bytes");
 /* Consume-queue entries                                               */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A queue's index is a run of files named by their first entry.  The first
+ * holds SHMQ_CQ_FIRST entries (or cq_entries if that is smaller), each next
+ * one twice its predecessor up to cq_entries, then all cq_entries: a quiet
+ * queue costs 32 KiB, a busy one soon gets big files (few files to make
+ * and map).  consumequeue.h computes the geometry.
+ */
+#define SHMQ_CQ_FIRST		1024u
+
 #define SHMQ_CQ_EMPTY		0ull
 #define SHMQ_CQ_HOLE		1ull
 #define SHMQ_CQ_COMMITTED	2ull

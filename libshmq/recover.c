@@ -169,14 +169,18 @@ queue_tail(struct shmq_bus *bus, struct shmq_topic *t, struct shmq_cq *cq)
 		return err;
 	if (n == 0)
 		return 0;
-	/* Files are named by their first entry; ignore misnamed ones. */
-	cq->qc->min_off = files[0] - files[0] % bus->cq_entries;
+	/* Files are named by their first entry: take the file an odd name
+	 * falls in (a name is only a hint; the entries decide). */
+	cq->qc->min_off = shmq__cq_file_start(bus,
+	    shmq__cq_locate(bus, files[0], &i));
 	tail = cq->qc->min_off;
 	for (k = (ssize_t)n - 1; k >= 0; k--) {
-		uint64_t first = files[k] - files[k] % bus->cq_entries;
+		uint64_t file = shmq__cq_locate(bus, files[k], &i);
+		uint64_t first = shmq__cq_file_start(bus, file);
+		uint64_t entries = shmq__cq_file_entries(bus, file);
 
 		/* Mapping with create extends a file cut short. */
-		ck_pr_store_64(&cq->qc->tail, first + bus->cq_entries);
+		ck_pr_store_64(&cq->qc->tail, first + entries);
 		base = shmq__cq_entry(bus, t, cq, first, true, &err);
 		if (base == NULL) {
 			free(files);
@@ -188,7 +192,7 @@ queue_tail(struct shmq_bus *bus, struct shmq_topic *t, struct shmq_cq *cq)
 		 * then look a little further for any written out of order
 		 * (a machine crash may lose a page in the middle). */
 		lo = 0;
-		hi = bus->cq_entries;
+		hi = entries;
 		while (lo < hi) {
 			mid = lo + (hi - lo) / 2;
 			if (used(&base[mid]))
@@ -196,7 +200,7 @@ queue_tail(struct shmq_bus *bus, struct shmq_topic *t, struct shmq_cq *cq)
 			else
 				hi = mid;
 		}
-		for (i = lo; i < bus->cq_entries && i < lo + TAIL_SLACK; i++)
+		for (i = lo; i < entries && i < lo + TAIL_SLACK; i++)
 			if (used(&base[i]))
 				lo = i + 1;
 		tail = first + lo;

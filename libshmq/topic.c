@@ -335,7 +335,7 @@ free_topic(void *arg, void *p)
 	uint32_t q;
 
 	for (q = 0; q < t->queues; q++)
-		shmq__maptab_free(&t->cq[q].files, shmq__cq_unmap_file, bus);
+		shmq__cq_unmap_all(bus, &t->cq[q]);
 	free(t->cq);
 	free(t);
 }

@@ -1154,6 +1154,110 @@ START_TEST(t_persist_holes)
 }
 END_TEST
 
+/*
+ * Index file geometry: every offset falls in exactly one file, files tile
+ * the queue without gap or overlap, the first holds 1024 entries (or all
+ * of cq_entries if smaller) and each next one doubles up to cq_entries.
+ */
+START_TEST(t_geometry)
+{
+	static const uint32_t sizes[] = { 128, 1024, 2048, 4096, 262144 };
+	struct shmq_bus b;
+	uint64_t off, idx, file, prev_file, start, n, k;
+	size_t i;
+	int bad = 0;
+
+	memset(&b, 0, sizeof(b));
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		b.cq_entries = sizes[i];
+		n = sizes[i];
+		ck_assert_uint_eq(shmq__cq_file_entries(&b, 0),
+		    n < SHMQ_CQ_FIRST ? n : SHMQ_CQ_FIRST);
+		ck_assert_uint_eq(shmq__cq_file_start(&b, 0), 0);
+		for (file = 0; file < 40; file++) {
+			k = shmq__cq_file_entries(&b, file);
+			if (shmq__cq_file_start(&b, file + 1) !=
+			    shmq__cq_file_start(&b, file) + k)
+				bad++;
+			if (file > 0 && k != n &&
+			    k != 2 * shmq__cq_file_entries(&b, file - 1))
+				bad++;
+			if (k > n || (k & (k - 1)) != 0)
+				bad++;
+		}
+		/* Every offset of the first files, then samples far out. */
+		prev_file = 0;
+		for (off = 0; off < 4 * n + 5000; off++) {
+			file = shmq__cq_locate(&b, off, &idx);
+			start = shmq__cq_file_start(&b, file);
+			if (start + idx != off ||
+			    idx >= shmq__cq_file_entries(&b, file) ||
+			    file < prev_file || file > prev_file + 1)
+				bad++;
+			prev_file = file;
+		}
+		for (k = 0; k < 64; k++) {
+			off = (UINT64_C(0x9e3779b97f4a7c15) * (k + 1)) >> 20;
+			file = shmq__cq_locate(&b, off, &idx);
+			if (shmq__cq_file_start(&b, file) + idx != off ||
+			    idx >= shmq__cq_file_entries(&b, file))
+				bad++;
+		}
+	}
+	ck_assert_int_eq(bad, 0);
+	/* The default: 1024, 2048, ..., 131072 entries, then 262144. */
+	b.cq_entries = 262144;
+	ck_assert_uint_eq(shmq__cq_file_start(&b, 1), 1024);
+	ck_assert_uint_eq(shmq__cq_file_start(&b, 2), 3072);
+	ck_assert_uint_eq(shmq__cq_file_entries(&b, 7), 131072);
+	ck_assert_uint_eq(shmq__cq_file_start(&b, 8), 262144 - 1024);
+	ck_assert_uint_eq(shmq__cq_file_entries(&b, 8), 262144);
+	ck_assert_uint_eq(shmq__cq_file_start(&b, 9), 2 * 262144 - 1024);
+}
+END_TEST
+
+/* With the default geometry the files on disk are 32, 64, 128 KiB... */
+START_TEST(t_geometry_files)
+{
+	struct shmq_bus *bb;
+	struct shmq_producer *p;
+	struct shmq_send_result r;
+	struct shmq_msg m;
+	struct stat st;
+	char path[4096];
+	uint64_t file;
+	int i;
+
+	ck_assert_int_eq(shmq_bus_open(&bb, "geo", NULL), 0);
+	ck_assert_int_eq(shmq_topic_create(bb, "g", 1), 0);
+	ck_assert_int_eq(shmq_producer_open(&p, bb, NULL), 0);
+	shmq_msg_init(&m);
+	m.topic = "g";
+	m.body = "x";
+	m.body_len = 1;
+	for (i = 0; i < 5000; i++) {
+		ck_assert_int_eq(shmq_producer_send(p, &m, &r), 0);
+		ck_assert_uint_eq(r.queue_off, (uint64_t)i);
+	}
+	for (file = 0; file < 3; file++) {
+		ck_assert_int_eq(shmq__cq_file_path(bb, "g", 0, file, path,
+		    sizeof(path)), 0);
+		ck_assert_msg(stat(path, &st) == 0, "%s missing", path);
+		ck_assert_int_eq(st.st_size, (off_t)(32768u << file));
+	}
+	ck_assert(strstr(path, "/00000000000000003072") != NULL);
+	shmq_producer_close(p);
+	shmq_bus_close(bb);
+	/* Reopened from the store: the tail is found in the third file. */
+	ck_assert_int_eq(shmq_bus_open(&bb, "geo", NULL), 0);
+	ck_assert_int_eq(shmq_producer_open(&p, bb, NULL), 0);
+	ck_assert_int_eq(shmq_producer_send(p, &m, &r), 0);
+	ck_assert_uint_eq(r.queue_off, 5000);
+	shmq_producer_close(p);
+	shmq_bus_close(bb);
+}
+END_TEST
+
 static Suite *
 consumequeue_suite(void)
 {
@@ -1173,6 +1277,8 @@ consumequeue_suite(void)
 	tcase_add_test(tc, t_file_rollover);
 	tcase_add_test(tc, t_file_ahead);
 	tcase_add_test(tc, t_file_enospc);
+	tcase_add_test(tc, t_geometry);
+	tcase_add_test(tc, t_geometry_files);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("claim");

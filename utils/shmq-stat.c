@@ -184,7 +184,9 @@ print_text(const struct sample *s, const struct sample *prev)
 	printf("store id:        %016llX\n", (unsigned long long)b->store_id);
 	printf("segment size:    %s (%llu bytes)\n", h1,
 	    (unsigned long long)b->segment_bytes);
-	printf("cq entries:      %u per index file\n", b->cq_entries);
+	printf("index files:     %u entries at most (a queue's first "
+	    "file %u, doubling)\n", b->cq_entries,
+	    b->cq_entries < 1024 ? b->cq_entries : 1024);
 	printf("max message:     %s (%u bytes)\n", h2, b->max_msg_bytes);
 	printf("default queues:  %u (auto-create %s)\n", b->default_queues,
 	    b->auto_create ? "on" : "off");
