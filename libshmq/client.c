@@ -135,16 +135,14 @@ bool
 shmq__claim_owner_dead(struct shmq_bus *bus, uint64_t state)
 {
 	uint64_t tok = state >> 2;
-	uint32_t slot, gen, epoch;
+	uint32_t slot, gen;
 	struct shmq_client_slot *s;
 
+	if (shmq__claim_stale(bus, state))
+		return true;
 	slot = (uint32_t)(tok & (SHMQ_MAX_CLIENTS - 1));
 	gen = (uint32_t)((tok >> SHMQ_TOKEN_SLOT_BITS) &
 	    ((1u << SHMQ_TOKEN_GEN_BITS) - 1));
-	epoch = (uint32_t)(tok >> (SHMQ_TOKEN_SLOT_BITS +
-	    SHMQ_TOKEN_GEN_BITS));
-	if (epoch != bus->epoch)
-		return true;
 	s = shmq__client_slot(bus, slot);
 	if (s == NULL)
 		return true;

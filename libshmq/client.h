@@ -30,6 +30,22 @@ struct shmq_client_slot *shmq__client_slot(struct shmq_bus *bus,
 bool shmq__client_alive(const struct shmq_client_slot *s);
 
 /*
+ * Is the claimed index-entry state STATE from an earlier incarnation of the
+ * control region (its token's epoch is not the bus's)?  Then its owner is
+ * certainly dead: every process of that incarnation had closed the bus or
+ * died before the region was rebuilt.  Cheap: no shared memory is read.
+ * (Epochs are random, so one in 2^20 rebuilds reuses the old epoch; such a
+ * claim is then found dead by shmq__claim_owner_dead after a stall.)
+ */
+static inline bool
+shmq__claim_stale(const struct shmq_bus *bus, uint64_t state)
+{
+	return (uint32_t)(state >> (2 + SHMQ_TOKEN_SLOT_BITS +
+	    SHMQ_TOKEN_GEN_BITS)) !=
+	    (bus->epoch & ((1u << SHMQ_TOKEN_EPOCH_BITS) - 1));
+}
+
+/*
  * Is the owner of the claimed index-entry state STATE dead?  True for a
  * claim of an earlier control-region incarnation, a released or reused
  * slot, or a dead process.  Slow path (reads /proc).

@@ -4,13 +4,39 @@
  *
  * Per assigned queue the consumer keeps its next offset and reads that
  * index entry: committed entries become views (after the tag and record
- * checks), holes are skipped, an empty entry means "nothing yet", and an
- * entry claimed for longer than the bus's stall time has its owner checked
- * and, if the owner is dead, is turned into a hole.
+ * checks), holes are skipped, and
+ *
+ *  - an empty entry at or above the queue's tail hint means "nothing yet";
+ *    one below it was claimed once (the hint only passes claimed entries)
+ *    and has been lost since (an index page zeroed by a crash, a file
+ *    remade): after the bus's stall time it becomes a hole;
+ *  - a claimed entry whose token carries another epoch than the bus's was
+ *    left by a process of an earlier control region, which is dead: it
+ *    becomes a hole at once;
+ *  - any other claimed entry that lasts the stall time has its owner
+ *    checked and, if the owner is dead, becomes a hole.
  *
  * Waiting: spin for SHMQ_SPIN_US (default 50 us) re-reading the entries,
  * then sleep on the topic's event count (one topic) or on the bus doorbell
- * after registering on every followed topic (several topics).
+ * (several topics), with a deadline that is the earliest of the caller's,
+ * the next stall check, and one second (SLEEP_MAX_NS): a producer that dies
+ * between its commit and its wake leaves a message that nobody announces,
+ * and the one-second cap bounds how long it waits unseen.  An idle
+ * consumer thus wakes once a second, for a few microseconds.
+ *
+ * Doorbell.  A multi-topic sleeper cannot wait on several event counts, so
+ * it sleeps on the bus doorbell, and producers ring it for topics that
+ * have such sleepers: topic_ctl.bus_waiters holds a lease, the time
+ * (CLOCK_REALTIME in units of 2^30 ns, about 1.07 s) until which a
+ * multi-topic consumer may be asleep on the topic.  A sleeper extends the
+ * lease of each of its topics before every sleep (which lasts at most a
+ * second), and a producer rings the doorbell while the lease has not run
+ * out.  There is no deregistration, so a consumer that dies asleep (or
+ * closes, or gets busy) costs producers one extra atomic add per send for
+ * at most LEASE_UNITS + 1 units (3.2 s), never longer, and nothing has to
+ * be repaired.  (A count of sleepers, +1 before and -1 after a sleep, stays
+ * raised for good when its consumer is killed asleep.)  Times are compared
+ * as plain 32-bit unsigned units, which wrap in 2106.
  */
 #include "config.h"
 
@@ -22,7 +48,6 @@
 #include "consumequeue.h"
 #include "internal.h"
 #include "msg.h"
-#include "prefault.h"
 #include "tagexpr.h"
 #include "topic.h"
 #include "wait.h"
@@ -36,7 +61,17 @@ struct sub {
 	uint64_t		 stall_pos;
 	uint64_t		 stall_since;	/* mono ns; 0: not read yet */
 	uint32_t		 stall_looks;	/* looks before the clock */
+	uint32_t		 empty_looks;	/* looks before the tail */
+	uint64_t		 lost_below;	/* entries below were claimed */
+	uint64_t		 lost_since;	/* ... by mono ns; 0: none */
 };
+
+/* Longest sleep in poll: bounds the delay of a message whose producer died
+ * before waking anyone, at the cost of one wake a second when idle. */
+#define SLEEP_MAX_NS	1000000000ull
+
+/* Doorbell lease length (shmq__lease_units): see the comment at the top. */
+#define LEASE_UNITS	2u
 
 struct shmq_consumer {
 	struct shmq_bus			*bus;
@@ -69,7 +104,14 @@ shmq_consumer_open(struct shmq_consumer **out, struct shmq_bus *bus)
 		free(c);
 		return err;
 	}
-	(void)shmq__prefault_start(bus);	/* best effort */
+	/* No prefault thread for consumers (producers start one): a
+	 * consumer only reads, and its first read of each 4 KiB page of a
+	 * segment costs a minor fault (the page is in the page cache, put
+	 * there by the producer that wrote it): well under a microsecond,
+	 * a few nanoseconds per message of a few hundred bytes.  The thread
+	 * would save that at the price of waking an idle consumer process
+	 * many times a second.  A process that also produces has the
+	 * producer's thread, whose mappings its consumers share. */
 	spin = getenv("SHMQ_SPIN_US");
 	c->spin_ns = (spin != NULL ? strtoull(spin, NULL, 10) : 50) * 1000;
 	c->stall_ns = (uint64_t)bus->stall_ms * 1000000ull;
@@ -271,6 +313,49 @@ shmq_consumer_position(struct shmq_consumer *c, const char *topic, int queue,
 }
 
 /*
+ * Entry E at S->pos was read empty.  Below the queue's tail hint it was
+ * claimed once and has been lost since: make it a hole once the bus's stall
+ * time has passed since that was first seen.  Returns true when the caller
+ * should read the entry again (it changed, or is now a hole); otherwise
+ * lowers *due to the time of the next check, if there is one.
+ *
+ * Evidence: (lost_below, lost_since) says that every entry below lost_below
+ * had been claimed by lost_since (the tail hint was read before the clock).
+ * It stays true, so one stall covers a whole run of lost entries (a zeroed
+ * page is 128 of them), and is renewed only for an entry above it.
+ */
+static bool
+empty_below_tail(struct shmq_consumer *c, struct sub *s,
+    struct shmq_cq_entry *e, uint64_t *due)
+{
+	uint64_t tail, now;
+
+	tail = shmq__cq_tail(s->cq);
+	if (s->pos >= tail)
+		return false;			/* nothing yet */
+	/* The tail hint before the entry: a claim CAS on the entry precedes
+	 * any move of the hint past it (shmq__cq_claim), so an entry still
+	 * empty now was claimed and lost, not claimed since the first read. */
+	ck_pr_fence_load();
+	if (shmq__cq_state(e) != SHMQ_CQ_EMPTY)
+		return true;
+	now = shmq__mono_ns();
+	if (s->lost_since == 0 || s->pos >= s->lost_below) {
+		s->lost_below = tail;
+		s->lost_since = now;
+	}
+	if (now - s->lost_since >= c->stall_ns) {
+		/* CAS EMPTY -> HOLE: a late claim by a producer that read a
+		 * stale tail hint wins or loses cleanly (it resends). */
+		(void)shmq__cq_make_hole(c->bus, s->cq, e, SHMQ_CQ_EMPTY);
+		return true;
+	}
+	if (s->lost_since + c->stall_ns < *due)
+		*due = s->lost_since + c->stall_ns;
+	return false;
+}
+
+/*
  * Read what is ready on S into OUT[*n..max).  Returns 0, or a negative code
  * for a corrupt record met before anything was collected (the position
  * moves past it, so the next poll goes on).  *due is lowered to the
@@ -324,8 +409,22 @@ collect(struct shmq_consumer *c, struct sub *s, struct shmq_msgview *out,
 			s->pos++;
 			continue;
 		}
-		if (st == SHMQ_CQ_EMPTY)
+		if (st == SHMQ_CQ_EMPTY) {
+			/* Nothing yet, unless it is below the tail hint.  The
+			 * tail is read only now and then: it is a line that
+			 * every claim writes. */
+			if (likely(!c->sleeping && s->pos >= s->lost_below &&
+			    (++s->empty_looks & 63) != 0))
+				return 0;
+			if (empty_below_tail(c, s, e, due))
+				continue;
 			return 0;
+		}
+		/* Claimed by a process of an earlier control region: dead. */
+		if (unlikely(shmq__claim_stale(bus, st))) {
+			shmq__cq_make_hole(bus, s->cq, e, st);
+			continue;
+		}
 		/* Claimed: a producer is writing it, or died doing so.  A
 		 * busy reader meets most claims for a few hundred ns, so
 		 * the clock is read only when one lasts: from the 64th
@@ -384,20 +483,32 @@ collect_all(struct shmq_consumer *c, struct shmq_msgview *out, size_t max,
 	return (int)n;
 }
 
-/* Register (+1) or unregister (-1) as a doorbell sleeper on each topic. */
+/*
+ * Extend the doorbell lease of every followed topic to LEASE_UNITS from now
+ * (see the top).  The CAS that raises a lease is a full barrier: the lease
+ * is visible before the caller reads the doorbell and the entries, and a
+ * producer reads it after its commit and topic wake (Dekker: one of the two
+ * sees the other).  A lease that is already long enough needs no store.
+ */
 static void
-doorbell_waiters(struct shmq_consumer *c, int delta)
+doorbell_lease(struct shmq_consumer *c)
 {
+	uint32_t want, cur, *l;
 	size_t i, j;
 
+	want = shmq__lease_units(shmq__real_ns()) + LEASE_UNITS;
 	for (i = 0; i < c->nsubs; i++) {
 		for (j = 0; j < i; j++)
 			if (c->subs[j].t == c->subs[i].t)
 				break;
-		if (j == i)
-			ck_pr_add_32(&c->subs[i].t->tc->bus_waiters,
-			    (uint32_t)delta);
+		if (j < i)
+			continue;
+		l = &c->subs[i].t->tc->bus_waiters;
+		while ((cur = ck_pr_load_32(l)) < want &&
+		    !ck_pr_cas_32(l, cur, want))
+			ck_pr_stall();
 	}
+	ck_pr_fence_memory();
 }
 
 static int sleep_poll(struct shmq_consumer *, struct shmq_msgview *, size_t,
@@ -454,30 +565,23 @@ sleep_poll(struct shmq_consumer *c, struct shmq_msgview *out, size_t max,
 
 	for (;;) {
 		if (c->multi_topic)
-			doorbell_waiters(c, 1);
+			doorbell_lease(c);
 		/* Read the count, then re-check: a publish after this read
 		 * changes the count and ends the wait at once. */
 		old = ck_ec64_value(ec);
 		ck_pr_fence_memory();
-		n = collect_all(c, out, max, &due);
-		if (n == 0) {
-			now = shmq__mono_ns();
-			if (deadline != 0 && now >= deadline) {
-				if (c->multi_topic)
-					doorbell_waiters(c, -1);
-				return 0;
-			}
-			wake = deadline;
-			if (due != UINT64_MAX && (wake == 0 || due < wake))
-				wake = due > now ? due : now + 1000000;
-			(void)shmq__ec_wait(ec, old, wake);
-			n = collect_all(c, out, max, &due);
-		}
-		if (c->multi_topic)
-			doorbell_waiters(c, -1);
-		if (n != 0)
+		if ((n = collect_all(c, out, max, &due)) != 0)
 			return n;
-		if (deadline != 0 && shmq__mono_ns() >= deadline)
+		now = shmq__mono_ns();
+		if (deadline != 0 && now >= deadline)
 			return 0;
+		/* The earliest of the deadline, a second from now, and the
+		 * next stall check (due 0: in a millisecond). */
+		wake = now + SLEEP_MAX_NS;
+		if (deadline != 0 && deadline < wake)
+			wake = deadline;
+		if (due < wake)
+			wake = due > now ? due : now + 1000000;
+		(void)shmq__ec_wait(ec, old, wake);
 	}
 }

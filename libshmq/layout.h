@@ -16,7 +16,7 @@
 
 #include <ck_ec.h>
 
-#define SHMQ_LAYOUT_VERSION	1
+#define SHMQ_LAYOUT_VERSION	2
 #define SHMQ_CACHELINE		64
 
 /* ------------------------------------------------------------------ */
@@ -224,7 +224,9 @@ struct shmq_topic_ctl {
 	uint8_t		pad0[SHMQ_CACHELINE - 40];
 	/* Bumped after every publish on any queue of the topic. */
 	struct ck_ec64	ec;
-	uint32_t	bus_waiters;	/* multi-topic consumers asleep */
+	uint32_t	bus_waiters;	/* doorbell lease: ring it while a
+					   multi-topic sleeper holds one
+					   (shmq__lease_units, consumer.c) */
 	uint8_t		pad1[SHMQ_CACHELINE - 12];
 };
 _Static_assert(sizeof(struct shmq_topic_ctl) == 4 * SHMQ_CACHELINE,

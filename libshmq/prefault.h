@@ -1,8 +1,9 @@
 /*
  * prefault.h - a per-bus-handle helper thread that keeps the commitlog
  * ahead of the tail created, preallocated and mapped writable in this
- * process, so that neither the producer nor the consumer takes a page fault
- * or makes a file on the send and receive paths.
+ * process, so that the producer neither takes a page fault nor makes a file
+ * on the send path.  Started by producers only (consumer.c says why); it
+ * backs off to ten looks a second while the log tail does not move.
  */
 #ifndef SHMQ_PREFAULT_H
 #define SHMQ_PREFAULT_H

@@ -6,8 +6,9 @@
  * call: a topic lookup in the control region's hash, a CAS on the index
  * entry, a CAS on the log tail, a memcpy and a CRC, a CAS to commit, and
  * one atomic add on the topic's event count (a futex wake only when a
- * consumer sleeps).  Making a new segment or index file happens once per
- * file, ahead of need.
+ * consumer sleeps), and one on the bus doorbell while a multi-topic
+ * consumer holds a lease on the topic (consumer.c).  Making a new segment
+ * or index file happens once per file, ahead of need.
  */
 #include "config.h"
 
@@ -136,9 +137,18 @@ again:
 		goto again;
 	}
 	/* Wake: the add is a locked instruction, so the commit above is
-	 * visible before a sleeper can re-check (ck_ec's protocol). */
+	 * visible before a sleeper can re-check (ck_ec's protocol).  A
+	 * process killed before these lines leaves its message unannounced:
+	 * sleepers find it within a second (consumer.c SLEEP_MAX_NS). */
 	ck_ec64_inc(&t->tc->ec, &shmq__ec_mp);
-	if (unlikely(ck_pr_load_32(&t->tc->bus_waiters) != 0))
+	/* The commit and add before the load of the doorbell lease; pairs
+	 * with the CAS and fence in consumer.c doorbell_lease (Dekker: the
+	 * sleeper sees the entry, or we see its lease).  The lease is
+	 * compared with the time taken before the write: it errs on the
+	 * side of ringing. */
+	ck_pr_fence_atomic_load();
+	if (unlikely(ck_pr_load_32(&t->tc->bus_waiters) >=
+	    shmq__lease_units(now)))
 		ck_ec64_inc(&bus->ctl->doorbell, &shmq__ec_mp);
 	p->slot->sent++;
 	if (res != NULL) {
