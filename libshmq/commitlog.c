@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "commitlog.h"
 #include "internal.h"
@@ -209,4 +211,33 @@ shmq__log_record(struct shmq_bus *bus, uint64_t off, uint32_t size, bool crc,
 	}
 	*err = 0;
 	return r;
+}
+
+int
+shmq__log_sync(struct shmq_bus *bus, uint64_t from, uint64_t to)
+{
+	const uint64_t S = bus->segment_bytes;
+	const uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t seg, lo, hi, min = ck_pr_load_64(&bus->ctl->log_min_off);
+	char path[PATH_MAX], *base;
+	int err;
+
+	if (from < min)
+		from = min;
+	for (; from < to; from = (seg + 1) * S) {
+		seg = from / S;
+		lo = (from - seg * S) & ~(pg - 1);
+		hi = to - seg * S < S ? to - seg * S : S;
+		hi = (hi + pg - 1) & ~(pg - 1);
+		if (hi > S)
+			hi = S;		/* pages larger than 4 KiB */
+		if ((base = shmq__log_seg(bus, seg, false, &err)) == NULL)
+			return err;
+		if (msync(base + lo, hi - lo, MS_SYNC) < 0) {
+			(void)shmq__log_seg_path(bus, seg * S, path,
+			    sizeof(path));
+			return shmq__err_sys(errno, "sync", path);
+		}
+	}
+	return 0;
 }

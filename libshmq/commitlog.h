@@ -66,4 +66,14 @@ int shmq__log_seg_path(const struct shmq_bus *bus, uint64_t start, char *buf,
 /* Unmap one segment (maptab callback; ARG is the bus). */
 void shmq__log_unmap_seg(void *arg, void *base);
 
+/*
+ * Write the log bytes [FROM, TO) to disk (msync MS_SYNC of the pages that
+ * hold them, segment by segment, mapping segments this process has not
+ * mapped) and wait for it.  Bytes below log_min_off are skipped; an empty
+ * range is a no-op.  Returns 0, or a code with detail (a segment missing
+ * or short: SHMQ_ENOENT / SHMQ_ECORRUPT; the disk failed: -EIO).  For the
+ * checkpoint, which must reach the disk after what it vouches for.
+ */
+int shmq__log_sync(struct shmq_bus *bus, uint64_t from, uint64_t to);
+
 #endif

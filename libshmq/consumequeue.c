@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "client.h"
 #include "consumequeue.h"
@@ -216,4 +217,70 @@ shmq__cq_seek_time(struct shmq_bus *bus, const struct shmq_topic *t,
 			hi = mid;
 	}
 	return lo;
+}
+
+/* The first (FORWARD) or last committed entry of CQ in [LO, HI), or NULL. */
+static struct shmq_cq_entry *
+committed_edge(struct shmq_bus *bus, const struct shmq_topic *t,
+    struct shmq_cq *cq, uint64_t lo, uint64_t hi, bool forward)
+{
+	struct shmq_cq_entry *e;
+	uint64_t i;
+	int err;
+
+	if (lo >= hi)
+		return NULL;
+	for (i = 0; i < hi - lo; i++) {
+		e = shmq__cq_entry(bus, t, cq, forward ? lo + i : hi - 1 - i,
+		    false, &err);
+		if (e == NULL)
+			return NULL;
+		if (shmq__cq_state(e) == SHMQ_CQ_COMMITTED)
+			return e;
+	}
+	return NULL;
+}
+
+int
+shmq__cq_sync(struct shmq_bus *bus, const struct shmq_topic *t,
+    struct shmq_cq *cq, uint64_t log_from, bool dry)
+{
+	const uint64_t tail = shmq__cq_tail(cq);
+	const uint64_t min = ck_pr_load_64(&cq->qc->min_off);
+	struct shmq_cq_entry *e, *base;
+	uint64_t idx, file, start, first, end;
+	char path[PATH_MAX];
+	int err;
+
+	/* The newest committed entry (holes and dead claims may sit above
+	 * it) tells whether the queue took anything since the checkpoint. */
+	e = committed_edge(bus, t, cq, min, tail, false);
+	if (e == NULL || ck_pr_load_64(&e->log_off) < log_from)
+		return 0;
+	if (dry)
+		return 1;
+	for (file = shmq__cq_locate(bus, tail - 1, &idx); ; file--) {
+		start = shmq__cq_file_start(bus, file);
+		end = start + shmq__cq_file_entries(bus, file);
+		first = start < min ? min : start;
+		if ((e = shmq__cq_entry(bus, t, cq, first, false, &err)) ==
+		    NULL)
+			return err < 0 ? err : SHMQ_ERR(SHMQ_ECORRUPT, "topic "
+			    "\"%s\" queue %u: no index file for offset %llu",
+			    t->name, cq->queue, (unsigned long long)first);
+		base = e - (first - start);
+		if (msync(base, shmq__cq_file_entries(bus, file) *
+		    sizeof(*base), MS_SYNC) < 0) {
+			(void)shmq__cq_file_path(bus, t->name, cq->queue, file,
+			    path, sizeof(path));
+			return shmq__err_sys(errno, "sync", path);
+		}
+		if (first <= min)
+			break;
+		e = committed_edge(bus, t, cq, first, end < tail ? end : tail,
+		    true);
+		if (e != NULL && ck_pr_load_64(&e->log_off) < log_from)
+			break;
+	}
+	return 1;
 }

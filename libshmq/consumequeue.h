@@ -161,4 +161,17 @@ void shmq__cq_unmap_all(struct shmq_bus *bus, struct shmq_cq *cq);
 int shmq__cq_file_path(const struct shmq_bus *bus, const char *topic,
     uint32_t q, uint64_t file, char *buf, size_t len);
 
+/*
+ * Write to disk (msync MS_SYNC) the index files of CQ that hold entries of
+ * records at or after the commitlog offset LOG_FROM, newest file first.
+ * LOG_FROM must be the last checkpoint: nothing ran when it was written,
+ * so the queue's entries for records below it all precede those for
+ * records after it, and the walk stops at the first file whose first
+ * committed entry is below it.  Returns 1 if the queue had such entries
+ * (files synced, unless DRY: then only that is said), 0 if not (nothing
+ * done), or a code with detail.  The caller is alone on the bus.
+ */
+int shmq__cq_sync(struct shmq_bus *bus, const struct shmq_topic *t,
+    struct shmq_cq *cq, uint64_t log_from, bool dry);
+
 #endif

@@ -156,17 +156,38 @@ shmq__ctl_create(struct shmq_bus *bus)
 	pthread_mutexattr_t ma;
 	struct shmq_ctl *ctl;
 	uint64_t off, epoch;
-	int err;
+	struct stat st;
+	int err, reuse;
 
-	shm_unlink(bus->shm_name);
-	bus->shm_fd = shm_open(bus->shm_name, O_RDWR | O_CREAT | O_EXCL |
-	    O_CLOEXEC, bus->perm.file_mode);
+	/* A region its last user could not remove (/dev/shm is sticky:
+	 * only its creator or root may) is reused in place.  Nobody has the
+	 * bus open (the caller holds "alive" exclusively), so what it holds
+	 * is garbage; emptying it zeroes it. */
+	reuse = shm_unlink(bus->shm_name) < 0 &&
+	    (errno == EPERM || errno == EACCES);
+	bus->shm_fd = shm_open(bus->shm_name, O_RDWR | O_CLOEXEC |
+	    (reuse ? 0 : O_CREAT | O_EXCL), bus->perm.file_mode);
 	if (bus->shm_fd < 0)
 		return shmq__err_sys(errno, "create shared memory",
 		    bus->shm_name);
-	if ((bus->perm.gid != (gid_t)-1 &&
+	if (reuse && ftruncate(bus->shm_fd, 0) < 0) {
+		err = shmq__err_sys(errno, "empty shared memory",
+		    bus->shm_name);
+		goto fail;
+	}
+	if (fstat(bus->shm_fd, &st) < 0) {
+		err = shmq__err_sys(errno, "stat shared memory",
+		    bus->shm_name);
+		goto fail;
+	}
+	/* Another user's region can keep its mode and group if they are
+	 * the bus's already (they are, if a shmq made it). */
+	if ((st.st_uid == geteuid() || geteuid() == 0 ||
+	    (st.st_mode & 07777) != bus->perm.file_mode ||
+	    (bus->perm.gid != (gid_t)-1 && st.st_gid != bus->perm.gid)) &&
+	    ((bus->perm.gid != (gid_t)-1 &&
 	    fchown(bus->shm_fd, (uid_t)-1, bus->perm.gid) < 0) ||
-	    fchmod(bus->shm_fd, bus->perm.file_mode) < 0) {
+	    fchmod(bus->shm_fd, bus->perm.file_mode) < 0)) {
 		err = shmq__err_sys(errno, "chmod shared memory",
 		    bus->shm_name);
 		goto fail;

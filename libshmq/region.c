@@ -1,5 +1,11 @@
 /*
  * region.c - file creation, preallocation and mapping (see region.h).
+ *
+ * Modes never come from the umask: a bus shared with a group is used by
+ * processes of several users, each with its own umask, and a file that one
+ * of them made 0600 would lock the others out.  So every file and directory
+ * made here is fchmod()ed (and fchown()ed to the bus's group) explicitly,
+ * and files get that before they have a name (create_file).
  */
 #include "config.h"
 
@@ -28,19 +34,119 @@ apply_perm(int fd, mode_t mode, const struct shmq_perm *perm)
 	return 0;
 }
 
+/* Reserve every block of the first BYTES now, so that stores through a
+ * mapping cannot fail later.  0 or an errno. */
+static int
+preallocate(int fd, uint64_t bytes)
+{
+	int err;
+
+	err = posix_fallocate(fd, 0, (off_t)bytes);
+	if (err == EOPNOTSUPP || err == EINVAL)
+		err = ftruncate(fd, (off_t)bytes) < 0 ? errno : 0;
+	return err;
+}
+
+/*
+ * Make PATH, BYTES long (preallocated), with PERM's mode and group, and
+ * return an fd open read-write on it.  The file is built unnamed
+ * (O_TMPFILE), or under a temporary name where the file system or a
+ * missing /proc does not allow that, and linked under PATH only when it is
+ * complete: another process, of another user of the bus's group, that
+ * opens PATH never finds it with the umask's mode, the creator's group or
+ * a short length.  If another process linked PATH first, its file (as
+ * complete) is opened instead.  Returns the fd, or a shmq code.
+ */
+static int
+create_file(const char *path, uint64_t bytes, const struct shmq_perm *perm)
+{
+	const mode_t mode = perm != NULL ? perm->file_mode : 0600;
+	char dir[PATH_MAX], tmp[PATH_MAX + 32], *slash;
+	int fd, err, named;
+	uint32_t r;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+		return SHMQ_ERR(SHMQ_EINVAL, "path too long: %s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strlcpy(dir, ".", sizeof(dir));
+	else
+		slash[slash == dir ? 1 : 0] = '\0';
+
+	for (named = 0; named < 2; named++) {
+		if (!named) {
+			fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+			if (fd < 0 && (errno == EOPNOTSUPP ||
+			    errno == EISDIR || errno == EINVAL))
+				continue;	/* no O_TMPFILE here */
+			if (fd < 0)
+				return shmq__err_sys(errno, "create", path);
+		} else {
+			arc4random_buf(&r, sizeof(r));
+			if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d.%08x",
+			    path, (int)getpid(), (unsigned)r) >= sizeof(tmp))
+				return SHMQ_ERR(SHMQ_EINVAL, "path too long: "
+				    "%s", path);
+			fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+			    mode);
+			if (fd < 0)
+				return shmq__err_sys(errno, "create", tmp);
+		}
+		if ((err = apply_perm(fd, mode, perm)) < 0) {
+			err = shmq__err_sys(-err, "chmod", path);
+			goto fail;
+		}
+		if (bytes > 0 && (err = preallocate(fd, bytes)) != 0) {
+			err = shmq__err_sys(err, "allocate", path);
+			goto fail;
+		}
+		if (!named) {
+			snprintf(tmp, sizeof(tmp), "/proc/self/fd/%d", fd);
+			if (linkat(AT_FDCWD, tmp, AT_FDCWD, path,
+			    AT_SYMLINK_FOLLOW) == 0)
+				return fd;
+			err = errno;
+			close(fd);
+			/* No /proc to name the file by: use a name. */
+			if (err == ENOENT && access("/proc/self/fd", F_OK) < 0)
+				continue;
+		} else {
+			err = link(tmp, path) == 0 ? 0 : errno;
+			unlink(tmp);
+			if (err == 0)
+				return fd;
+			close(fd);
+		}
+		if (err != EEXIST)
+			return shmq__err_sys(err, "link", path);
+		/* Another process made it first, whole: use theirs. */
+		if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+			return shmq__err_sys(errno, "open", path);
+		return fd;
+	}
+	return SHMQ_ERR(SHMQ_EINVAL, "create %s: no way to make a file",
+	    path);
+fail:
+	if (named)
+		unlink(tmp);
+	close(fd);
+	return err;
+}
+
 int
 shmq__file_map(const char *path, uint64_t bytes, bool create, bool populate,
     const struct shmq_perm *perm, void **addr)
 {
 	struct stat st;
 	void *p;
-	int fd, err, flags = O_RDWR | O_CLOEXEC;
+	int fd, err;
 
-	if (create)
-		flags |= O_CREAT;
-	fd = open(path, flags, perm != NULL ? perm->file_mode : 0600);
-	if (fd < 0)
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create) {
+		if ((fd = create_file(path, bytes, perm)) < 0)
+			return fd;
+	} else if (fd < 0) {
 		return shmq__err_sys(errno, "open", path);
+	}
 	if (fstat(fd, &st) < 0) {
 		err = shmq__err_sys(errno, "stat", path);
 		goto fail;
@@ -52,17 +158,9 @@ shmq__file_map(const char *path, uint64_t bytes, bool create, bool populate,
 			    (long long)st.st_size, (unsigned long long)bytes);
 			goto fail;
 		}
-		/* New (or cut short): own it, then reserve every block now
-		 * so that stores through the mapping cannot fail later. */
-		if (st.st_size == 0 && (err = apply_perm(fd,
-		    perm != NULL ? perm->file_mode : 0600, perm)) < 0) {
-			err = shmq__err_sys(-err, "chmod", path);
-			goto fail;
-		}
-		err = posix_fallocate(fd, 0, (off_t)bytes);
-		if (err == EOPNOTSUPP || err == EINVAL)
-			err = ftruncate(fd, (off_t)bytes) < 0 ? errno : 0;
-		if (err != 0) {
+		/* Cut short (a crash, or a file made by hand): extend it in
+		 * place.  Its mode and group are left as they are. */
+		if ((err = preallocate(fd, bytes)) != 0) {
 			/* Leave no half-made file that looks full-sized. */
 			if (st.st_size == 0)
 				(void)ftruncate(fd, 0);
@@ -80,6 +178,42 @@ shmq__file_map(const char *path, uint64_t bytes, bool create, bool populate,
 	*addr = p;
 	return 0;
 fail:
+	close(fd);
+	return err;
+}
+
+int
+shmq__file_open(const char *path, const struct shmq_perm *perm)
+{
+	struct stat st;
+	int fd, err;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return create_file(path, 0, perm);
+	if (fd < 0)
+		return shmq__err_sys(errno, "open", path);
+	if (perm != NULL && fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+	    ((st.st_mode & 07777) != perm->file_mode ||
+	    (perm->gid != (gid_t)-1 && st.st_gid != perm->gid)) &&
+	    (err = apply_perm(fd, perm->file_mode, perm)) < 0) {
+		close(fd);
+		return shmq__err_sys(-err, "chmod", path);
+	}
+	return fd;
+}
+
+int
+shmq__dir_sync(const char *path)
+{
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return shmq__err_sys(errno, "open", path);
+	/* EINVAL: a file system that has nothing to sync for directories. */
+	if (fsync(fd) < 0 && errno != EINVAL)
+		err = shmq__err_sys(errno, "sync", path);
 	close(fd);
 	return err;
 }

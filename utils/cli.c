@@ -60,6 +60,9 @@ cli_common_opt(struct cli *c, int ch, const char *arg)
 	case CLI_OPT_HOME:
 		c->home = arg;
 		return 1;
+	case CLI_OPT_GROUP:
+		c->group = arg;
+		return 1;
 	case 'h':
 		c->usage(stdout);
 		exit(fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL);
@@ -96,6 +99,8 @@ cli_bus_opts(const struct cli *c, struct shmq_bus_opts *o)
 	shmq_bus_opts_init(o);
 	if (c->home != NULL)
 		o->home = c->home;
+	if (c->group != NULL)
+		o->group = c->group;
 }
 
 const char *

@@ -1,8 +1,8 @@
 /*
  * cli.h - what the shmq command-line tools share: the common options
- * (-b BUS, --home DIR, --help, --version), exit codes, error messages in the
- * form "prog: thing: cause", number, size and time parsing, JSON output and
- * human-readable sizes.
+ * (-b BUS, --home DIR, --group GROUP, --help, --version), exit codes, error
+ * messages in the form "prog: thing: cause", number, size and time parsing,
+ * JSON output and human-readable sizes.
  *
  * Every tool follows the same rules (DESIGN.md, "Tools"):
  *  - exit 0 when done, 1 when something failed, 2 on bad usage;
@@ -36,6 +36,7 @@
 enum {
 	CLI_OPT_HOME = 0x100,
 	CLI_OPT_VERSION,
+	CLI_OPT_GROUP,
 	CLI_OPT_TOOL = 0x200
 };
 
@@ -46,6 +47,7 @@ enum {
 #define CLI_LONGOPTS							\
 	{ "bus",	required_argument,	NULL,	'b' },		\
 	{ "home",	required_argument,	NULL,	CLI_OPT_HOME },	\
+	{ "group",	required_argument,	NULL,	CLI_OPT_GROUP }, \
 	{ "help",	no_argument,		NULL,	'h' },		\
 	{ "version",	no_argument,		NULL,	CLI_OPT_VERSION }
 
@@ -54,6 +56,8 @@ enum {
 	"  -b, --bus BUS       bus name (default: $SHMQ_BUS, else \"default\")\n" \
 	"      --home DIR      store root (default: $SHMQ_HOME, else\n"	\
 	"                      $XDG_DATA_HOME/shmq, else ~/.local/share/shmq)\n" \
+	"      --group GROUP   share a bus this makes with Unix group GROUP\n" \
+	"                      (a bus keeps the group it was made with)\n" \
 	"  -h, --help          print this help and exit\n"		\
 	"      --version       print the version and exit\n"
 
@@ -62,6 +66,8 @@ struct cli {
 	const char	*bus;		/* -b, else $SHMQ_BUS, else NULL */
 	const char	*home;		/* --home, else NULL: the library's
 					   default ($SHMQ_HOME, ...) */
+	const char	*group;		/* --group, else NULL: owner-only for
+					   a new bus, the bus's own otherwise */
 	void		(*usage)(FILE *);	/* prints the tool's help */
 };
 
@@ -85,8 +91,8 @@ int	cli_usage_error(const struct cli *c, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
 /*
- * Open options filled from *c (home) and the library's defaults.  The bus
- * name to pass to shmq_bus_open() is c->bus.
+ * Open options filled from *c (home, group) and the library's defaults.
+ * The bus name to pass to shmq_bus_open() is c->bus.
  */
 void	cli_bus_opts(const struct cli *c, struct shmq_bus_opts *o);
 

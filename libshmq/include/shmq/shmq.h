@@ -92,8 +92,16 @@ struct shmq_bus_opts {
 	const char	*home;		/* store root; NULL: $SHMQ_HOME, else
 					   $XDG_DATA_HOME/shmq, else
 					   ~/.local/share/shmq */
-	const char	*group;		/* Unix group to share the bus with;
-					   NULL: owner-only */
+	const char	*group;		/* Unix group (name or number) to
+					   share a new bus with: dirs 2770,
+					   files 0660 in that group whatever
+					   the umask; NULL: owner-only.  Kept
+					   in bus.conf: every later open, with
+					   or without a group, applies the
+					   bus's own.  Opening an existing bus
+					   with another group (or a group for
+					   an owner-only bus) fails with
+					   SHMQ_EINVAL: it cannot change */
 	uint64_t	 segment_bytes;	/* commitlog segment size (default
 					   256 MiB; >= 1 MiB, multiple of 4096) */
 	uint32_t	 cq_entries;	/* index entries per consume-queue file
