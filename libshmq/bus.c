@@ -180,9 +180,12 @@ check_params(const char *path, uint64_t seg, uint32_t cqe, uint32_t maxmsg,
 		return SHMQ_ERR(SHMQ_EINVAL, "%s: segment size %llu (1 MiB to "
 		    "1 TiB, a multiple of 4096)", path,
 		    (unsigned long long)seg);
-	if (cqe < 64 || (cqe & (cqe - 1)) != 0 || cqe > (1u << 26))
+	/* At least a page (128 entries): index files smaller than a page,
+	 * written through shared mappings by several processes, were seen
+	 * to lose committed entries on ext4 (check_consumequeue). */
+	if (cqe < 128 || (cqe & (cqe - 1)) != 0 || cqe > (1u << 26))
 		return SHMQ_ERR(SHMQ_EINVAL, "%s: %u index entries per file "
-		    "(a power of two from 64)", path, cqe);
+		    "(a power of two from 128)", path, cqe);
 	if (maxmsg < 256 || maxmsg > seg / 4)
 		return SHMQ_ERR(SHMQ_EINVAL, "%s: max message %u bytes (256 "
 		    "to a quarter of the segment size)", path, maxmsg);

@@ -721,6 +721,11 @@ START_TEST(test_no_bus_and_bad_opts)
 	ck_assert_msg(rc == SHMQ_EINVAL, "cq_entries 1000: %s",
 	    shmq_err_name(rc));
 	shmq_bus_opts_init(&o);
+	o.cq_entries = 64;	/* smaller than a page */
+	rc = shmq_bus_open(&bus, "bad3b", &o);
+	ck_assert_msg(rc == SHMQ_EINVAL, "cq_entries 64: %s",
+	    shmq_err_name(rc));
+	shmq_bus_opts_init(&o);
 	o.default_queues = 0;
 	rc = shmq_bus_open(&bus, "bad4", &o);
 	ck_assert_msg(rc == SHMQ_EINVAL, "default_queues 0: %s",

@@ -411,7 +411,7 @@ START_TEST(t_segment_roll)
 
 	shmq_bus_opts_init(&o);
 	o.segment_bytes = 1 << 20;
-	o.cq_entries = 64;
+	o.cq_entries = 128;
 	ck_assert_int_eq(shmq_bus_open(&b, "roll", &o), 0);
 	ck_assert_int_eq(shmq_producer_open(&p, b, NULL), 0);
 	ck_assert_int_eq(shmq_topic_create(b, "r", 1), 0);

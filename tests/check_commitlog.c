@@ -37,7 +37,7 @@ open_bus(struct shmq_bus **out)
 
 	shmq_bus_opts_init(&o);
 	o.segment_bytes = SEG;
-	o.cq_entries = 64;
+	o.cq_entries = 128;
 	return shmq_bus_open(out, NULL, &o);
 }
 

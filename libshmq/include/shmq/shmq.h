@@ -104,8 +104,10 @@ struct shmq_bus_opts {
 					   SHMQ_EINVAL: it cannot change */
 	uint64_t	 segment_bytes;	/* commitlog segment size (default
 					   256 MiB; >= 1 MiB, multiple of 4096) */
-	uint32_t	 cq_entries;	/* index entries per consume-queue file
-					   (default 262144; power of two) */
+	uint32_t	 cq_entries;	/* entries of the largest index file
+					   (default 262144; a power of two
+					   from 128); a queue's first file has
+					   1024, each next one twice as many */
 	uint32_t	 max_msg_bytes;	/* largest record (default 4 MiB;
 					   lowered to segment_bytes / 4) */
 	uint32_t	 default_queues; /* queues of auto-created topics (4) */
