@@ -17,10 +17,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "commitlog.h"
 #include "consumequeue.h"
@@ -313,6 +315,50 @@ shmq__checkpoint_write(struct shmq_bus *bus, uint64_t off, int clean)
 }
 
 /*
+ * Where the data of the segment file starting at SEG0 ends: past it the file
+ * is a hole (never written, or preallocated and never touched), which holds
+ * no record, so the gap search need not read it (reading would also fill the
+ * page cache with zeros).  S if the file system cannot tell.
+ */
+static uint64_t
+seg_data_end(struct shmq_bus *bus, uint64_t seg0)
+{
+	const uint64_t S = bus->segment_bytes;
+	char path[PATH_MAX];
+	off_t d, h, pos = 0;
+	uint64_t end = 0;
+	int fd;
+
+	if (shmq__log_seg_path(bus, seg0, path, sizeof(path)) < 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return S;
+	for (;;) {
+		if ((d = lseek(fd, pos, SEEK_DATA)) < 0) {
+			if (errno != ENXIO)
+				end = S;
+			break;
+		}
+		if ((h = lseek(fd, d, SEEK_HOLE)) < 0) {
+			end = S;
+			break;
+		}
+		end = (uint64_t)h;
+		pos = h;
+	}
+	close(fd);
+	return end < S ? (end + 7) & ~(uint64_t)7 : S;
+}
+
+/* Is the 64-byte block at P all zero?  (No record or padding is.) */
+static inline bool
+zero_block(const char *p)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+
+	return (w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) == 0;
+}
+
+/*
  * Walk the log from START through the segments SEGS[0..N): index what the
  * index lacks, skip gaps, and return the end of the last valid record.
  */
@@ -321,7 +367,7 @@ scan_log(struct shmq_bus *bus, const uint64_t *segs, size_t n, uint64_t start,
     uint64_t *fixed, uint64_t *gaps)
 {
 	const uint64_t S = bus->segment_bytes;
-	uint64_t end = start, pos, seg0;
+	uint64_t end = start, pos, seg0, lim;
 	size_t k;
 	int err;
 
@@ -335,6 +381,7 @@ scan_log(struct shmq_bus *bus, const uint64_t *segs, size_t n, uint64_t start,
 		if (base == NULL)
 			break;
 		pos = start > seg0 ? start - seg0 : 0;
+		lim = seg_data_end(bus, seg0);
 		while (pos + 8 <= S) {
 			const struct shmq_rec *r;
 
@@ -345,9 +392,16 @@ scan_log(struct shmq_bus *bus, const uint64_t *segs, size_t n, uint64_t start,
 				 * impossible. */
 				uint64_t p;
 
-				for (p = pos + 8; p + 8 <= S; p += 8) {
+				for (p = pos + 8; p + 8 <= lim; p += 8) {
 					const struct shmq_rec *c =
 					    (const void *)(base + p);
+
+					/* Zeros: never written. */
+					if (p % 64 == 0 && p + 64 <= lim &&
+					    zero_block(base + p)) {
+						p += 56;
+						continue;
+					}
 
 					/* Only the first 8 bytes are sure
 					 * to be inside the segment. */
@@ -357,7 +411,7 @@ scan_log(struct shmq_bus *bus, const uint64_t *segs, size_t n, uint64_t start,
 					    valid_at(bus, base, seg0, p))
 						break;
 				}
-				if (p + 8 > S)
+				if (p + 8 > lim)
 					break;
 				(*gaps)++;
 				pos = p;
