@@ -1126,6 +1126,22 @@ ep_recv(struct endpt *e)
 	}
 }
 
+/* --pretouch: allocate the log pages the run will fill, before timing. */
+static int
+pretouch(struct ctx *x, struct endpt *e, uint64_t total)
+{
+	/* A record: 80-byte header, topic, body, 8-aligned. */
+	uint64_t rec = (80 + strlen(x->o.topic) + x->o.size + 7) &
+	    ~(uint64_t)7;
+	int rc;
+
+	if (!x->o.pretouch || e->bus == NULL)
+		return 0;
+	if ((rc = shmq_bus_prefault(e->bus, (total + 1) * rec)) < 0)
+		return child_fail(x, "producer: prefault: %s", shmq_why(rc));
+	return 0;
+}
+
 static int
 lat_producer(struct ctx *x)
 {
@@ -1138,6 +1154,8 @@ lat_producer(struct ctx *x)
 	if (x->t == T_CACHELINE)
 		return cl_lat_producer(x);
 	if ((rc = ep_open(&e, x, 1)) != 0)
+		return rc;
+	if ((rc = pretouch(x, &e, total)) != 0)
 		return rc;
 	if (wait_cons_ready() == -1)
 		return EXIT_FAIL;
@@ -1211,15 +1229,8 @@ tput_producer(struct ctx *x)
 		return ring_producer(x);
 	if ((rc = ep_open(&e, x, 1)) != 0)
 		return rc;
-	if (x->o.pretouch && e.bus != NULL) {
-		/* A record: 80-byte header, topic, body, 8-aligned. */
-		uint64_t rec = (80 + strlen(x->o.topic) + x->o.size + 7) &
-		    ~(uint64_t)7;
-
-		if ((rc = shmq_bus_prefault(e.bus, (total + 1) * rec)) < 0)
-			return child_fail(x, "producer: prefault: %s",
-			    shmq_why(rc));
-	}
+	if ((rc = pretouch(x, &e, total)) != 0)
+		return rc;
 	if (wait_cons_ready() == -1)
 		return EXIT_FAIL;
 	for (i = 0; i < total; i++) {
@@ -2300,8 +2311,8 @@ usage(FILE *f)
 "      --home DIR        store root (default: a new directory under\n"
 "                        /var/tmp, removed afterwards)\n"
 "      --keep            keep the temporary store\n"
-"      --pretouch        throughput: allocate the commitlog pages the run\n"
-"                        will fill before timing (shmq_bus_prefault), to\n"
+"      --pretouch        allocate the commitlog pages each run will fill\n"
+"                        before timing it (shmq_bus_prefault), to\n"
 "                        see the bus apart from the kernel's page allocation\n"
 "      --json            print one JSON document\n"
 "  -h, --help            print this help and exit\n"
