@@ -20,6 +20,7 @@
 #include "consumequeue.h"
 #include "internal.h"
 #include "region.h"
+#include "wait.h"
 
 int
 shmq__cq_file_path(const struct shmq_bus *bus, const char *topic, uint32_t q,
@@ -173,6 +174,9 @@ shmq__cq_make_hole(struct shmq_bus *bus, struct shmq_cq *cq,
 		return false;
 	ck_pr_inc_64(&cq->qc->holes);
 	ck_pr_inc_64(&bus->ctl->holes);
+	/* Readers caught up look at the entries only when the topic's
+	 * count moves (consumer.c): a hole is news too. */
+	ck_ec64_inc(&cq->topic->tc->ec, &shmq__ec_mp);
 	return true;
 }
 

@@ -64,6 +64,8 @@ struct sub {
 	uint32_t		 empty_looks;	/* looks before the tail */
 	uint64_t		 lost_below;	/* entries below were claimed */
 	uint64_t		 lost_since;	/* ... by mono ns; 0: none */
+	uint64_t		 idle_ec;	/* topic count when found idle */
+	uint32_t		 idle_looks;
 };
 
 /* Longest sleep in poll: bounds the delay of a message whose producer died
@@ -204,6 +206,7 @@ shmq_consumer_assign(struct shmq_consumer *c, const char *topic, int queue,
 		c->subs = ns;
 		s = &c->subs[c->nsubs++];
 		memset(s, 0, sizeof(*s));
+		s->idle_ec = UINT64_MAX;
 		s->t = t;
 		s->cq = &t->cq[q];
 		s->expr = x;
@@ -262,6 +265,7 @@ seek_one(struct shmq_consumer *c, struct sub *s, enum shmq_whence whence,
 		break;
 	}
 	s->stall_state = 0;
+	s->idle_ec = UINT64_MAX;	/* look at the entries next time */
 }
 
 int
@@ -368,9 +372,17 @@ collect(struct shmq_consumer *c, struct sub *s, struct shmq_msgview *out,
 	struct shmq_bus *bus = c->bus;
 	struct shmq_cq_entry *e;
 	const struct shmq_rec *r;
-	uint64_t st, now;
+	uint64_t st, now, ec;
 	int err;
 
+	/* Caught up, and the topic's count has not moved since: nothing
+	 * was committed, so do not touch the entry a producer is about to
+	 * claim and commit (each look there costs it a cache-line
+	 * transfer).  The count moves after every commit; every 64th look
+	 * goes on regardless, for stalls. */
+	ec = ck_ec64_value(&s->t->tc->ec);
+	if (ec == s->idle_ec && !c->sleeping && (++s->idle_looks & 63) != 0)
+		return 0;
 	while (*n < max) {
 		e = shmq__cq_entry(bus, s->t, s->cq, s->pos, false, &err);
 		if (e == NULL)
@@ -413,6 +425,7 @@ collect(struct shmq_consumer *c, struct sub *s, struct shmq_msgview *out,
 			/* Nothing yet, unless it is below the tail hint.  The
 			 * tail is read only now and then: it is a line that
 			 * every claim writes. */
+			s->idle_ec = ec;
 			if (likely(!c->sleeping && s->pos >= s->lost_below &&
 			    (++s->empty_looks & 63) != 0))
 				return 0;
@@ -430,6 +443,7 @@ collect(struct shmq_consumer *c, struct sub *s, struct shmq_msgview *out,
 		 * the clock is read only when one lasts: from the 64th
 		 * look at it on (due 0 until then: the sleeper re-checks
 		 * in a millisecond). */
+		s->idle_ec = ec;
 		if (s->stall_state != st || s->stall_pos != s->pos) {
 			s->stall_state = st;
 			s->stall_pos = s->pos;
