@@ -43,6 +43,7 @@
 #include "commitlog.h"
 #include "consumequeue.h"
 #include "internal.h"
+#include "offsets.h"
 #include "prefault.h"
 #include "recover.h"
 #include "region.h"
@@ -675,6 +676,7 @@ shmq_bus_close(struct shmq_bus *bus)
 		 * prefault thread stops first: it would dirty the tail's
 		 * page again (harmless, but not what was asked). */
 		shmq__prefault_stop(bus);
+		shmq__offsets_save_all(bus);
 		tail = ck_pr_load_64(&bus->ctl->log_tail);
 		if (store_sync(bus, tail) == 0)
 			(void)shmq__checkpoint_write(bus, tail, 1);

@@ -46,47 +46,24 @@
 #include "client.h"
 #include "commitlog.h"
 #include "consumequeue.h"
+#include "consumer.h"
+#include "group.h"
 #include "internal.h"
 #include "msg.h"
 #include "tagexpr.h"
 #include "topic.h"
 #include "wait.h"
 
-struct sub {
-	struct shmq_topic	*t;
-	struct shmq_cq		*cq;
-	uint64_t		 pos;
-	struct shmq_tagexpr	*expr;
-	uint64_t		 stall_state;	/* claim seen at pos */
-	uint64_t		 stall_pos;
-	uint64_t		 stall_since;	/* mono ns; 0: not read yet */
-	uint32_t		 stall_looks;	/* looks before the clock */
-	uint32_t		 empty_looks;	/* looks before the tail */
-	uint64_t		 lost_below;	/* entries below were claimed */
-	uint64_t		 lost_since;	/* ... by mono ns; 0: none */
-	uint64_t		 idle_ec;	/* topic count when found idle */
-	uint32_t		 idle_looks;
-};
-
 /* Longest sleep in poll: bounds the delay of a message whose producer died
  * before waking anyone, at the cost of one wake a second when idle. */
 #define SLEEP_MAX_NS	1000000000ull
 
+/* How far CLOCK_MONOTONIC_COARSE may lag CLOCK_MONOTONIC (a jiffy at
+ * HZ=100), so that a member wakes after its tick is due, not just before. */
+#define GROUP_SLACK_NS	10000000ull
+
 /* Doorbell lease length (shmq__lease_units): see the comment at the top. */
 #define LEASE_UNITS	2u
-
-struct shmq_consumer {
-	struct shmq_bus			*bus;
-	struct shmq_client_slot		*slot;
-	uint32_t			 slot_idx;
-	struct sub			*subs;
-	size_t				 nsubs;
-	size_t				 next;		/* fairness */
-	bool				 multi_topic;
-	bool				 sleeping;	/* in sleep_poll */
-	uint64_t			 spin_ns;
-	uint64_t			 stall_ns;
-};
 
 int
 shmq_consumer_open(struct shmq_consumer **out, struct shmq_bus *bus)
@@ -128,6 +105,8 @@ shmq_consumer_close(struct shmq_consumer *c)
 
 	if (c == NULL)
 		return;
+	if (c->grp != NULL)
+		shmq__group_close(c);
 	for (i = 0; i < c->nsubs; i++)
 		shmq__tagexpr_free(c->subs[i].expr);
 	free(c->subs);
@@ -135,15 +114,58 @@ shmq_consumer_close(struct shmq_consumer *c)
 	free(c);
 }
 
-static void
-update_multi(struct shmq_consumer *c)
+void
+shmq__consumer_update_multi(struct shmq_consumer *c)
 {
 	size_t i;
 
 	c->multi_topic = false;
+	/* A group member sleeps for its subscriptions, held queues or
+	 * not: one of them may come to it while it sleeps. */
+	if (c->grp != NULL) {
+		c->multi_topic = c->grp->ntopics > 1;
+		return;
+	}
 	for (i = 1; i < c->nsubs; i++)
 		if (c->subs[i].t != c->subs[0].t)
 			c->multi_topic = true;
+}
+
+int
+shmq__consumer_sub_add(struct shmq_consumer *c, struct shmq_topic *t,
+    uint32_t q, const char *expr, uint64_t pos, struct sub **out)
+{
+	struct shmq_tagexpr *x;
+	struct sub *s, *ns;
+	int err;
+
+	if ((err = shmq__tagexpr_parse(expr, &x)) < 0)
+		return err;
+	ns = reallocarray(c->subs, c->nsubs + 1, sizeof(*ns));
+	if (ns == NULL) {
+		shmq__tagexpr_free(x);
+		return SHMQ_ERR(SHMQ_ENOMEM, "assign");
+	}
+	c->subs = ns;
+	s = &c->subs[c->nsubs++];
+	memset(s, 0, sizeof(*s));
+	s->t = t;
+	s->cq = &t->cq[q];
+	s->expr = x;
+	s->pos = pos;
+	s->idle_ec = UINT64_MAX;
+	shmq__consumer_update_multi(c);
+	*out = s;
+	return 0;
+}
+
+void
+shmq__consumer_sub_remove(struct shmq_consumer *c, size_t i)
+{
+	shmq__tagexpr_free(c->subs[i].expr);
+	c->subs[i] = c->subs[--c->nsubs];
+	c->next = 0;
+	shmq__consumer_update_multi(c);
 }
 
 static struct sub *
@@ -184,6 +206,9 @@ shmq_consumer_assign(struct shmq_consumer *c, const char *topic, int queue,
 
 	if (c == NULL)
 		return SHMQ_ERR(SHMQ_EINVAL, "no consumer");
+	if (c->grp != NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "assign: a group consumer's "
+		    "queues come from its group (shmq_consumer_subscribe)");
 	if ((err = shmq__topic_get(c->bus, topic, false, 0, &t)) < 0 ||
 	    (err = queue_range(t, queue, &lo, &hi)) < 0)
 		return err;
@@ -212,7 +237,7 @@ shmq_consumer_assign(struct shmq_consumer *c, const char *topic, int queue,
 		s->expr = x;
 		s->pos = shmq__cq_tail(s->cq);
 	}
-	update_multi(c);
+	shmq__consumer_update_multi(c);
 	return 0;
 }
 
@@ -226,6 +251,9 @@ shmq_consumer_unassign(struct shmq_consumer *c, const char *topic, int queue)
 
 	if (c == NULL)
 		return SHMQ_ERR(SHMQ_EINVAL, "no consumer");
+	if (c->grp != NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "unassign: a group consumer's "
+		    "queues come from its group");
 	if ((err = shmq__topic_get(c->bus, topic, false, 0, &t)) < 0 ||
 	    (err = queue_range(t, queue, &lo, &hi)) < 0)
 		return err;
@@ -237,7 +265,7 @@ shmq_consumer_unassign(struct shmq_consumer *c, const char *topic, int queue)
 		found = 1;
 	}
 	c->next = 0;
-	update_multi(c);
+	shmq__consumer_update_multi(c);
 	return found ? 0 : SHMQ_ERR(SHMQ_ENOQUEUE, "topic \"%s\": queue %d "
 	    "not assigned", topic, queue);
 }
@@ -505,22 +533,35 @@ collect_all(struct shmq_consumer *c, struct shmq_msgview *out, size_t max,
  * sees the other).  A lease that is already long enough needs no store.
  */
 static void
+lease_one(struct shmq_topic *t, uint32_t want)
+{
+	uint32_t cur, *l = &t->tc->bus_waiters;
+
+	while ((cur = ck_pr_load_32(l)) < want && !ck_pr_cas_32(l, cur, want))
+		ck_pr_stall();
+}
+
+static void
 doorbell_lease(struct shmq_consumer *c)
 {
-	uint32_t want, cur, *l;
+	uint32_t want;
 	size_t i, j;
 
 	want = shmq__lease_units(shmq__real_ns()) + LEASE_UNITS;
+	if (c->grp != NULL) {
+		/* A group member: every subscribed topic (held or not). */
+		for (i = 0; i < c->grp->ntopics; i++)
+			lease_one(c->grp->topics[i].t, want);
+		ck_pr_fence_memory();
+		return;
+	}
 	for (i = 0; i < c->nsubs; i++) {
 		for (j = 0; j < i; j++)
 			if (c->subs[j].t == c->subs[i].t)
 				break;
 		if (j < i)
 			continue;
-		l = &c->subs[i].t->tc->bus_waiters;
-		while ((cur = ck_pr_load_32(l)) < want &&
-		    !ck_pr_cas_32(l, cur, want))
-			ck_pr_stall();
+		lease_one(c->subs[i].t, want);
 	}
 	ck_pr_fence_memory();
 }
@@ -539,7 +580,15 @@ shmq_consumer_poll(struct shmq_consumer *c, struct shmq_msgview *out,
 
 	if (c == NULL || out == NULL || max == 0)
 		return SHMQ_ERR(SHMQ_EINVAL, "poll: bad arguments");
-	if (c->nsubs == 0)
+	if (c->grp != NULL) {
+		if (c->grp->ntopics == 0)
+			return SHMQ_ERR(SHMQ_EINVAL, "poll: no topic "
+			    "subscribed");
+		/* One load of the generation, a coarse clock read, and the
+		 * auto-commit of what the previous poll returned. */
+		if ((n = shmq__group_enter(c)) < 0)
+			return n;
+	} else if (c->nsubs == 0)
 		return SHMQ_ERR(SHMQ_EINVAL, "poll: no queue assigned");
 	n = collect_all(c, out, max, &due);
 	if (n != 0 || timeout_ms == 0)
@@ -561,7 +610,8 @@ shmq_consumer_poll(struct shmq_consumer *c, struct shmq_msgview *out,
 		}
 	}
 
-	ec = c->multi_topic ? &c->bus->ctl->doorbell : &c->subs[0].t->tc->ec;
+	ec = c->multi_topic ? &c->bus->ctl->doorbell : c->grp != NULL ?
+	    &c->grp->topics[0].t->tc->ec : &c->subs[0].t->tc->ec;
 	c->sleeping = true;
 	n = sleep_poll(c, out, max, ec, deadline);
 	c->sleeping = false;
@@ -578,6 +628,8 @@ sleep_poll(struct shmq_consumer *c, struct shmq_msgview *out, size_t max,
 	int n;
 
 	for (;;) {
+		if (c->grp != NULL && (n = shmq__group_enter(c)) < 0)
+			return n;
 		if (c->multi_topic)
 			doorbell_lease(c);
 		/* Read the count, then re-check: a publish after this read
@@ -596,6 +648,16 @@ sleep_poll(struct shmq_consumer *c, struct shmq_msgview *out, size_t max,
 			wake = deadline;
 		if (due < wake)
 			wake = due > now ? due : now + 1000000;
+		if (c->grp != NULL) {
+			/* The member's tick (kept in coarse ms, which lag
+			 * this clock by up to a jiffy: GROUP_SLACK_NS), or
+			 * soon while a queue handover is pending. */
+			uint64_t g = c->grp->npend != 0 ? now + 10000000 :
+			    c->grp->tick_due_ms * 1000000ull + GROUP_SLACK_NS;
+
+			if (g < wake)
+				wake = g > now ? g : now + 1000000;
+		}
 		(void)shmq__ec_wait(ec, old, wake);
 	}
 }

@@ -232,6 +232,10 @@ shmq__ctl_create(struct shmq_bus *bus)
 	    &err)) == 0)
 		goto fail;
 	ctl->client_dir_off = off;
+	if ((off = shmq__ctl_alloc(bus, SHMQ_GROUP_CHUNKS * sizeof(uint64_t),
+	    &err)) == 0)
+		goto fail;
+	ctl->group_dir_off = off;
 	/* ready is published by the opener once recovery has filled in the
 	 * topics and tails (shmq__ctl_publish in bus.c). */
 	return 0;

@@ -8,11 +8,15 @@
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "client.h"
+#include "allocate.h"
 #include "consumequeue.h"
+#include "group.h"
+#include "offsets.h"
 #include "internal.h"
 #include "topic.h"
 
@@ -174,5 +178,137 @@ shmq_client_foreach(struct shmq_bus *bus,
 		if ((rc = cb(arg, &ci)) != 0)
 			return rc;
 	}
+	return 0;
+}
+
+/* Snapshot group G (under the admin lock), then call CB without it. */
+static int
+group_info(struct shmq_bus *bus, struct shmq_group_ctl *g,
+    int (*cb)(void *arg, const struct shmq_group_info *info), void *arg)
+{
+	struct shmq_group_member_info *mi = NULL;
+	struct shmq_group_queue_info *qi = NULL;
+	struct shmq_group_members *ma;
+	struct shmq_group_osets *oa;
+	struct shmq_group_info gi;
+	uint64_t *tok = NULL, now = shmq__coarse_ms(), beat, owner;
+	uint32_t nm = 0, no = 0, i, j, q, nq = 0;
+	int rc;
+
+	memset(&gi, 0, sizeof(gi));
+	if ((rc = shmq__admin_lock(bus)) < 0)
+		return rc;
+	if ((ma = shmq__group_members(bus, g)) != NULL)
+		nm = ma->n < ma->cap ? ma->n : ma->cap;
+	if ((oa = shmq__group_osets(bus, g)) != NULL)
+		no = oa->n < oa->cap ? oa->n : oa->cap;
+	for (i = 0; i < no; i++)
+		nq += oa->o[i].queues <= SHMQ_MAX_QUEUES ? oa->o[i].queues : 0;
+	mi = calloc(nm + 1, sizeof(*mi));
+	tok = calloc(nm + 1, sizeof(*tok));
+	qi = calloc(nq + 1, sizeof(*qi));
+	if (mi == NULL || tok == NULL || qi == NULL) {
+		shmq__admin_unlock(bus);
+		rc = SHMQ_ERR(SHMQ_ENOMEM, "group info");
+		goto out;
+	}
+	for (i = 0; i < nm; i++) {
+		const struct shmq_group_member *m = &ma->m[i];
+		struct shmq_client_slot *s = shmq__client_slot(bus, m->slot);
+
+		mi[i].client_id = m->slot;
+		mi[i].pid = m->pid;
+		memcpy(mi[i].instance, m->instance, sizeof(mi[i].instance) - 1);
+		mi[i].joined_ns = m->joined_ns;
+		beat = s != NULL ? ck_pr_load_64(&s->beat_ms) : 0;
+		mi[i].heartbeat_age_ms = now > beat ? now - beat : 0;
+		tok[i] = m->token;
+	}
+	nq = 0;
+	for (i = 0; i < no; i++) {
+		const struct shmq_group_oset *o = &oa->o[i];
+		struct shmq_topic *t = shmq__topic_by_id(bus, o->topic_id);
+		struct shmq_group_queue *gq = shmq__oset_queues(bus, o);
+
+		if (t == NULL || gq == NULL)
+			continue;
+		for (q = 0; q < o->queues && q < t->queues; q++) {
+			struct shmq_group_queue_info *x = &qi[nq++];
+
+			strlcpy(x->topic, t->name, sizeof(x->topic));
+			memcpy(x->instance, o->instance,
+			    sizeof(x->instance) - 1);
+			x->queue = (int)q;
+			x->committed = ck_pr_load_64(&gq[q].committed);
+			x->min_off = ck_pr_load_64(&t->cq[q].qc->min_off);
+			x->max_off = shmq__cq_tail(&t->cq[q]);
+			x->lag = x->max_off > x->committed ?
+			    x->max_off - x->committed : 0;
+			owner = ck_pr_load_64(&gq[q].owner);
+			for (j = 0; owner != 0 && j < nm; j++) {
+				if (tok[j] != owner)
+					continue;
+				x->owner_pid = mi[j].pid;
+				x->owner_client = mi[j].client_id;
+				mi[j].queues++;
+			}
+			/* Broadcasting: a member follows its instance's. */
+			for (j = 0; o->instance[0] != '\0' && j < nm; j++)
+				if (strcmp(mi[j].instance, x->instance) == 0)
+					mi[j].queues++;
+		}
+	}
+	strlcpy(gi.name, g->name, sizeof(gi.name));
+	strlcpy(gi.model, g->model == SHMQ_GROUP_BROADCASTING ?
+	    "broadcasting" : "clustering", sizeof(gi.model));
+	strlcpy(gi.strategy, shmq__alloc_strategy_name(
+	    (enum shmq__alloc_strategy)g->strategy), sizeof(gi.strategy));
+	gi.generation = ck_pr_load_64(&g->generation);
+	gi.resets = ck_pr_load_64(&g->resets);
+	shmq__admin_unlock(bus);
+	/* Liveness reads /proc: outside the lock. */
+	for (i = 0; i < nm; i++)
+		mi[i].alive = !shmq__claim_owner_dead(bus, tok[i]);
+	gi.nmembers = nm;
+	gi.members = mi;
+	gi.nqueues = nq;
+	gi.queues = qi;
+	rc = cb(arg, &gi);
+out:
+	free(mi);
+	free(tok);
+	free(qi);
+	return rc;
+}
+
+int
+shmq_group_foreach(struct shmq_bus *bus, const char *group,
+    int (*cb)(void *arg, const struct shmq_group_info *info), void *arg)
+{
+	struct shmq_group_ctl *g;
+	uint32_t id, n;
+	int rc, found = 0;
+
+	if (bus == NULL || cb == NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "group foreach: bad arguments");
+	if (group != NULL && !shmq__name_ok(group))
+		return SHMQ_ERR(SHMQ_ENAME, "group \"%s\"", group);
+	n = ck_pr_load_32(&bus->ctl->ngroups);
+	ck_pr_fence_load();
+	for (id = 0; id < n; id++) {
+		g = shmq__group_ctl(bus, id);
+		if (g == NULL || ck_pr_load_32(&g->ready) != 1 ||
+		    memchr(g->name, '\0', sizeof(g->name)) == NULL)
+			continue;
+		ck_pr_fence_load();
+		if (group != NULL && strcmp(g->name, group) != 0)
+			continue;
+		found = 1;
+		if ((rc = group_info(bus, g, cb, arg)) != 0)
+			return rc;
+	}
+	if (group != NULL && !found)
+		return SHMQ_ERR(SHMQ_ENOGROUP, "group \"%s\" on bus \"%s\"",
+		    group, bus->name);
 	return 0;
 }

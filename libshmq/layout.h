@@ -16,7 +16,7 @@
 
 #include <ck_ec.h>
 
-#define SHMQ_LAYOUT_VERSION	2
+#define SHMQ_LAYOUT_VERSION	3
 #define SHMQ_CACHELINE		64
 
 /* ------------------------------------------------------------------ */
@@ -166,7 +166,11 @@ struct shmq_ctl {
 	uint32_t	nclients;	/* client slots allocated */
 	uint64_t	client_dir_off;	/* uint64_t[SHMQ_CLIENT_CHUNKS] */
 
-	uint8_t		pad1[SHMQ_CACHELINE * 2 - 128];
+	/* Consumer groups: directory of chunk offsets, published count. */
+	uint64_t	group_dir_off;	/* uint64_t[SHMQ_GROUP_CHUNKS] */
+	uint32_t	ngroups;	/* published count (release) */
+	uint32_t	pad6;
+	uint8_t		pad1[SHMQ_CACHELINE * 3 - 144];
 
 	/* Admin lock: robust, process-shared; rare operations only. */
 	pthread_mutex_t	admin;
@@ -189,7 +193,7 @@ struct shmq_ctl {
 	uint8_t		pad5[SHMQ_CACHELINE - sizeof(struct ck_ec64)];
 };
 _Static_assert(sizeof(pthread_mutex_t) <= SHMQ_CACHELINE, "mutex fits a line");
-_Static_assert(sizeof(struct shmq_ctl) == 6 * SHMQ_CACHELINE,
+_Static_assert(sizeof(struct shmq_ctl) == 7 * SHMQ_CACHELINE,
     "control header layout");
 
 struct shmq_topic_hash {
@@ -248,10 +252,112 @@ struct shmq_client_slot {
 	char		name[64];
 	uint64_t	sent;		/* approximate counters */
 	uint64_t	received;
-	uint8_t		pad1[SHMQ_CACHELINE * 2 - 120];
+	uint64_t	beat_ms;	/* group members: CLOCK_MONOTONIC_COARSE
+					   ms of the owner's last poll */
 };
 _Static_assert(sizeof(struct shmq_client_slot) == 2 * SHMQ_CACHELINE,
     "client slot");
+
+/* ------------------------------------------------------------------ */
+/* Consumer groups (group.c, offsets.c)                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A group is a struct shmq_group_ctl in a chunk of SHMQ_GROUP_CHUNK, found
+ * by id through the directory at ctl->group_dir_off (as topics are).  Its
+ * members and its offset sets are arrays that are replaced by larger copies
+ * when full (the bump allocator never frees: the old copy stays mapped and
+ * merely goes stale), so every array starts with its own capacity and
+ * count: a lock-free reader bounds-checks against the header of the array
+ * it actually loaded.  Members and offset sets change only under the admin
+ * mutex.  What the members write without the lock lives elsewhere and
+ * never moves: heartbeats in their client slots (beat_ms), owner words and
+ * committed offsets in struct shmq_group_queue arrays (one per offset set,
+ * allocated once).
+ */
+#define SHMQ_GROUP_CHUNK	64
+#define SHMQ_GROUP_CHUNKS	4096		/* => 262,144 groups */
+#define SHMQ_MAX_GROUPS		(SHMQ_GROUP_CHUNK * SHMQ_GROUP_CHUNKS)
+#define SHMQ_GROUP_MAX_MEMBERS	(1u << 20)
+#define SHMQ_GROUP_MAX_OSETS	(1u << 22)
+
+#define SHMQ_GROUP_CLUSTERING	0
+#define SHMQ_GROUP_BROADCASTING	1
+
+struct shmq_group_ctl {
+	char		name[128];	/* NUL-terminated */
+	uint64_t	name_hash;
+	uint64_t	created_ns;
+	uint32_t	id;
+	uint32_t	model;		/* SHMQ_GROUP_*: the members' */
+	uint32_t	strategy;	/* enum shmq__alloc_strategy */
+	uint32_t	ready;		/* 1 when complete (release) */
+	uint64_t	members_off;	/* struct shmq_group_members (release) */
+	uint64_t	osets_off;	/* struct shmq_group_osets (release) */
+	uint8_t		pad0[SHMQ_CACHELINE * 3 - 176];
+	/* Read by every member's poll (one load); written under admin. */
+	uint64_t	generation;	/* +1 at every join, leave, death, reset */
+	uint64_t	resets;		/* +1 at every shmq_group_reset */
+	uint64_t	scan_due_ms;	/* next liveness scan (CAS claims it) */
+	uint64_t	save_due_ms;	/* next periodic save (CAS claims it) */
+	uint64_t	saved_hash;	/* of the offsets file last written */
+	uint8_t		pad1[SHMQ_CACHELINE - 40];
+};
+_Static_assert(sizeof(struct shmq_group_ctl) == 4 * SHMQ_CACHELINE,
+    "group control block");
+
+/* One member: a consumer handle, named by its client slot's claim token. */
+struct shmq_group_member {
+	uint64_t	token;		/* shmq_claim_state(epoch, slot gen, slot) */
+	uint32_t	slot;		/* client slot */
+	int32_t		pid;
+	uint64_t	joined_ns;	/* CLOCK_REALTIME */
+	uint32_t	timeout_ms;	/* heartbeat timeout of this member */
+	uint32_t	pad0;
+	char		instance[128];	/* "" or the member's instance name */
+	uint8_t		pad1[SHMQ_CACHELINE * 3 - 160];
+};
+_Static_assert(sizeof(struct shmq_group_member) == 3 * SHMQ_CACHELINE,
+    "group member");
+
+struct shmq_group_members {
+	uint32_t	cap;
+	uint32_t	n;		/* <= cap (release after a member) */
+	uint8_t		pad[SHMQ_CACHELINE - 8];
+	struct shmq_group_member m[];
+};
+
+/* Committed offset and owner of one queue for one offset set. */
+struct shmq_group_queue {
+	uint64_t	owner;		/* clustering: token of the member that
+					   consumes the queue, 0: nobody */
+	uint64_t	committed;	/* next offset to consume */
+	uint8_t		pad[SHMQ_CACHELINE - 16];
+};
+_Static_assert(sizeof(struct shmq_group_queue) == SHMQ_CACHELINE,
+    "group queue");
+
+/*
+ * The offsets of one topic for the group (clustering: instance "") or for
+ * one instance of it (broadcasting).
+ */
+struct shmq_group_oset {
+	char		instance[128];
+	uint32_t	topic_id;
+	uint32_t	queues;
+	uint64_t	queue_off;	/* struct shmq_group_queue[queues] */
+	uint64_t	created_ns;
+	uint8_t		pad[SHMQ_CACHELINE - 24];
+};
+_Static_assert(sizeof(struct shmq_group_oset) == 3 * SHMQ_CACHELINE,
+    "group offset set");
+
+struct shmq_group_osets {
+	uint32_t	cap;
+	uint32_t	n;		/* <= cap (release after a set) */
+	uint8_t		pad[SHMQ_CACHELINE - 8];
+	struct shmq_group_oset o[];
+};
 
 /* ------------------------------------------------------------------ */
 /* Checkpoint file                                                     */

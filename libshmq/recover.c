@@ -28,6 +28,7 @@
 #include "consumequeue.h"
 #include "internal.h"
 #include "layout.h"
+#include "offsets.h"
 #include "recover.h"
 #include "region.h"
 #include "topic.h"
@@ -524,5 +525,7 @@ queues:
 		for (q = 0; q < t->queues; q++)
 			cut_queue(bus, t, &t->cq[q], ctl->log_tail);
 	}
-	return 0;
+	/* 5. Consumer groups and their committed offsets, once the queue
+	 * tails they are held to are known. */
+	return shmq__offsets_load(bus);
 }

@@ -48,7 +48,7 @@ enum {
 	E_STORED,	/* something was stored by a failed call */
 	E_LOSS,		/* an acknowledged message is missing or torn */
 	E_AFTER,	/* sends do not work again after the failure */
-	E_TIMEOUT = 1000
+	E_TIMEOUT = TU_E_TIMEOUT
 };
 
 /* ------------------------------------------------------------------ */
@@ -69,59 +69,17 @@ struct bshared {
 static struct bshared *
 shared_new(void)
 {
-	struct bshared *sh;
-
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(sh, MAP_FAILED);
-	memset(sh, 0, sizeof(*sh));
-	return sh;
+	return tu_shared_new(sizeof(struct bshared));
 }
 
 static void
 say(struct bshared *sh, const char *fmt, ...)
 {
-	size_t len = strlen(sh->msg);
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(sh->msg + len, sizeof(sh->msg) - len, fmt, ap);
+	tu_vappend(sh->msg, sizeof(sh->msg), fmt, ap);
 	va_end(ap);
-	len = strlen(sh->msg);
-	if (len + 2 < sizeof(sh->msg)) {
-		sh->msg[len] = ';';
-		sh->msg[len + 1] = ' ';
-		sh->msg[len + 2] = '\0';
-	}
-}
-
-static double
-mult(void)
-{
-	const char *s = getenv("CK_TIMEOUT_MULTIPLIER");
-	double m = s != NULL ? atof(s) : 1.0;
-
-	return m >= 1.0 ? m : 1.0;
-}
-
-/* Wait for PID, killing it after SECS (scaled); exit code or E_TIMEOUT. */
-static int
-wait_child(pid_t pid, double secs)
-{
-	uint64_t end = tu_mono_ns() + (uint64_t)(secs * mult() * 1e9);
-	int st;
-
-	for (;;) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) :
-			    128 + WTERMSIG(st);
-		if (tu_mono_ns() > end) {
-			kill(pid, SIGKILL);
-			tu_wait(pid);
-			return E_TIMEOUT;
-		}
-		usleep(2000);
-	}
 }
 
 static void
@@ -841,7 +799,7 @@ START_TEST(test_permissions)
 		ck_assert_int_eq(chmod(path, 0), 0);
 		if ((pid = fork()) == 0)
 			_exit(intruder_proc(sh, 0, NULL));
-		code = wait_child(pid, 30);
+		code = tu_wait_deadline(pid, 30);
 		chmod(path, 0700);
 		ck_assert_msg(code == E_OK, "exit %d: %s", code, sh->msg);
 		return;
@@ -875,23 +833,23 @@ START_TEST(test_permissions)
 	ck_assert_int_eq(chmod(tu_home(), 0755), 0);
 	if ((pid = fork()) == 0)
 		_exit(intruder_proc(sh, NOBODY, NULL));
-	code = wait_child(pid, 30);
+	code = tu_wait_deadline(pid, 30);
 	ck_assert_msg(code == E_OK, "while open: exit %d: %s", code, sh->msg);
 
 	__atomic_store_n(&sh->release, 1, __ATOMIC_RELEASE);
-	code = wait_child(holder, 30);
+	code = tu_wait_deadline(holder, 30);
 	ck_assert_msg(code == E_OK, "holder: exit %d: %s", code, sh->msg);
 
 	if ((pid = fork()) == 0)
 		_exit(intruder_proc(sh, NOBODY, NULL));
-	code = wait_child(pid, 30);
+	code = tu_wait_deadline(pid, 30);
 	ck_assert_msg(code == E_OK, "after close: exit %d: %s", code,
 	    sh->msg);
 
 	snprintf(newbus, sizeof(newbus), "%sn", tu_bus());
 	if ((pid = fork()) == 0)
 		_exit(intruder_proc(sh, NOBODY, newbus));
-	code = wait_child(pid, 30);
+	code = tu_wait_deadline(pid, 30);
 	ck_assert_msg(code == E_OK, "new bus in a root-owned store root: "
 	    "exit %d: %s", code, sh->msg);
 	chmod(tu_home(), 0700);
@@ -1096,7 +1054,7 @@ run_full(struct bshared *sh, enum full_how how, const char *filler)
 	if ((pid = fork()) == 0)
 		_exit(full_writer(sh, how, filler));
 	ck_assert_int_gt(pid, 0);
-	code = wait_child(pid, 60);
+	code = tu_wait_deadline(pid, 60);
 	fprintf(stderr, "full disk (%s): %llu acknowledged, %llu failed "
 	    "sends used %llu offsets: %s\n", how == FULL_FILLER ? "tmpfs" :
 	    "RLIMIT_FSIZE", (unsigned long long)sh->acked,
@@ -1112,7 +1070,7 @@ run_full(struct bshared *sh, enum full_how how, const char *filler)
 	}
 	if ((pid = fork()) == 0)
 		_exit(full_reader(sh));
-	code = wait_child(pid, 60);
+	code = tu_wait_deadline(pid, 60);
 	if (code != E_OK) {
 		char m[2100];
 

@@ -26,26 +26,16 @@
 #include "testutil.h"
 
 #define SEG		(1ull << 20)
+#define CQE		128u		/* entries per index file */
 #define TEST_MAGIC	0x54534554u	/* "TEST": a record made here */
 
 static struct shmq_bus *bus;
-
-static int
-open_bus(struct shmq_bus **out)
-{
-	struct shmq_bus_opts o;
-
-	shmq_bus_opts_init(&o);
-	o.segment_bytes = SEG;
-	o.cq_entries = 128;
-	return shmq_bus_open(out, NULL, &o);
-}
 
 static void
 setup(void)
 {
 	tu_setup_store();
-	ck_assert_int_eq(open_bus(&bus), 0);
+	ck_assert_int_eq(tu_bus_open(&bus, SEG, CQE), 0);
 	ck_assert_uint_eq(bus->segment_bytes, SEG);
 }
 
@@ -596,7 +586,7 @@ reserver(int fill, int go)
 	char ch;
 	int i;
 
-	if (open_bus(&b) != 0)
+	if (tu_bus_open(&b, SEG, CQE) != 0)
 		return 2;
 	if (read(go, &ch, 1) != 0)
 		return 3;

@@ -49,22 +49,11 @@
 
 static struct shmq_bus *bus;
 
-static int
-open_bus(struct shmq_bus **out)
-{
-	struct shmq_bus_opts o;
-
-	shmq_bus_opts_init(&o);
-	o.segment_bytes = SEG;
-	o.cq_entries = CQE;
-	return shmq_bus_open(out, NULL, &o);
-}
-
 static void
 setup(void)
 {
 	tu_setup_store();
-	ck_assert_int_eq(open_bus(&bus), 0);
+	ck_assert_int_eq(tu_bus_open(&bus, SEG, CQE), 0);
 	ck_assert_uint_eq(bus->cq_entries, CQE);
 }
 
@@ -640,7 +629,7 @@ claimer_proc(int k, int go)
 	char ch;
 	int i;
 
-	if (open_bus(&b) != 0)
+	if (tu_bus_open(&b, SEG, CQE) != 0)
 		return 2;
 	if (shmq__topic_get(b, "proc", false, 0, &t) != 0)
 		return 3;
@@ -823,7 +812,7 @@ START_TEST(t_hole_dead_claimer)
 		uint32_t idx;
 
 		close(fds[0]);
-		if (open_bus(&cb) != 0 ||
+		if (tu_bus_open(&cb, SEG, CQE) != 0 ||
 		    shmq__topic_get(cb, "dead", false, 0, &ct) != 0 ||
 		    shmq__client_register(cb, SHMQ_ROLE_PRODUCER, "dies",
 		    &idx, &slot) != 0 ||
@@ -1018,7 +1007,7 @@ reopen(void)
 {
 	shmq_bus_close(bus);
 	bus = NULL;
-	ck_assert_int_eq(open_bus(&bus), 0);
+	ck_assert_int_eq(tu_bus_open(&bus, SEG, CQE), 0);
 }
 
 START_TEST(t_persist_reopen)

@@ -25,7 +25,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,25 +37,15 @@
 #include <check.h>
 
 #include "shmq/shmq.h"
+#include "body.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------ */
-/* Exit codes of children                                              */
+/* Exit codes of children (E_OK to E_QUEUE: body.h)                    */
 /* ------------------------------------------------------------------ */
 
 enum {
-	E_OK = 0,
-	E_SETUP = 10,	/* bus/producer/consumer open, assign, seek */
-	E_SEND,		/* a send failed */
-	E_SENDRES,	/* a send result is inconsistent */
-	E_POLL,		/* poll returned an error */
-	E_TORN,		/* a body or its header does not check */
-	E_BADID,	/* producer id or seq out of range */
-	E_DUP,		/* a message seen twice */
-	E_ORDER,	/* a producer's seqs not increasing within a queue */
-	E_OFFSET,	/* queue offsets going backwards, or not dense */
-	E_QUEUE,	/* a message in a queue it was not sent to */
-	E_LOSS,		/* an acknowledged message is missing */
+	E_LOSS = E_BODY_NEXT,	/* an acknowledged message is missing */
 	E_PHANTOM,	/* a seq that was never sent */
 	E_STALL,	/* a consumer waited too long between messages */
 	E_SLOWSEND,	/* a send took too long */
@@ -64,24 +53,12 @@ enum {
 	E_HOLES,	/* more holes than dead writers */
 	E_CLIENTS,	/* a killed client still shown alive */
 	E_STATS,	/* introspection call failed */
-	E_TIMEOUT = 1000	/* set by the parent: child killed at deadline */
 };
 
 static const char *
 ecode_name(int code)
 {
 	switch (code) {
-	case E_OK:	return "ok";
-	case E_SETUP:	return "setup failed";
-	case E_SEND:	return "send failed";
-	case E_SENDRES:	return "bad send result";
-	case E_POLL:	return "poll error";
-	case E_TORN:	return "torn or corrupt body";
-	case E_BADID:	return "producer/seq out of range";
-	case E_DUP:	return "duplicate";
-	case E_ORDER:	return "order broken within a queue";
-	case E_OFFSET:	return "queue offsets wrong";
-	case E_QUEUE:	return "message in the wrong queue";
 	case E_LOSS:	return "acknowledged message lost";
 	case E_PHANTOM:	return "message that was never acknowledged nor sent";
 	case E_STALL:	return "consumer stalled";
@@ -90,97 +67,8 @@ ecode_name(int code)
 	case E_HOLES:	return "too many holes";
 	case E_CLIENTS:	return "dead client shown alive";
 	case E_STATS:	return "introspection failed";
-	case E_TIMEOUT:	return "did not finish in time (killed)";
-	case 128 + SIGSEGV: return "SIGSEGV";
-	case 128 + SIGBUS: return "SIGBUS";
-	case 128 + SIGABRT: return "SIGABRT";
-	case 128 + SIGKILL: return "SIGKILL";
-	default:	return "unexpected exit";
+	default:	return body_exit_name(code);
 	}
-}
-
-/* ------------------------------------------------------------------ */
-/* Message bodies (as in check_xproc.c)                                */
-/* ------------------------------------------------------------------ */
-
-#define BODY_MAGIC	0x59444f42u	/* "BODY" */
-#define BODY_HDR	32u
-
-struct body_hdr {
-	uint32_t	magic;
-	uint32_t	prod;		/* logical producer */
-	uint64_t	seq;		/* per logical producer, from 0 */
-	uint64_t	t_ns;		/* sender's monotonic clock */
-	uint32_t	len;		/* whole body */
-	uint32_t	sum;		/* over the fields above, sum = 0 */
-};
-_Static_assert(sizeof(struct body_hdr) == BODY_HDR, "body header");
-
-static inline uint64_t
-mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-static uint32_t
-hdr_sum(const struct body_hdr *h)
-{
-	return (uint32_t)mix64(h->magic ^ ((uint64_t)h->prod << 32) ^
-	    mix64(h->seq) ^ mix64(h->t_ns + h->len));
-}
-
-static void
-body_fill(void *buf, size_t len, uint32_t prod, uint64_t seq, uint64_t t_ns)
-{
-	struct body_hdr h;
-	unsigned char *p = buf;
-	uint64_t key = mix64(((uint64_t)prod << 40) ^ seq), w;
-	size_t i, n;
-
-	h.magic = BODY_MAGIC;
-	h.prod = prod;
-	h.seq = seq;
-	h.t_ns = t_ns;
-	h.len = (uint32_t)len;
-	h.sum = 0;
-	h.sum = hdr_sum(&h);
-	memcpy(p, &h, sizeof(h));
-	for (i = BODY_HDR; i < len; i += 8) {
-		w = mix64(key + i);
-		n = len - i < 8 ? len - i : 8;
-		memcpy(p + i, &w, n);
-	}
-}
-
-static int
-body_check(const void *buf, size_t len, struct body_hdr *h)
-{
-	const unsigned char *p = buf;
-	uint64_t key, w;
-	uint32_t sum;
-	size_t i, n;
-
-	if (buf == NULL || len < BODY_HDR)
-		return -1;
-	memcpy(h, p, sizeof(*h));
-	if (h->magic != BODY_MAGIC || h->len != len)
-		return -1;
-	sum = h->sum;
-	h->sum = 0;
-	if (hdr_sum(h) != sum)
-		return -1;
-	h->sum = sum;
-	key = mix64(((uint64_t)h->prod << 40) ^ h->seq);
-	for (i = BODY_HDR; i < len; i += 8) {
-		w = mix64(key + i);
-		n = len - i < 8 ? len - i : 8;
-		if (memcmp(p + i, &w, n) != 0)
-			return -1;
-	}
-	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -220,76 +108,11 @@ struct cshared {
 };
 _Static_assert(sizeof(struct cshared) <= SHARED_BYTES, "shared page");
 
-static uint64_t rng_state;
-
-static uint64_t
-rnd(void)
-{
-	rng_state = mix64(rng_state);
-	return rng_state;
-}
-
-static void
-seed_rng(void)
-{
-	const char *s = getenv("SHMQ_TEST_SEED");
-	uint64_t seed = s != NULL ? strtoull(s, NULL, 0) :
-	    tu_mono_ns() ^ ((uint64_t)getpid() << 32);
-
-	fprintf(stderr, "crash: seed %llu (SHMQ_TEST_SEED to replay)\n",
-	    (unsigned long long)seed);
-	rng_state = seed;
-}
-
-static double
-mult(void)
-{
-	const char *s = getenv("CK_TIMEOUT_MULTIPLIER");
-	double m = s != NULL ? atof(s) : 1.0;
-
-	return m >= 1.0 ? m : 1.0;
-}
-
 /* The longest a live consumer or producer may wait on a dead one. */
 static uint64_t
 stall_limit_ns(void)
 {
-	return (uint64_t)(2e9 * mult());
-}
-
-static void
-detail(const char *who, const char *fmt, ...)
-{
-	char path[4300];
-	va_list ap;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/detail-%s.txt", tu_home(), who);
-	f = fopen(path, "a");
-	if (f == NULL)
-		return;
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fputc('\n', f);
-	fclose(f);
-}
-
-static void
-read_detail(const char *who, char *buf, size_t size)
-{
-	char path[4300];
-	size_t n;
-	FILE *f;
-
-	buf[0] = '\0';
-	snprintf(path, sizeof(path), "%s/detail-%s.txt", tu_home(), who);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return;
-	n = fread(buf, 1, size - 1, f);
-	buf[n] = '\0';
-	fclose(f);
+	return (uint64_t)(2e9 * tu_mult());
 }
 
 static void
@@ -309,23 +132,10 @@ queue_for(uint32_t id, uint64_t seq)
 	return (unsigned)((seq + id) % NQ);
 }
 
-static size_t
-len_for(uint32_t id, uint64_t seq, size_t max)
-{
-	return BODY_HDR + mix64(((uint64_t)id << 48) ^ seq) %
-	    (max - BODY_HDR + 1);
-}
-
 static struct cshared *
 shared_new(void)
 {
-	struct cshared *sh;
-
-	sh = mmap(NULL, SHARED_BYTES, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(sh, MAP_FAILED);
-	memset(sh, 0, sizeof(*sh));
-	return sh;
+	return tu_shared_new(SHARED_BYTES);
 }
 
 static int
@@ -336,7 +146,7 @@ open_bus(const char *who, uint64_t segment_bytes, struct shmq_bus **bus)
 
 	opts_for(&o, segment_bytes);
 	if ((rc = shmq_bus_open(bus, NULL, &o)) != 0) {
-		detail(who, "bus_open: %s (%s)", shmq_err_name(rc),
+		tu_detail(who, "bus_open: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
@@ -392,40 +202,40 @@ vst_msg(struct vst *vs, const struct shmq_msgview *m, struct body_hdr *hp)
 	unsigned q;
 
 	if (body_check(m->body, m->body_len, &h) != 0) {
-		detail(vs->who, "torn body: queue %d off %llu len %zu",
+		tu_detail(vs->who, "torn body: queue %d off %llu len %zu",
 		    m->queue, (unsigned long long)m->queue_off, m->body_len);
 		return E_TORN;
 	}
 	if (h.prod >= vs->nids || h.seq >= CAP || m->queue < 0 ||
 	    m->queue >= NQ) {
-		detail(vs->who, "out of range: prod %u seq %llu queue %d",
+		tu_detail(vs->who, "out of range: prod %u seq %llu queue %d",
 		    h.prod, (unsigned long long)h.seq, m->queue);
 		return E_BADID;
 	}
 	q = (unsigned)m->queue;
 	if (q != queue_for(h.prod, h.seq)) {
-		detail(vs->who, "prod %u seq %llu in queue %u, sent to %u",
+		tu_detail(vs->who, "prod %u seq %llu in queue %u, sent to %u",
 		    h.prod, (unsigned long long)h.seq, q,
 		    queue_for(h.prod, h.seq));
 		return E_QUEUE;
 	}
 	bit = (uint64_t)h.prod * CAP + h.seq;
 	if (vs->bits[bit / 8] & (1u << (bit % 8))) {
-		detail(vs->who, "duplicate prod %u seq %llu (queue %u off "
+		tu_detail(vs->who, "duplicate prod %u seq %llu (queue %u off "
 		    "%llu)", h.prod, (unsigned long long)h.seq, q,
 		    (unsigned long long)m->queue_off);
 		return E_DUP;
 	}
 	vs->bits[bit / 8] |= (uint8_t)(1u << (bit % 8));
 	if ((int64_t)h.seq <= vs->last[h.prod][q]) {
-		detail(vs->who, "order: prod %u queue %u: seq %llu after %lld",
-		    h.prod, q, (unsigned long long)h.seq,
+		tu_detail(vs->who, "order: prod %u queue %u: seq %llu after "
+		    "%lld", h.prod, q, (unsigned long long)h.seq,
 		    (long long)vs->last[h.prod][q]);
 		return E_ORDER;
 	}
 	vs->last[h.prod][q] = (int64_t)h.seq;
 	if (m->queue_off < vs->next_off[q]) {
-		detail(vs->who, "queue %u: offset %llu after %llu", q,
+		tu_detail(vs->who, "queue %u: offset %llu after %llu", q,
 		    (unsigned long long)m->queue_off,
 		    (unsigned long long)vs->next_off[q]);
 		return E_OFFSET;
@@ -462,16 +272,16 @@ vst_final(const struct vst *vs, const uint64_t *need, const uint64_t *maxseq)
 			if (vst_has(vs, id, seq))
 				continue;
 			if (missing++ < 5)
-				detail(vs->who, "missing prod %u seq %llu of "
-				    "%llu acknowledged (queue %u)", id,
+				tu_detail(vs->who, "missing prod %u seq %llu "
+				    "of %llu acknowledged (queue %u)", id,
 				    (unsigned long long)seq,
 				    (unsigned long long)need[id],
 				    queue_for(id, seq));
 			code = E_LOSS;
 		}
 		if (vs->cnt[id] != 0 && vs->maxseen[id] > maxseq[id]) {
-			detail(vs->who, "prod %u: seq %llu seen, but only %llu "
-			    "acknowledged", id,
+			tu_detail(vs->who, "prod %u: seq %llu seen, but only "
+			    "%llu acknowledged", id,
 			    (unsigned long long)vs->maxseen[id],
 			    (unsigned long long)maxseq[id]);
 			if (code == E_OK)
@@ -479,7 +289,7 @@ vst_final(const struct vst *vs, const uint64_t *need, const uint64_t *maxseq)
 		}
 	}
 	if (missing != 0)
-		detail(vs->who, "%llu acknowledged messages missing",
+		tu_detail(vs->who, "%llu acknowledged messages missing",
 		    (unsigned long long)missing);
 	return code;
 }
@@ -513,11 +323,11 @@ drain(struct shmq_bus *bus, struct shmq_consumer *c, struct vst *vs)
 	unsigned q;
 	int n, i, rc, at_end;
 
-	end = tu_mono_ns() + (uint64_t)(30e9 * mult());
+	end = tu_mono_ns() + (uint64_t)(30e9 * tu_mult());
 	for (;;) {
 		n = shmq_consumer_poll(c, v, 64, 200);
 		if (n < 0) {
-			detail(vs->who, "poll: %s (%s) after %llu messages",
+			tu_detail(vs->who, "poll: %s (%s) after %llu messages",
 			    shmq_err_name(n), shmq_errmsg(),
 			    (unsigned long long)vs->got);
 			return E_POLL;
@@ -530,7 +340,7 @@ drain(struct shmq_bus *bus, struct shmq_consumer *c, struct vst *vs)
 		memset(&mo, 0, sizeof(mo));
 		if ((rc = shmq_queue_foreach(bus, TOPIC, maxoffs_cb,
 		    &mo)) != 0 || mo.n != NQ) {
-			detail(vs->who, "queue_foreach: %s, %u queues",
+			tu_detail(vs->who, "queue_foreach: %s, %u queues",
 			    shmq_err_name(rc), mo.n);
 			return E_STATS;
 		}
@@ -538,7 +348,7 @@ drain(struct shmq_bus *bus, struct shmq_consumer *c, struct vst *vs)
 		for (q = 0; q < NQ; q++) {
 			if ((rc = shmq_consumer_position(c, TOPIC, (int)q,
 			    &pos[q])) != 0) {
-				detail(vs->who, "position: %s",
+				tu_detail(vs->who, "position: %s",
 				    shmq_err_name(rc));
 				return E_STATS;
 			}
@@ -549,7 +359,7 @@ drain(struct shmq_bus *bus, struct shmq_consumer *c, struct vst *vs)
 			/* Holes at the tail were passed over, too. */
 			for (q = 0; q < NQ; q++) {
 				if (pos[q] < vs->next_off[q]) {
-					detail(vs->who, "queue %u: position "
+					tu_detail(vs->who, "queue %u: position "
 					    "%llu behind a message read at "
 					    "%llu", q,
 					    (unsigned long long)pos[q],
@@ -564,7 +374,7 @@ drain(struct shmq_bus *bus, struct shmq_consumer *c, struct vst *vs)
 		}
 		if (tu_mono_ns() > end) {
 			for (q = 0; q < NQ; q++)
-				detail(vs->who, "queue %u: position %llu, "
+				tu_detail(vs->who, "queue %u: position %llu, "
 				    "max_off %llu", q,
 				    (unsigned long long)pos[q],
 				    (unsigned long long)mo.max_off[q]);
@@ -585,7 +395,7 @@ consumer_first(const char *who, struct shmq_bus *bus,
 	    "*")) != 0 ||
 	    (first && (rc = shmq_consumer_seek(*c, TOPIC, SHMQ_QUEUE_ANY,
 	    SHMQ_SEEK_FIRST, 0)) != 0)) {
-		detail(who, "consumer setup: %s (%s)", shmq_err_name(rc),
+		tu_detail(who, "consumer setup: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
@@ -605,7 +415,7 @@ setup_proc(uint64_t segment_bytes)
 	if ((rc = open_bus("setup", segment_bytes, &bus)) != E_OK)
 		return rc;
 	if ((rc = shmq_topic_create(bus, TOPIC, NQ)) != 0) {
-		detail("setup", "topic_create: %s (%s)", shmq_err_name(rc),
+		tu_detail("setup", "topic_create: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
@@ -634,13 +444,13 @@ killer_proc(struct cshared *sh, uint32_t id, uint64_t segment_bytes,
 	if ((rc = open_bus(who, segment_bytes, &bus)) != E_OK)
 		return rc;
 	if ((rc = shmq_producer_open(&p, bus, "killer")) != 0) {
-		detail(who, "producer_open: %s (%s)", shmq_err_name(rc),
+		tu_detail(who, "producer_open: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
 	__atomic_store_n(&sh->ready[id], 1, __ATOMIC_RELEASE);
 	for (seq = 0; seq < CAP; seq++) {
-		len = len_for(id, seq, maxlen);
+		len = body_pick_len(id, seq, maxlen);
 		body_fill(buf, len, id, seq, tu_mono_ns());
 		shmq_msg_init(&m);
 		m.topic = TOPIC;
@@ -648,7 +458,7 @@ killer_proc(struct cshared *sh, uint32_t id, uint64_t segment_bytes,
 		m.body_len = len;
 		m.queue = (int)queue_for(id, seq);
 		if ((rc = shmq_producer_send(p, &m, NULL)) != 0) {
-			detail(who, "seq %llu: send: %s (%s)",
+			tu_detail(who, "seq %llu: send: %s (%s)",
 			    (unsigned long long)seq, shmq_err_name(rc),
 			    shmq_errmsg());
 			return E_SEND;
@@ -680,7 +490,7 @@ steady_proc(struct cshared *sh, uint32_t id, uint64_t segment_bytes,
 	if ((rc = open_bus(who, segment_bytes, &bus)) != E_OK)
 		return rc;
 	if ((rc = shmq_producer_open(&p, bus, "steady")) != 0) {
-		detail(who, "producer_open: %s (%s)", shmq_err_name(rc),
+		tu_detail(who, "producer_open: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
@@ -689,7 +499,7 @@ steady_proc(struct cshared *sh, uint32_t id, uint64_t segment_bytes,
 		usleep(200);
 	for (seq = 0; seq < CAP &&
 	    __atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE) == 0; seq++) {
-		len = len_for(id, seq, sizeof(buf));
+		len = body_pick_len(id, seq, sizeof(buf));
 		t = tu_mono_ns();
 		body_fill(buf, len, id, seq, t);
 		shmq_msg_init(&m);
@@ -698,7 +508,7 @@ steady_proc(struct cshared *sh, uint32_t id, uint64_t segment_bytes,
 		m.body_len = len;
 		m.queue = (int)queue_for(id, seq);
 		if ((rc = shmq_producer_send(p, &m, NULL)) != 0) {
-			detail(who, "seq %llu: send: %s (%s)",
+			tu_detail(who, "seq %llu: send: %s (%s)",
 			    (unsigned long long)seq, shmq_err_name(rc),
 			    shmq_errmsg());
 			return E_SEND;
@@ -724,7 +534,7 @@ steady_proc(struct cshared *sh, uint32_t id, uint64_t segment_bytes,
 	shmq_producer_close(p);
 	shmq_bus_close(bus);
 	if (worst > stall_limit_ns()) {
-		detail(who, "a send took %.3f s", (double)worst / 1e9);
+		tu_detail(who, "a send took %.3f s", (double)worst / 1e9);
 		return E_SLOWSEND;
 	}
 	return E_OK;
@@ -791,12 +601,12 @@ live_proc(struct cshared *sh, const struct live_cfg *lc, const char *who)
 		return rc;
 	__atomic_add_fetch(&sh->cready, 1, __ATOMIC_SEQ_CST);
 	memset(last_rx, 0, sizeof(last_rx));
-	idle_ns = (uint64_t)(20e9 * mult());
+	idle_ns = (uint64_t)(20e9 * tu_mult());
 	last_progress = tu_mono_ns();
 	for (;;) {
 		n = shmq_consumer_poll(c, v, 64, lc->timeout_ms);
 		if (n < 0) {
-			detail(who, "poll: %s (%s) after %llu messages",
+			tu_detail(who, "poll: %s (%s) after %llu messages",
 			    shmq_err_name(n), shmq_errmsg(),
 			    (unsigned long long)vs->got);
 			return E_POLL;
@@ -840,7 +650,7 @@ live_proc(struct cshared *sh, const struct live_cfg *lc, const char *who)
 		cc.sh = sh;
 		shmq_client_foreach(bus, clcheck_cb, &cc);
 		if (cc.bad != 0) {
-			detail(who, "%d killed consumers shown alive: %s",
+			tu_detail(who, "%d killed consumers shown alive: %s",
 			    cc.bad, cc.msg);
 			return E_CLIENTS;
 		}
@@ -856,7 +666,7 @@ live_proc(struct cshared *sh, const struct live_cfg *lc, const char *who)
 	if ((rc = vst_final(vs, need, maxseq)) != E_OK)
 		return rc;
 	if (worst > stall_limit_ns()) {
-		detail(who, "queue %u waited %.3f s between two messages of "
+		tu_detail(who, "queue %u waited %.3f s between two messages of "
 		    "live producers (limit %.3f s)", worst_q,
 		    (double)worst / 1e9, (double)stall_limit_ns() / 1e9);
 		return E_STALL;
@@ -906,7 +716,7 @@ verify_proc(struct cshared *sh, uint64_t segment_bytes, int resend_id,
 	sh->skipped = vs->skipped;
 	sh->got = vs->got;
 	if (vs->skipped > sh->holes_max) {
-		detail(who, "%llu queue offsets skipped, but only %llu "
+		tu_detail(who, "%llu queue offsets skipped, but only %llu "
 		    "writers died", (unsigned long long)vs->skipped,
 		    (unsigned long long)sh->holes_max);
 		return E_HOLES;
@@ -916,17 +726,17 @@ verify_proc(struct cshared *sh, uint64_t segment_bytes, int resend_id,
 
 	memset(&mo, 0, sizeof(mo));
 	if ((rc = shmq_queue_foreach(bus, TOPIC, maxoffs_cb, &mo)) != 0) {
-		detail(who, "queue_foreach: %s", shmq_err_name(rc));
+		tu_detail(who, "queue_foreach: %s", shmq_err_name(rc));
 		return E_STATS;
 	}
 	if ((rc = shmq_producer_open(&p, bus, "verify")) != 0) {
-		detail(who, "producer_open: %s (%s)", shmq_err_name(rc),
+		tu_detail(who, "producer_open: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
 	memset(sent, 0, sizeof(sent));
 	for (seq = 0; seq < 4 * NQ; seq++) {
-		len = len_for((uint32_t)resend_id, seq, sizeof(buf));
+		len = body_pick_len((uint32_t)resend_id, seq, sizeof(buf));
 		body_fill(buf, len, (uint32_t)resend_id, seq, tu_mono_ns());
 		shmq_msg_init(&m);
 		m.topic = TOPIC;
@@ -935,14 +745,14 @@ verify_proc(struct cshared *sh, uint64_t segment_bytes, int resend_id,
 		q = queue_for((uint32_t)resend_id, seq);
 		m.queue = (int)q;
 		if ((rc = shmq_producer_send(p, &m, &res)) != 0) {
-			detail(who, "send after recovery: %s (%s)",
+			tu_detail(who, "send after recovery: %s (%s)",
 			    shmq_err_name(rc), shmq_errmsg());
 			return E_SEND;
 		}
 		if (res.queue != (int)q ||
 		    res.queue_off != mo.max_off[q] + sent[q]) {
-			detail(who, "send after recovery: queue %d off %llu, "
-			    "expected queue %u off %llu (dense after the "
+			tu_detail(who, "send after recovery: queue %d off "
+			    "%llu, expected queue %u off %llu (dense after the "
 			    "recovered tail)", res.queue,
 			    (unsigned long long)res.queue_off, q,
 			    (unsigned long long)(mo.max_off[q] + sent[q]));
@@ -954,15 +764,15 @@ verify_proc(struct cshared *sh, uint64_t segment_bytes, int resend_id,
 	if ((rc = drain(bus, c, vs)) != E_OK)
 		return rc;
 	if (vs->skipped != skipped || vs->cnt[resend_id] != 4 * NQ) {
-		detail(who, "read back %llu of %u new messages, %llu offsets "
-		    "skipped", (unsigned long long)vs->cnt[resend_id],
+		tu_detail(who, "read back %llu of %u new messages, %llu "
+		    "offsets skipped", (unsigned long long)vs->cnt[resend_id],
 		    4 * NQ, (unsigned long long)(vs->skipped - skipped));
 		return E_LOSS;
 	}
 	for (q = 0; q < NQ; q++) {
 		if (shmq_consumer_position(c, TOPIC, (int)q, &pos) != 0 ||
 		    pos != mo.max_off[q] + sent[q]) {
-			detail(who, "queue %u: position %llu after reading "
+			tu_detail(who, "queue %u: position %llu after reading "
 			    "the new messages, expected %llu", q,
 			    (unsigned long long)pos,
 			    (unsigned long long)(mo.max_off[q] + sent[q]));
@@ -1001,13 +811,13 @@ victim_proc(struct cshared *sh, unsigned mode, const char *who,
 	for (;;) {
 		n = shmq_consumer_poll(c, v, max, timeout);
 		if (n < 0) {
-			detail(who, "poll: %s (%s)", shmq_err_name(n),
+			tu_detail(who, "poll: %s (%s)", shmq_err_name(n),
 			    shmq_errmsg());
 			return E_POLL;
 		}
 		for (i = 0; i < n; i++) {
 			if (body_check(v[i].body, v[i].body_len, &h) != 0) {
-				detail(who, "torn body: queue %d off %llu",
+				tu_detail(who, "torn body: queue %d off %llu",
 				    v[i].queue,
 				    (unsigned long long)v[i].queue_off);
 				return E_TORN;
@@ -1020,85 +830,21 @@ victim_proc(struct cshared *sh, unsigned mode, const char *who,
 /* The parent                                                          */
 /* ------------------------------------------------------------------ */
 
-struct child {
-	pid_t	pid;
-	int	code;
-	char	who[32];
-};
-
-static void
-wait_children(struct child *ch, unsigned n, double secs)
-{
-	uint64_t end = tu_mono_ns() + (uint64_t)(secs * mult() * 1e9);
-	unsigned i, left = n;
-	int st;
-
-	for (i = 0; i < n; i++)
-		ch[i].code = -1;
-	while (left > 0) {
-		for (i = 0; i < n; i++) {
-			if (ch[i].code != -1)
-				continue;
-			if (waitpid(ch[i].pid, &st, WNOHANG) == ch[i].pid) {
-				ch[i].code = WIFEXITED(st) ? WEXITSTATUS(st) :
-				    128 + WTERMSIG(st);
-				left--;
-			}
-		}
-		if (left == 0)
-			break;
-		if (tu_mono_ns() > end) {
-			for (i = 0; i < n; i++) {
-				if (ch[i].code != -1)
-					continue;
-				kill(ch[i].pid, SIGKILL);
-				tu_wait(ch[i].pid);
-				ch[i].code = E_TIMEOUT;
-			}
-			break;
-		}
-		usleep(2000);
-	}
-}
-
+/* The failed children of CH[0..N) and their details in MSG; how many. */
 static int
-report(const struct child *ch, unsigned n, char *msg, size_t size)
+report(const struct tu_child *ch, unsigned n, char *msg, size_t size)
 {
-	char d[2048];
-	size_t len;
-	unsigned i;
-	int bad = 0;
-
-	msg[0] = '\0';
-	for (i = 0; i < n; i++) {
-		if (ch[i].code == E_OK)
-			continue;
-		bad++;
-		read_detail(ch[i].who, d, sizeof(d));
-		len = strlen(msg);
-		snprintf(msg + len, size - len, "[%s: exit %d (%s): %s] ",
-		    ch[i].who, ch[i].code, ecode_name(ch[i].code), d);
-	}
-	return bad;
+	return tu_report(ch, n, E_OK, ecode_name, msg, size);
 }
-
-/* Fork a child running one of the procs above; it never returns. */
-#define SPAWN(chp, name, call) do {					\
-	snprintf((chp)->who, sizeof((chp)->who), "%s", (name));		\
-	(chp)->pid = fork();						\
-	if ((chp)->pid == 0)						\
-		_exit(call);						\
-	ck_assert_int_gt((chp)->pid, 0);				\
-} while (0)
 
 static void
 run_setup(uint64_t segment_bytes)
 {
-	struct child ch;
+	struct tu_child ch;
 	char msg[4096];
 
-	SPAWN(&ch, "setup", setup_proc(segment_bytes));
-	wait_children(&ch, 1, 30);
+	TU_SPAWN(&ch, "setup", setup_proc(segment_bytes));
+	tu_wait_children(&ch, 1, 30);
 	if (report(&ch, 1, msg, sizeof(msg)) != 0)
 		ck_abort_msg("%s", msg);
 }
@@ -1124,7 +870,7 @@ static void
 wait_more(struct cshared *sh, uint32_t id, uint64_t n)
 {
 	uint64_t want = __atomic_load_n(&sh->acked[id], __ATOMIC_ACQUIRE) + n;
-	uint64_t end = tu_mono_ns() + (uint64_t)(10e9 * mult());
+	uint64_t end = tu_mono_ns() + (uint64_t)(10e9 * tu_mult());
 
 	while (__atomic_load_n(&sh->acked[id], __ATOMIC_ACQUIRE) < want &&
 	    __atomic_load_n(&sh->done[id], __ATOMIC_ACQUIRE) == 0 &&
@@ -1144,7 +890,7 @@ static void
 setup(void)
 {
 	tu_setup_store();
-	seed_rng();
+	tu_seed("crash");
 }
 
 static void
@@ -1168,7 +914,7 @@ START_TEST(test_kill_producers)
 {
 	struct live_cfg lc;
 	struct cshared *sh;
-	struct child ch[8], vf;
+	struct tu_child ch[8], vf;
 	char msg[8192];
 	unsigned k, n = 0, early = 0, id;
 	uint64_t t0;
@@ -1185,13 +931,13 @@ START_TEST(test_kill_producers)
 	lc.timeout_ms = 500;
 
 	t0 = tu_mono_ns();
-	SPAWN(&ch[n], "live", live_proc(sh, &lc, "live"));
+	TU_SPAWN(&ch[n], "live", live_proc(sh, &lc, "live"));
 	n++;
 	for (id = 0; id < NSTEADY; id++) {
 		char name[32];
 
 		snprintf(name, sizeof(name), "steady%u", id);
-		SPAWN(&ch[n], name, steady_proc(sh, id, SEG_A, 3000));
+		TU_SPAWN(&ch[n], name, steady_proc(sh, id, SEG_A, 3000));
 		n++;
 	}
 	wait_flag(&sh->cready, ch[0].pid, 20);
@@ -1206,19 +952,19 @@ START_TEST(test_kill_producers)
 		if (pid == 0)
 			_exit(killer_proc(sh, id, SEG_A, 200));
 		ck_assert_int_gt(pid, 0);
-		if (rnd() % 10 == 0) {
+		if (tu_rand() % 10 == 0) {
 			early++;
-			usleep((useconds_t)(rnd() % 3000));
+			usleep((useconds_t)(tu_rand() % 3000));
 		} else {
 			wait_flag(&sh->ready[id], pid, 10);
-			usleep((useconds_t)(100 + rnd() % 2900));
+			usleep((useconds_t)(100 + tu_rand() % 2900));
 		}
 		code = kill_one(pid);
 		if (code != 128 + SIGKILL && msg[0] == '\0') {
 			char who[32], d[1024];
 
 			snprintf(who, sizeof(who), "killer%u", id);
-			read_detail(who, d, sizeof(d));
+			tu_read_detail(who, d, sizeof(d));
 			snprintf(msg, sizeof(msg), "killer %u exited %d (%s) "
 			    "before it was killed: %s", id, code,
 			    ecode_name(code), d);
@@ -1229,7 +975,7 @@ START_TEST(test_kill_producers)
 	}
 	wait_more(sh, 0, 500);
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
-	wait_children(ch, n, 90);
+	tu_wait_children(ch, n, 90);
 	fprintf(stderr, "kill_producers: %u kills (%u early), %llu messages "
 	    "read live, worst gap %.1f ms, worst steady send %.1f ms, %llu "
 	    "holes, %.2f s\n", NKILL, early, (unsigned long long)sh->got,
@@ -1250,8 +996,8 @@ START_TEST(test_kill_producers)
 		    sh->acked[id];
 	}
 	sh->holes_max = NKILL;
-	SPAWN(&vf, "verify", verify_proc(sh, SEG_A, -1, "verify"));
-	wait_children(&vf, 1, 60);
+	TU_SPAWN(&vf, "verify", verify_proc(sh, SEG_A, -1, "verify"));
+	tu_wait_children(&vf, 1, 60);
 	if (report(&vf, 1, msg, sizeof(msg)) != 0)
 		ck_abort_msg("%s", msg);
 	munmap(sh, SHARED_BYTES);
@@ -1267,7 +1013,7 @@ START_TEST(test_kill_producers_live_verify)
 {
 	struct live_cfg lc;
 	struct cshared *sh;
-	struct child ch[4], vf;
+	struct tu_child ch[4], vf;
 	char msg[8192];
 	unsigned k, n = 0, id;
 	pid_t pid;
@@ -1283,7 +1029,7 @@ START_TEST(test_kill_producers_live_verify)
 	lc.timeout_ms = 1000;
 
 	/* A steady producer keeps the bus open and the queues moving. */
-	SPAWN(&ch[n], "steady0", steady_proc(sh, 0, SEG_A, 2000));
+	TU_SPAWN(&ch[n], "steady0", steady_proc(sh, 0, SEG_A, 2000));
 	n++;
 	wait_flag(&sh->ready[0], ch[0].pid, 20);
 	__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
@@ -1295,7 +1041,7 @@ START_TEST(test_kill_producers_live_verify)
 			_exit(killer_proc(sh, id, SEG_A, 300));
 		ck_assert_int_gt(pid, 0);
 		wait_flag(&sh->ready[id], pid, 10);
-		usleep((useconds_t)(100 + rnd() % 2000));
+		usleep((useconds_t)(100 + tu_rand() % 2000));
 		code = kill_one(pid);
 		if (code != 128 + SIGKILL && msg[0] == '\0')
 			snprintf(msg, sizeof(msg), "killer %u exited %d (%s)",
@@ -1306,12 +1052,12 @@ START_TEST(test_kill_producers_live_verify)
 	/* Killers are all dead; the steady producer still writes, so the
 	 * verifier cannot drain: it checks the killers' messages, and only
 	 * the integrity of the steady producer's. */
-	SPAWN(&vf, "live_verify", live_proc(sh, &lc, "live_verify"));
+	TU_SPAWN(&vf, "live_verify", live_proc(sh, &lc, "live_verify"));
 	/* live_proc stops when told and the steady producer is done. */
 	usleep(300000);
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
-	wait_children(ch, n, 60);
-	wait_children(&vf, 1, 60);
+	tu_wait_children(ch, n, 60);
+	tu_wait_children(&vf, 1, 60);
 	if (report(ch, n, msg, sizeof(msg)) != 0 ||
 	    report(&vf, 1, msg, sizeof(msg)) != 0)
 		ck_abort_msg("%s", msg);
@@ -1331,7 +1077,7 @@ START_TEST(test_kill_consumers)
 {
 	struct live_cfg lc;
 	struct cshared *sh;
-	struct child ch[4];
+	struct tu_child ch[4];
 	char msg[8192], who[32];
 	unsigned k, n = 0, mode;
 	pid_t pid;
@@ -1346,9 +1092,9 @@ START_TEST(test_kill_consumers)
 	lc.timeout_ms = 200;
 	lc.check_clients = 1;
 
-	SPAWN(&ch[n], "observer", live_proc(sh, &lc, "observer"));
+	TU_SPAWN(&ch[n], "observer", live_proc(sh, &lc, "observer"));
 	n++;
-	SPAWN(&ch[n], "steady0", steady_proc(sh, 0, SEG_A, 200));
+	TU_SPAWN(&ch[n], "steady0", steady_proc(sh, 0, SEG_A, 200));
 	n++;
 	wait_flag(&sh->cready, ch[0].pid, 20);
 	wait_flag(&sh->ready[0], ch[1].pid, 20);
@@ -1369,12 +1115,12 @@ START_TEST(test_kill_consumers)
 		while (__atomic_load_n(&sh->cready, __ATOMIC_ACQUIRE) ==
 		    before && waitpid(pid, NULL, WNOHANG) == 0)
 			usleep(50);
-		usleep((useconds_t)(200 + rnd() % 5000));
+		usleep((useconds_t)(200 + tu_rand() % 5000));
 		code = kill_one(pid);
 		if (code != 128 + SIGKILL && msg[0] == '\0') {
 			char d[1024];
 
-			read_detail(who, d, sizeof(d));
+			tu_read_detail(who, d, sizeof(d));
 			snprintf(msg, sizeof(msg), "victim %u (mode %u) exited "
 			    "%d (%s) before it was killed: %s", k, mode, code,
 			    ecode_name(code), d);
@@ -1383,7 +1129,7 @@ START_TEST(test_kill_consumers)
 	}
 	wait_more(sh, 0, 2000);
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
-	wait_children(ch, n, 60);
+	tu_wait_children(ch, n, 60);
 	fprintf(stderr, "kill_consumers: %u kills, %llu messages, worst gap "
 	    "%.1f ms, worst send %.1f ms\n", NVICT,
 	    (unsigned long long)sh->got, (double)sh->max_gap_ns / 1e6,
@@ -1410,7 +1156,7 @@ END_TEST
 START_TEST(test_kill_everything)
 {
 	struct cshared *sh;
-	struct child ch[8], vf;
+	struct tu_child ch[8], vf;
 	char msg[8192], name[32];
 	unsigned r, i, n, id;
 	uint64_t hmax = 0;
@@ -1424,21 +1170,22 @@ START_TEST(test_kill_everything)
 	for (r = 0; r < ROUNDS; r++) {
 		n = 0;
 		snprintf(name, sizeof(name), "reader%u", r);
-		SPAWN(&ch[n], name, victim_proc(sh, 0, name, SEG_C));
+		TU_SPAWN(&ch[n], name, victim_proc(sh, 0, name, SEG_C));
 		n++;
 		for (i = 0; i < NPROD_C; i++) {
 			id = r * NPROD_C + i;
 			snprintf(name, sizeof(name), "killer%u", id);
-			SPAWN(&ch[n], name, killer_proc(sh, id, SEG_C, 1500));
+			TU_SPAWN(&ch[n], name, killer_proc(sh, id, SEG_C,
+			    1500));
 			n++;
 		}
 		for (i = 0; i < NPROD_C; i++)
 			wait_flag(&sh->ready[r * NPROD_C + i], ch[1 + i].pid,
 			    20);
-		usleep((useconds_t)(5000 + rnd() % 60000));
+		usleep((useconds_t)(5000 + tu_rand() % 60000));
 		/* Everyone at once, in a random order. */
 		for (i = 0; i < n; i++) {
-			unsigned j = (unsigned)(rnd() % n);
+			unsigned j = (unsigned)(tu_rand() % n);
 
 			tmp = ch[i].pid;
 			ch[i].pid = ch[j].pid;
@@ -1466,8 +1213,9 @@ START_TEST(test_kill_everything)
 		hmax += NPROD_C;
 		sh->holes_max = hmax;
 		snprintf(name, sizeof(name), "verify%u", r);
-		SPAWN(&vf, name, verify_proc(sh, SEG_C, VBASE + (int)r, name));
-		wait_children(&vf, 1, 60);
+		TU_SPAWN(&vf, name, verify_proc(sh, SEG_C, VBASE + (int)r,
+		    name));
+		tu_wait_children(&vf, 1, 60);
 		if (report(&vf, 1, msg, sizeof(msg)) != 0)
 			ck_abort_msg("round %u: %s", r, msg);
 		/* The verifier's own messages must survive later rounds. */

@@ -45,7 +45,7 @@ START_TEST(t_every_code)
 {
 	size_t i, j;
 
-	ck_assert_uint_eq(NCODES, 16);
+	ck_assert_uint_eq(NCODES, 17);
 	for (i = 0; i < NCODES; i++) {
 		ck_assert_str_eq(shmq_strerror(codes[i].val), codes[i].str);
 		ck_assert_str_eq(shmq_err_name(codes[i].val), codes[i].name);
@@ -57,6 +57,7 @@ START_TEST(t_every_code)
 	/* The enum and the table agree. */
 	ck_assert_int_eq(SHMQ_EINVAL, -4001);
 	ck_assert_int_eq(SHMQ_EBUSY, -4016);
+	ck_assert_int_eq(SHMQ_ENOGROUP, -4017);
 	ck_assert_str_eq(shmq_err_name(SHMQ_ETOOBIG), "SHMQ_ETOOBIG");
 	ck_assert_str_eq(shmq_strerror(SHMQ_ETOOBIG), "message too large");
 }
@@ -95,8 +96,8 @@ START_TEST(t_success_and_unknown)
 	ck_assert_ptr_nonnull(shmq_strerror(-3999));
 	ck_assert_str_eq(shmq_err_name(-3999), "EUNKNOWN");
 	ck_assert_ptr_nonnull(shmq_strerror(-4000));
-	ck_assert_ptr_nonnull(shmq_strerror(-4017));
-	ck_assert_str_eq(shmq_err_name(-4017), "EUNKNOWN");
+	ck_assert_ptr_nonnull(shmq_strerror(-4018));
+	ck_assert_str_eq(shmq_err_name(-4018), "EUNKNOWN");
 	ck_assert_ptr_nonnull(shmq_strerror(INT_MIN + 1));
 	ck_assert_ptr_nonnull(shmq_err_name(INT_MIN + 1));
 }

@@ -49,7 +49,7 @@
 #define MEMBER2		65533	/* a second member, another uid */
 #define OUTSIDER	65532	/* not in GROUP */
 
-enum { E_OK = 0, E_SETUP = 10, E_OPEN, E_SEND, E_RECV, E_WRONG, E_TIMEOUT };
+enum { E_OK = 0, E_SETUP = 10, E_OPEN, E_SEND, E_RECV, E_WRONG };
 
 struct pshared {
 	uint32_t	opened;		/* child 1 has the bus open */
@@ -63,18 +63,11 @@ static gid_t group_gid;
 static void
 say(const char *fmt, ...)
 {
-	size_t len = strlen(sh->msg);
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(sh->msg + len, sizeof(sh->msg) - len, fmt, ap);
+	tu_vappend(sh->msg, sizeof(sh->msg), fmt, ap);
 	va_end(ap);
-	len = strlen(sh->msg);
-	if (len + 2 < sizeof(sh->msg)) {
-		sh->msg[len] = ';';
-		sh->msg[len + 1] = ' ';
-		sh->msg[len + 2] = '\0';
-	}
 }
 
 static void
@@ -84,10 +77,7 @@ setup(void)
 	/* Other users must be able to reach the store under our root. */
 	ck_assert_int_eq(chmod(tu_home(), 0711), 0);
 	umask(077);
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ck_assert(sh != MAP_FAILED);
-	memset(sh, 0, sizeof(*sh));
+	sh = tu_shared_new(sizeof(*sh));
 }
 
 static void
@@ -120,35 +110,6 @@ need_root(const char *test)
 	return 1;
 }
 
-static double
-mult(void)
-{
-	const char *s = getenv("CK_TIMEOUT_MULTIPLIER");
-	double m = s != NULL ? atof(s) : 1.0;
-
-	return m >= 1.0 ? m : 1.0;
-}
-
-/* Wait for PID, killing it after SECS (scaled); exit code or E_TIMEOUT. */
-static int
-wait_child(pid_t pid, double secs)
-{
-	uint64_t end = tu_mono_ns() + (uint64_t)(secs * mult() * 1e9);
-	int st;
-
-	for (;;) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) :
-			    128 + WTERMSIG(st);
-		if (tu_mono_ns() > end) {
-			kill(pid, SIGKILL);
-			tu_wait(pid);
-			return E_TIMEOUT;
-		}
-		usleep(2000);
-	}
-}
-
 /* Fork a child that becomes UID (in GROUP if MEMBER) and runs FN. */
 static pid_t
 spawn_as(uid_t uid, int member, int (*fn)(void))
@@ -178,7 +139,7 @@ spawn_as(uid_t uid, int member, int (*fn)(void))
 static void
 child_ok(pid_t pid, const char *what)
 {
-	int code = wait_child(pid, 30);
+	int code = tu_wait_deadline(pid, 30);
 
 	ck_assert_msg(code == E_OK, "%s: exit %d: %s", what, code, sh->msg);
 }
@@ -223,7 +184,7 @@ expect_bodies(struct shmq_bus *bus, const char *topic, const char **want)
 {
 	struct shmq_consumer *c;
 	struct shmq_msgview v[16];
-	uint64_t end = tu_mono_ns() + (uint64_t)(5e9 * mult());
+	uint64_t end = tu_mono_ns() + (uint64_t)(5e9 * tu_mult());
 	unsigned seen = 0, all = 0;
 	int i, j, n, rc;
 
@@ -340,6 +301,20 @@ check_no_shm(void)
 /* Children                                                            */
 /* ------------------------------------------------------------------ */
 
+/* Open the bus as this child's user: E_OK, or E_OPEN with the error said. */
+static int
+child_open(struct shmq_bus **bus, const char *group)
+{
+	int rc;
+
+	if ((rc = open_bus(bus, group)) < 0) {
+		say("open as uid %u: %s: %s", (unsigned)geteuid(),
+		    shmq_err_name(rc), shmq_errmsg());
+		return E_OPEN;
+	}
+	return E_OK;
+}
+
 /* Member 1 joins root's open bus: sends, reads, makes a topic. */
 static int
 member_join(void)
@@ -349,11 +324,8 @@ member_join(void)
 	struct shmq_bus *bus;
 	int rc;
 
-	if ((rc = open_bus(&bus, NULL)) < 0) {
-		say("open as uid %u: %s: %s", (unsigned)geteuid(),
-		    shmq_err_name(rc), shmq_errmsg());
-		return E_OPEN;
-	}
+	if ((rc = child_open(&bus, NULL)) != E_OK)
+		return rc;
 	if ((rc = send_body(bus, "t", "member-1")) < 0 ||
 	    (rc = send_body(bus, "t2", "member-t2")) < 0) {
 		say("send as uid %u: %s", (unsigned)geteuid(), shmq_errmsg());
@@ -380,11 +352,8 @@ member_rebuild(void)
 	uint64_t end;
 	int rc;
 
-	if ((rc = open_bus(&bus, NULL)) < 0) {
-		say("open as uid %u: %s: %s", (unsigned)geteuid(),
-		    shmq_err_name(rc), shmq_errmsg());
-		return E_OPEN;
-	}
+	if ((rc = child_open(&bus, NULL)) != E_OK)
+		return rc;
 	if ((rc = send_body(bus, "t", "m1")) < 0 ||
 	    (rc = send_body(bus, "t3", "m1-t3")) < 0) {
 		say("send as uid %u: %s", (unsigned)geteuid(), shmq_errmsg());
@@ -396,7 +365,7 @@ member_rebuild(void)
 		return E_RECV;
 	}
 	__atomic_store_n(&sh->opened, 1, __ATOMIC_RELEASE);
-	end = tu_mono_ns() + (uint64_t)(30e9 * mult());
+	end = tu_mono_ns() + (uint64_t)(30e9 * tu_mult());
 	while (__atomic_load_n(&sh->release, __ATOMIC_ACQUIRE) == 0 &&
 	    tu_mono_ns() < end)
 		usleep(1000);
@@ -413,11 +382,8 @@ member_attach(void)
 	struct shmq_bus *bus;
 	int rc;
 
-	if ((rc = open_bus(&bus, GROUP)) < 0) {
-		say("open as uid %u: %s: %s", (unsigned)geteuid(),
-		    shmq_err_name(rc), shmq_errmsg());
-		return E_OPEN;
-	}
+	if ((rc = child_open(&bus, GROUP)) != E_OK)
+		return rc;
 	if ((rc = send_body(bus, "t", "m2")) < 0) {
 		say("send as uid %u: %s", (unsigned)geteuid(), shmq_errmsg());
 		shmq_bus_close(bus);
@@ -436,13 +402,10 @@ member_hold(void)
 	uint64_t end;
 	int rc;
 
-	if ((rc = open_bus(&bus, NULL)) < 0) {
-		say("open as uid %u: %s: %s", (unsigned)geteuid(),
-		    shmq_err_name(rc), shmq_errmsg());
-		return E_OPEN;
-	}
+	if ((rc = child_open(&bus, NULL)) != E_OK)
+		return rc;
 	__atomic_store_n(&sh->opened, 1, __ATOMIC_RELEASE);
-	end = tu_mono_ns() + (uint64_t)(30e9 * mult());
+	end = tu_mono_ns() + (uint64_t)(30e9 * tu_mult());
 	while (__atomic_load_n(&sh->release, __ATOMIC_ACQUIRE) == 0 &&
 	    tu_mono_ns() < end)
 		usleep(1000);
@@ -458,11 +421,8 @@ member_reads(void)
 	struct shmq_bus *bus;
 	int rc;
 
-	if ((rc = open_bus(&bus, NULL)) < 0) {
-		say("open as uid %u: %s: %s", (unsigned)geteuid(),
-		    shmq_err_name(rc), shmq_errmsg());
-		return E_OPEN;
-	}
+	if ((rc = child_open(&bus, NULL)) != E_OK)
+		return rc;
 	rc = expect_bodies(bus, "t", want) < 0 ? E_RECV : E_OK;
 	shmq_bus_close(bus);
 	return rc;
@@ -549,7 +509,7 @@ START_TEST(t_member_rebuilds)
 	check_no_shm();
 
 	p1 = spawn_as(MEMBER1, 1, member_rebuild);
-	end = tu_mono_ns() + (uint64_t)(30e9 * mult());
+	end = tu_mono_ns() + (uint64_t)(30e9 * tu_mult());
 	while (__atomic_load_n(&sh->opened, __ATOMIC_ACQUIRE) == 0 &&
 	    tu_mono_ns() < end && waitpid(p1, NULL, WNOHANG) == 0)
 		usleep(1000);
@@ -594,7 +554,7 @@ START_TEST(t_stale_region)
 	ck_assert_msg(open_bus(&bus, GROUP) == 0, "%s", shmq_errmsg());
 	ck_assert_int_eq(send_body(bus, "t", "root-1"), 0);
 	p1 = spawn_as(MEMBER1, 1, member_hold);
-	end = tu_mono_ns() + (uint64_t)(30e9 * mult());
+	end = tu_mono_ns() + (uint64_t)(30e9 * tu_mult());
 	while (__atomic_load_n(&sh->opened, __ATOMIC_ACQUIRE) == 0 &&
 	    tu_mono_ns() < end && waitpid(p1, NULL, WNOHANG) == 0)
 		usleep(1000);

@@ -32,7 +32,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,25 +46,15 @@
 
 #include "shmq/shmq.h"
 #include "layout.h"
+#include "body.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------ */
-/* Exit codes of children                                              */
+/* Exit codes of children (E_OK to E_QUEUE: body.h)                    */
 /* ------------------------------------------------------------------ */
 
 enum {
-	E_OK = 0,
-	E_SETUP = 10,	/* bus/producer/consumer open, assign, seek */
-	E_SEND,		/* a send failed */
-	E_SENDRES,	/* a send result is inconsistent */
-	E_POLL,		/* poll returned an unexpected error */
-	E_TORN,		/* a body or its header does not check */
-	E_BADID,	/* producer id or seq out of range */
-	E_DUP,		/* a message seen twice */
-	E_ORDER,	/* a producer's seqs not increasing within a queue */
-	E_OFFSET,	/* queue offsets going backwards */
-	E_QUEUE,	/* a message in a queue it was not sent to */
-	E_LOSS,		/* a message that must be there is missing */
+	E_LOSS = E_BODY_NEXT,	/* a message that must be there is missing */
 	E_PHANTOM,	/* a seq that was never sent */
 	E_CORRUPT,	/* SHMQ_ECORRUPT count not as expected */
 	E_DAMAGED,	/* the damaged message was delivered */
@@ -73,24 +62,13 @@ enum {
 	E_STUCK,	/* positions never reach the queues' tails */
 	E_OVERWRITE,	/* a new record placed before a surviving one */
 	E_STATS,	/* introspection call failed */
-	E_TIMEOUT = 1000	/* set by the parent: child killed at deadline */
 };
 
 static const char *
 ecode_name(int code)
 {
 	switch (code) {
-	case E_OK:	return "ok";
-	case E_SETUP:	return "setup failed";
-	case E_SEND:	return "send failed";
-	case E_SENDRES:	return "bad send result";
-	case E_POLL:	return "poll error";
 	case E_TORN:	return "torn or corrupt body delivered";
-	case E_BADID:	return "producer/seq out of range";
-	case E_DUP:	return "duplicate";
-	case E_ORDER:	return "order broken within a queue";
-	case E_OFFSET:	return "queue offsets wrong";
-	case E_QUEUE:	return "message in the wrong queue";
 	case E_LOSS:	return "message lost";
 	case E_PHANTOM:	return "message that was never sent";
 	case E_CORRUPT:	return "SHMQ_ECORRUPT count wrong";
@@ -99,97 +77,8 @@ ecode_name(int code)
 	case E_STUCK:	return "consumer stuck before the tail";
 	case E_OVERWRITE: return "new record not after the surviving log";
 	case E_STATS:	return "introspection failed";
-	case E_TIMEOUT:	return "did not finish in time (killed)";
-	case 128 + SIGSEGV: return "SIGSEGV";
-	case 128 + SIGBUS: return "SIGBUS";
-	case 128 + SIGABRT: return "SIGABRT";
-	case 128 + SIGKILL: return "SIGKILL";
-	default:	return "unexpected exit";
+	default:	return body_exit_name(code);
 	}
-}
-
-/* ------------------------------------------------------------------ */
-/* Message bodies (as in check_xproc.c)                                */
-/* ------------------------------------------------------------------ */
-
-#define BODY_MAGIC	0x59444f42u	/* "BODY" */
-#define BODY_HDR	32u
-
-struct body_hdr {
-	uint32_t	magic;
-	uint32_t	prod;		/* logical producer */
-	uint64_t	seq;		/* per logical producer, from 0 */
-	uint64_t	t_ns;		/* sender's monotonic clock */
-	uint32_t	len;		/* whole body */
-	uint32_t	sum;		/* over the fields above, sum = 0 */
-};
-_Static_assert(sizeof(struct body_hdr) == BODY_HDR, "body header");
-
-static inline uint64_t
-mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-static uint32_t
-hdr_sum(const struct body_hdr *h)
-{
-	return (uint32_t)mix64(h->magic ^ ((uint64_t)h->prod << 32) ^
-	    mix64(h->seq) ^ mix64(h->t_ns + h->len));
-}
-
-static void
-body_fill(void *buf, size_t len, uint32_t prod, uint64_t seq, uint64_t t_ns)
-{
-	struct body_hdr h;
-	unsigned char *p = buf;
-	uint64_t key = mix64(((uint64_t)prod << 40) ^ seq), w;
-	size_t i, n;
-
-	h.magic = BODY_MAGIC;
-	h.prod = prod;
-	h.seq = seq;
-	h.t_ns = t_ns;
-	h.len = (uint32_t)len;
-	h.sum = 0;
-	h.sum = hdr_sum(&h);
-	memcpy(p, &h, sizeof(h));
-	for (i = BODY_HDR; i < len; i += 8) {
-		w = mix64(key + i);
-		n = len - i < 8 ? len - i : 8;
-		memcpy(p + i, &w, n);
-	}
-}
-
-static int
-body_check(const void *buf, size_t len, struct body_hdr *h)
-{
-	const unsigned char *p = buf;
-	uint64_t key, w;
-	uint32_t sum;
-	size_t i, n;
-
-	if (buf == NULL || len < BODY_HDR)
-		return -1;
-	memcpy(h, p, sizeof(*h));
-	if (h->magic != BODY_MAGIC || h->len != len)
-		return -1;
-	sum = h->sum;
-	h->sum = 0;
-	if (hdr_sum(h) != sum)
-		return -1;
-	h->sum = sum;
-	key = mix64(((uint64_t)h->prod << 40) ^ h->seq);
-	for (i = BODY_HDR; i < len; i += 8) {
-		w = mix64(key + i);
-		n = len - i < 8 ? len - i : 8;
-		if (memcmp(p + i, &w, n) != 0)
-			return -1;
-	}
-	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -235,70 +124,10 @@ struct rshared {
 };
 _Static_assert(sizeof(struct rshared) <= SHARED_BYTES, "shared page");
 
-static uint64_t rng_state;
-
-static uint64_t
-rnd(void)
-{
-	rng_state = mix64(rng_state);
-	return rng_state;
-}
-
-static double
-mult(void)
-{
-	const char *s = getenv("CK_TIMEOUT_MULTIPLIER");
-	double m = s != NULL ? atof(s) : 1.0;
-
-	return m >= 1.0 ? m : 1.0;
-}
-
-static void
-detail(const char *who, const char *fmt, ...)
-{
-	char path[4300];
-	va_list ap;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/detail-%s.txt", tu_home(), who);
-	f = fopen(path, "a");
-	if (f == NULL)
-		return;
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fputc('\n', f);
-	fclose(f);
-}
-
-static void
-read_detail(const char *who, char *buf, size_t size)
-{
-	char path[4300];
-	size_t n;
-	FILE *f;
-
-	buf[0] = '\0';
-	snprintf(path, sizeof(path), "%s/detail-%s.txt", tu_home(), who);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return;
-	n = fread(buf, 1, size - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
-
 static unsigned
 queue_for(uint32_t id, uint64_t seq)
 {
 	return (unsigned)((seq + id) % NQ);
-}
-
-static size_t
-len_for(uint32_t id, uint64_t seq, size_t max)
-{
-	return BODY_HDR + mix64(((uint64_t)id << 48) ^ seq) %
-	    (max - BODY_HDR + 1);
 }
 
 static int
@@ -315,7 +144,7 @@ open_bus(const char *who, const char *name, struct shmq_bus **bus)
 	o.stall_ms = 20;
 	if ((rc = shmq_bus_open(bus, name != NULL && *name != '\0' ? name :
 	    NULL, &o)) != 0) {
-		detail(who, "bus_open %s: %s (%s)", name ? name : "(env)",
+		tu_detail(who, "bus_open %s: %s (%s)", name ? name : "(env)",
 		    shmq_err_name(rc), shmq_errmsg());
 		return E_SETUP;
 	}
@@ -375,7 +204,7 @@ wthread_run(void *arg)
 	for (seq = w->seq0; seq < w->seq0 + w->n && seq < CAP; seq++) {
 		if (__atomic_load_n(&w->sh->stop, __ATOMIC_ACQUIRE))
 			break;
-		len = len_for(w->id, seq, w->maxlen);
+		len = body_pick_len(w->id, seq, w->maxlen);
 		body_fill(buf, len, w->id, seq, tu_mono_ns());
 		shmq_msg_init(&m);
 		m.topic = TOPIC;
@@ -383,14 +212,14 @@ wthread_run(void *arg)
 		m.body_len = len;
 		m.queue = (int)queue_for(w->id, seq);
 		if ((rc = shmq_producer_send(w->p, &m, &res)) != 0) {
-			detail(w->who, "seq %llu: send: %s (%s)",
+			tu_detail(w->who, "seq %llu: send: %s (%s)",
 			    (unsigned long long)seq, shmq_err_name(rc),
 			    shmq_errmsg());
 			w->rc = E_SEND;
 			break;
 		}
 		if (res.queue != m.queue) {
-			detail(w->who, "seq %llu: sent to queue %d, result "
+			tu_detail(w->who, "seq %llu: sent to queue %d, result "
 			    "says %d", (unsigned long long)seq, m.queue,
 			    res.queue);
 			w->rc = E_SENDRES;
@@ -426,7 +255,7 @@ writer_proc(struct rshared *sh, const char *name, uint32_t id0,
 	if ((rc = open_bus(who, name, &bus)) != E_OK)
 		return rc;
 	if ((rc = shmq_producer_open(&p, bus, "writer")) != 0) {
-		detail(who, "producer_open: %s (%s)", shmq_err_name(rc),
+		tu_detail(who, "producer_open: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
@@ -440,7 +269,7 @@ writer_proc(struct rshared *sh, const char *name, uint32_t id0,
 		w[t].pause_us = pause_us;
 		snprintf(w[t].who, sizeof(w[t].who), "%s", who);
 		if (pthread_create(&th[t], NULL, wthread_run, &w[t]) != 0) {
-			detail(who, "pthread_create failed");
+			tu_detail(who, "pthread_create failed");
 			return E_SETUP;
 		}
 	}
@@ -470,7 +299,7 @@ setup_proc(void)
 	if ((rc = open_bus("setup", NULL, &bus)) != E_OK)
 		return rc;
 	if ((rc = shmq_topic_create(bus, TOPIC, NQ)) != 0) {
-		detail("setup", "topic_create: %s (%s)", shmq_err_name(rc),
+		tu_detail("setup", "topic_create: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
@@ -494,20 +323,20 @@ reader_proc(const char *who)
 	    (rc = shmq_consumer_assign(c, TOPIC, SHMQ_QUEUE_ANY, "*")) != 0 ||
 	    (rc = shmq_consumer_seek(c, TOPIC, SHMQ_QUEUE_ANY,
 	    SHMQ_SEEK_FIRST, 0)) != 0) {
-		detail(who, "consumer setup: %s (%s)", shmq_err_name(rc),
+		tu_detail(who, "consumer setup: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
 	for (;;) {
 		n = shmq_consumer_poll(c, v, 64, 100);
 		if (n < 0) {
-			detail(who, "poll: %s (%s)", shmq_err_name(n),
+			tu_detail(who, "poll: %s (%s)", shmq_err_name(n),
 			    shmq_errmsg());
 			return E_POLL;
 		}
 		for (i = 0; i < n; i++)
 			if (body_check(v[i].body, v[i].body_len, &h) != 0) {
-				detail(who, "torn body: queue %d off %llu",
+				tu_detail(who, "torn body: queue %d off %llu",
 				    v[i].queue,
 				    (unsigned long long)v[i].queue_off);
 				return E_TORN;
@@ -568,20 +397,20 @@ vst_msg(struct vst *vs, const struct vparams *vp,
 	unsigned q;
 
 	if (body_check(m->body, m->body_len, &h) != 0) {
-		detail(vs->who, "torn body delivered: queue %d off %llu len "
+		tu_detail(vs->who, "torn body delivered: queue %d off %llu len "
 		    "%zu", m->queue, (unsigned long long)m->queue_off,
 		    m->body_len);
 		return E_TORN;
 	}
 	if (h.prod >= vs->nids || h.seq >= CAP || m->queue < 0 ||
 	    m->queue >= NQ) {
-		detail(vs->who, "out of range: prod %u seq %llu queue %d",
+		tu_detail(vs->who, "out of range: prod %u seq %llu queue %d",
 		    h.prod, (unsigned long long)h.seq, m->queue);
 		return E_BADID;
 	}
 	if (vp->damaged_id >= 0 && h.prod == (uint32_t)vp->damaged_id &&
 	    h.seq == vp->damaged_seq) {
-		detail(vs->who, "the damaged message (prod %u seq %llu, "
+		tu_detail(vs->who, "the damaged message (prod %u seq %llu, "
 		    "queue %d off %llu) was delivered", h.prod,
 		    (unsigned long long)h.seq, m->queue,
 		    (unsigned long long)m->queue_off);
@@ -589,28 +418,28 @@ vst_msg(struct vst *vs, const struct vparams *vp,
 	}
 	q = (unsigned)m->queue;
 	if (q != queue_for(h.prod, h.seq)) {
-		detail(vs->who, "prod %u seq %llu in queue %u, sent to %u",
+		tu_detail(vs->who, "prod %u seq %llu in queue %u, sent to %u",
 		    h.prod, (unsigned long long)h.seq, q,
 		    queue_for(h.prod, h.seq));
 		return E_QUEUE;
 	}
 	bit = (uint64_t)h.prod * CAP + h.seq;
 	if (vs->bits[bit / 8] & (1u << (bit % 8))) {
-		detail(vs->who, "duplicate prod %u seq %llu (queue %u off "
+		tu_detail(vs->who, "duplicate prod %u seq %llu (queue %u off "
 		    "%llu)", h.prod, (unsigned long long)h.seq, q,
 		    (unsigned long long)m->queue_off);
 		return E_DUP;
 	}
 	vs->bits[bit / 8] |= (uint8_t)(1u << (bit % 8));
 	if ((int64_t)h.seq <= vs->last[h.prod][q]) {
-		detail(vs->who, "order: prod %u queue %u: seq %llu after %lld",
-		    h.prod, q, (unsigned long long)h.seq,
+		tu_detail(vs->who, "order: prod %u queue %u: seq %llu after "
+		    "%lld", h.prod, q, (unsigned long long)h.seq,
 		    (long long)vs->last[h.prod][q]);
 		return E_ORDER;
 	}
 	vs->last[h.prod][q] = (int64_t)h.seq;
 	if (m->queue_off < vs->next_off[q]) {
-		detail(vs->who, "queue %u: offset %llu after %llu", q,
+		tu_detail(vs->who, "queue %u: offset %llu after %llu", q,
 		    (unsigned long long)m->queue_off,
 		    (unsigned long long)vs->next_off[q]);
 		return E_OFFSET;
@@ -641,21 +470,22 @@ vst_final(const struct vst *vs, const struct vparams *vp)
 			    vp->damaged_seq == seq)
 				continue;
 			if (missing++ < 5)
-				detail(vs->who, "missing prod %u seq %llu "
+				tu_detail(vs->who, "missing prod %u seq %llu "
 				    "(queue %u)", id, (unsigned long long)seq,
 				    queue_for(id, seq));
 			code = E_LOSS;
 		}
 		if (vs->cnt[id] != 0 && vs->maxseen[id] > vp->maxseq[id]) {
-			detail(vs->who, "prod %u: seq %llu seen, at most %llu "
-			    "sent", id, (unsigned long long)vs->maxseen[id],
+			tu_detail(vs->who, "prod %u: seq %llu seen, at most "
+			    "%llu sent", id,
+			    (unsigned long long)vs->maxseen[id],
 			    (unsigned long long)vp->maxseq[id]);
 			if (code == E_OK)
 				code = E_PHANTOM;
 		}
 	}
 	if (missing != 0)
-		detail(vs->who, "%llu messages missing",
+		tu_detail(vs->who, "%llu messages missing",
 		    (unsigned long long)missing);
 	return code;
 }
@@ -690,19 +520,19 @@ drain(struct shmq_bus *bus, struct shmq_consumer *c, struct vst *vs,
 	unsigned q;
 	int n, i, rc, at_end;
 
-	end = tu_mono_ns() + (uint64_t)(20e9 * mult());
+	end = tu_mono_ns() + (uint64_t)(20e9 * tu_mult());
 	for (;;) {
 		n = shmq_consumer_poll(c, v, 16, 100);
 		if (n == SHMQ_ECORRUPT) {
 			if (vs->corrupt++ < 3)
-				detail(vs->who, "(SHMQ_ECORRUPT: %s)",
+				tu_detail(vs->who, "(SHMQ_ECORRUPT: %s)",
 				    shmq_errmsg());
 			if (vs->corrupt > 1000)
 				return E_CORRUPT;	/* not moving on */
 			continue;
 		}
 		if (n < 0) {
-			detail(vs->who, "poll: %s (%s) after %llu messages",
+			tu_detail(vs->who, "poll: %s (%s) after %llu messages",
 			    shmq_err_name(n), shmq_errmsg(),
 			    (unsigned long long)vs->got);
 			return E_POLL;
@@ -715,7 +545,7 @@ drain(struct shmq_bus *bus, struct shmq_consumer *c, struct vst *vs,
 		memset(&mo, 0, sizeof(mo));
 		if ((rc = shmq_queue_foreach(bus, TOPIC, maxoffs_cb,
 		    &mo)) != 0 || mo.n != NQ) {
-			detail(vs->who, "queue_foreach: %s, %u queues",
+			tu_detail(vs->who, "queue_foreach: %s, %u queues",
 			    shmq_err_name(rc), mo.n);
 			return E_STATS;
 		}
@@ -723,7 +553,7 @@ drain(struct shmq_bus *bus, struct shmq_consumer *c, struct vst *vs,
 		for (q = 0; q < NQ; q++) {
 			if ((rc = shmq_consumer_position(c, TOPIC, (int)q,
 			    &pos[q])) != 0) {
-				detail(vs->who, "position: %s",
+				tu_detail(vs->who, "position: %s",
 				    shmq_err_name(rc));
 				return E_STATS;
 			}
@@ -733,7 +563,7 @@ drain(struct shmq_bus *bus, struct shmq_consumer *c, struct vst *vs,
 		if (at_end) {
 			for (q = 0; q < NQ; q++) {
 				if (pos[q] < vs->next_off[q]) {
-					detail(vs->who, "queue %u: position "
+					tu_detail(vs->who, "queue %u: position "
 					    "%llu behind offset %llu read",
 					    q, (unsigned long long)pos[q],
 					    (unsigned long long)
@@ -747,7 +577,7 @@ drain(struct shmq_bus *bus, struct shmq_consumer *c, struct vst *vs,
 		}
 		if (tu_mono_ns() > end) {
 			for (q = 0; q < NQ; q++)
-				detail(vs->who, "queue %u: position %llu, "
+				tu_detail(vs->who, "queue %u: position %llu, "
 				    "max_off %llu", q,
 				    (unsigned long long)pos[q],
 				    (unsigned long long)mo.max_off[q]);
@@ -760,14 +590,14 @@ static int
 check_pass(const struct vst *vs, const struct vparams *vp, int pass)
 {
 	if (vs->corrupt < vp->corrupt_min || vs->corrupt > vp->corrupt_max) {
-		detail(vs->who, "pass %d: %d SHMQ_ECORRUPT returns, expected "
-		    "%d to %d", pass, vs->corrupt, vp->corrupt_min,
+		tu_detail(vs->who, "pass %d: %d SHMQ_ECORRUPT returns, "
+		    "expected %d to %d", pass, vs->corrupt, vp->corrupt_min,
 		    vp->corrupt_max);
 		return E_CORRUPT;
 	}
 	if (vs->skipped > vp->skipped_max) {
-		detail(vs->who, "pass %d: %llu offsets skipped, at most %llu "
-		    "allowed", pass, (unsigned long long)vs->skipped,
+		tu_detail(vs->who, "pass %d: %llu offsets skipped, at most "
+		    "%llu allowed", pass, (unsigned long long)vs->skipped,
 		    (unsigned long long)vp->skipped_max);
 		return E_SKIPPED;
 	}
@@ -805,7 +635,7 @@ verify_proc(struct rshared *sh, const char *who)
 	if ((rc = shmq_consumer_open(&c, bus)) != 0 ||
 	    (rc = shmq_consumer_assign(c, TOPIC, SHMQ_QUEUE_ANY,
 	    "*")) != 0) {
-		detail(who, "consumer setup: %s (%s)", shmq_err_name(rc),
+		tu_detail(who, "consumer setup: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
@@ -814,7 +644,7 @@ verify_proc(struct rshared *sh, const char *who)
 			return rc;
 		if ((rc = shmq_consumer_seek(c, TOPIC, SHMQ_QUEUE_ANY,
 		    SHMQ_SEEK_FIRST, 0)) != 0) {
-			detail(who, "seek: %s (%s)", shmq_err_name(rc),
+			tu_detail(who, "seek: %s (%s)", shmq_err_name(rc),
 			    shmq_errmsg());
 			return E_SETUP;
 		}
@@ -830,18 +660,18 @@ verify_proc(struct rshared *sh, const char *who)
 
 	memset(&mo, 0, sizeof(mo));
 	if ((rc = shmq_queue_foreach(bus, TOPIC, maxoffs_cb, &mo)) != 0) {
-		detail(who, "queue_foreach: %s", shmq_err_name(rc));
+		tu_detail(who, "queue_foreach: %s", shmq_err_name(rc));
 		return E_STATS;
 	}
 	if ((rc = shmq_producer_open(&p, bus, "verify")) != 0) {
-		detail(who, "producer_open: %s (%s)", shmq_err_name(rc),
+		tu_detail(who, "producer_open: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
 	memset(sent, 0, sizeof(sent));
 	log_end = vs->log_end;
 	for (seq = 0; seq < 4 * NQ; seq++) {
-		len = len_for((uint32_t)vp->resend_id, seq, sizeof(buf));
+		len = body_pick_len((uint32_t)vp->resend_id, seq, sizeof(buf));
 		body_fill(buf, len, (uint32_t)vp->resend_id, seq,
 		    tu_mono_ns());
 		shmq_msg_init(&m);
@@ -851,22 +681,22 @@ verify_proc(struct rshared *sh, const char *who)
 		q = queue_for((uint32_t)vp->resend_id, seq);
 		m.queue = (int)q;
 		if ((rc = shmq_producer_send(p, &m, &res)) != 0) {
-			detail(who, "send after recovery: %s (%s)",
+			tu_detail(who, "send after recovery: %s (%s)",
 			    shmq_err_name(rc), shmq_errmsg());
 			return E_SEND;
 		}
 		if (res.queue != (int)q ||
 		    res.queue_off != mo.max_off[q] + sent[q]) {
-			detail(who, "send after recovery: queue %d off %llu, "
-			    "expected queue %u off %llu (dense after the "
+			tu_detail(who, "send after recovery: queue %d off "
+			    "%llu, expected queue %u off %llu (dense after the "
 			    "recovered tail)", res.queue,
 			    (unsigned long long)res.queue_off, q,
 			    (unsigned long long)(mo.max_off[q] + sent[q]));
 			return E_SENDRES;
 		}
 		if (res.log_off < log_end) {
-			detail(who, "send after recovery stored at log offset "
-			    "%llu, before a surviving record at %llu",
+			tu_detail(who, "send after recovery stored at log "
+			    "offset %llu, before a surviving record at %llu",
 			    (unsigned long long)res.log_off,
 			    (unsigned long long)(log_end - 1));
 			return E_OVERWRITE;
@@ -879,8 +709,8 @@ verify_proc(struct rshared *sh, const char *who)
 		return rc;
 	if (vs->skipped != skipped || vs->corrupt != 0 ||
 	    vs->cnt[vp->resend_id] != 4 * NQ) {
-		detail(who, "read back %llu of %u new messages, %llu offsets "
-		    "skipped, %d corrupt",
+		tu_detail(who, "read back %llu of %u new messages, %llu "
+		    "offsets skipped, %d corrupt",
 		    (unsigned long long)vs->cnt[vp->resend_id], 4 * NQ,
 		    (unsigned long long)(vs->skipped - skipped), vs->corrupt);
 		return E_LOSS;
@@ -888,7 +718,7 @@ verify_proc(struct rshared *sh, const char *who)
 	for (q = 0; q < NQ; q++) {
 		if (shmq_consumer_position(c, TOPIC, (int)q, &pos) != 0 ||
 		    pos != mo.max_off[q] + sent[q]) {
-			detail(who, "queue %u: position %llu after reading "
+			tu_detail(who, "queue %u: position %llu after reading "
 			    "the new messages, expected %llu", q,
 			    (unsigned long long)pos,
 			    (unsigned long long)(mo.max_off[q] + sent[q]));
@@ -909,77 +739,20 @@ out:
 /* The parent                                                          */
 /* ------------------------------------------------------------------ */
 
-struct child {
-	pid_t	pid;
-	int	code;
-	char	who[32];
-};
-
-static void
-wait_children(struct child *ch, unsigned n, double secs)
-{
-	uint64_t end = tu_mono_ns() + (uint64_t)(secs * mult() * 1e9);
-	unsigned i, left = n;
-	int st;
-
-	for (i = 0; i < n; i++)
-		ch[i].code = -1;
-	while (left > 0) {
-		for (i = 0; i < n; i++) {
-			if (ch[i].code != -1)
-				continue;
-			if (waitpid(ch[i].pid, &st, WNOHANG) == ch[i].pid) {
-				ch[i].code = WIFEXITED(st) ? WEXITSTATUS(st) :
-				    128 + WTERMSIG(st);
-				left--;
-			}
-		}
-		if (left == 0)
-			break;
-		if (tu_mono_ns() > end) {
-			for (i = 0; i < n; i++) {
-				if (ch[i].code != -1)
-					continue;
-				kill(ch[i].pid, SIGKILL);
-				tu_wait(ch[i].pid);
-				ch[i].code = E_TIMEOUT;
-			}
-			break;
-		}
-		usleep(2000);
-	}
-}
-
-/* "who: exit N (name): detail" for a child that did not exit EXPECT. */
+/* "[who: exit N (name): detail] " if CH did not exit EXPECT. */
 static int
-report1(const struct child *ch, int expect, char *msg, size_t size)
+report1(const struct tu_child *ch, int expect, char *msg, size_t size)
 {
-	char d[2048];
-
-	msg[0] = '\0';
-	if (ch->code == expect)
-		return 0;
-	read_detail(ch->who, d, sizeof(d));
-	snprintf(msg, size, "[%s: exit %d (%s): %s]", ch->who, ch->code,
-	    ecode_name(ch->code), d);
-	return 1;
+	return tu_report(ch, 1, expect, ecode_name, msg, size);
 }
-
-#define SPAWN(chp, name, call) do {					\
-	snprintf((chp)->who, sizeof((chp)->who), "%s", (name));		\
-	(chp)->pid = fork();						\
-	if ((chp)->pid == 0)						\
-		_exit(call);						\
-	ck_assert_int_gt((chp)->pid, 0);				\
-} while (0)
 
 /* Run CALL in a child and assert that it exits EXPECT. */
 #define RUN_CHILD(name, expect, secs, call) do {			\
-	struct child rc_ch;						\
+	struct tu_child rc_ch;						\
 	char rc_msg[4096];						\
 									\
-	SPAWN(&rc_ch, (name), (call));					\
-	wait_children(&rc_ch, 1, (secs));				\
+	TU_SPAWN(&rc_ch, (name), (call));				\
+	tu_wait_children(&rc_ch, 1, (secs));				\
 	if (report1(&rc_ch, (expect), rc_msg, sizeof(rc_msg)))		\
 		ck_abort_msg("%s", rc_msg);				\
 } while (0)
@@ -987,12 +760,8 @@ report1(const struct child *ch, int expect, char *msg, size_t size)
 static struct rshared *
 shared_new(void)
 {
-	struct rshared *sh;
+	struct rshared *sh = tu_shared_new(SHARED_BYTES);
 
-	sh = mmap(NULL, SHARED_BYTES, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(sh, MAP_FAILED);
-	memset(sh, 0, sizeof(*sh));
 	sh->vp.damaged_id = -1;
 	sh->vp.resend_id = -1;
 	sh->vp.passes = 1;
@@ -1010,6 +779,22 @@ expect_exact(struct rshared *sh, unsigned nids)
 		sh->vp.need[id] = sh->acked[id];
 		sh->vp.maxseq[id] = sh->acked[id] - 1;
 	}
+}
+
+/*
+ * The end of tests (b), (c) and (e), once sh->vp describes the damaged
+ * store: verify it, sending as producer 1 after reading, then verify again
+ * after a reopen with producer 1's new messages expected too.
+ */
+static void
+verify_resend_reopen(struct rshared *sh)
+{
+	sh->vp.resend_id = 1;
+	RUN_CHILD("verify", E_OK, 60, verify_proc(sh, "verify"));
+	sh->vp.need[1] = 4 * NQ;
+	sh->vp.maxseq[1] = 4 * NQ - 1;
+	sh->vp.resend_id = -1;
+	RUN_CHILD("reverify", E_OK, 60, verify_proc(sh, "reverify"));
 }
 
 static void
@@ -1189,15 +974,8 @@ file_peek(const char *path, uint64_t off, void *p, size_t len)
 static void
 setup(void)
 {
-	const char *s = getenv("SHMQ_TEST_SEED");
-	uint64_t seed;
-
 	tu_setup_store();
-	seed = s != NULL ? strtoull(s, NULL, 0) :
-	    tu_mono_ns() ^ ((uint64_t)getpid() << 32);
-	fprintf(stderr, "recovery: seed %llu (SHMQ_TEST_SEED to replay)\n",
-	    (unsigned long long)seed);
-	rng_state = seed;
+	tu_seed("recovery");
 }
 
 static void
@@ -1220,7 +998,7 @@ teardown(void)
 START_TEST(test_copy_while_writing)
 {
 	struct rshared *sh;
-	struct child w[2];
+	struct tu_child w[2];
 	uint64_t snap[NCOPY][2], final[2];
 	char name[NCOPY][128], msg[4096];
 	unsigned i, c;
@@ -1231,13 +1009,13 @@ START_TEST(test_copy_while_writing)
 		char who[32];
 
 		snprintf(who, sizeof(who), "writer%u", i);
-		SPAWN(&w[i], who, writer_proc(sh, NULL, i, 1, 0, CAP, 2000,
+		TU_SPAWN(&w[i], who, writer_proc(sh, NULL, i, 1, 0, CAP, 2000,
 		    1000, W_CLEAN));
 	}
 	wait_flag(&sh->ready[0], 20);
 	wait_flag(&sh->ready[1], 20);
 	for (c = 0; c < NCOPY; c++) {
-		usleep((useconds_t)(30000 + rnd() % 50000));
+		usleep((useconds_t)(30000 + tu_rand() % 50000));
 		for (i = 0; i < 2; i++)
 			snap[c][i] = __atomic_load_n(&sh->acked[i],
 			    __ATOMIC_ACQUIRE);
@@ -1246,7 +1024,7 @@ START_TEST(test_copy_while_writing)
 		    tu_home(), name[c]), 0);
 	}
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
-	wait_children(w, 2, 60);
+	tu_wait_children(w, 2, 60);
 	for (i = 0; i < 2; i++) {
 		if (report1(&w[i], E_OK, msg, sizeof(msg)))
 			ck_abort_msg("%s", msg);
@@ -1378,12 +1156,7 @@ START_TEST(test_torn_tail)
 	sh->vp.corrupt_max = 1;
 	sh->vp.skipped_max = 1;
 	sh->vp.passes = 2;
-	sh->vp.resend_id = 1;
-	RUN_CHILD("verify", E_OK, 60, verify_proc(sh, "verify"));
-	sh->vp.need[1] = 4 * NQ;
-	sh->vp.maxseq[1] = 4 * NQ - 1;
-	sh->vp.resend_id = -1;
-	RUN_CHILD("reverify", E_OK, 60, verify_proc(sh, "reverify"));
+	verify_resend_reopen(sh);
 	munmap(sh, SHARED_BYTES);
 }
 END_TEST
@@ -1463,12 +1236,7 @@ START_TEST(test_corrupt_middle)
 	sh->vp.corrupt_max = 1;
 	sh->vp.skipped_max = 1;
 	sh->vp.passes = 2;
-	sh->vp.resend_id = 1;
-	RUN_CHILD("verify", E_OK, 60, verify_proc(sh, "verify"));
-	sh->vp.need[1] = 4 * NQ;
-	sh->vp.maxseq[1] = 4 * NQ - 1;
-	sh->vp.resend_id = -1;
-	RUN_CHILD("reverify", E_OK, 60, verify_proc(sh, "reverify"));
+	verify_resend_reopen(sh);
 	munmap(sh, SHARED_BYTES);
 }
 END_TEST
@@ -1488,7 +1256,7 @@ END_TEST
 START_TEST(test_kill_all_rolls)
 {
 	struct rshared *sh;
-	struct child ch[NPROC_D + 1];
+	struct tu_child ch[NPROC_D + 1];
 	char msg[4096], who[32];
 	unsigned r, i, id, n;
 	uint64_t total = 0;
@@ -1499,18 +1267,18 @@ START_TEST(test_kill_all_rolls)
 	for (r = 0; r < ROUNDS_D; r++) {
 		n = 0;
 		snprintf(who, sizeof(who), "reader%u", r);
-		SPAWN(&ch[n], who, reader_proc(who));
+		TU_SPAWN(&ch[n], who, reader_proc(who));
 		n++;
 		for (i = 0; i < NPROC_D; i++) {
 			id = (r * NPROC_D + i) * NTHR_D;
 			snprintf(who, sizeof(who), "writer%u", id);
-			SPAWN(&ch[n], who, writer_proc(sh, NULL, id, NTHR_D, 0,
-			    CAP, 8192, 0, W_UNTIL_KILLED));
+			TU_SPAWN(&ch[n], who, writer_proc(sh, NULL, id, NTHR_D,
+			    0, CAP, 8192, 0, W_UNTIL_KILLED));
 			n++;
 		}
 		for (i = 0; i < NPROC_D * NTHR_D; i++)
 			wait_flag(&sh->ready[r * NPROC_D * NTHR_D + i], 20);
-		usleep((useconds_t)(20000 + rnd() % 80000));
+		usleep((useconds_t)(20000 + tu_rand() % 80000));
 		for (i = 0; i < n; i++)
 			kill(ch[(i + r) % n].pid, SIGKILL);
 		for (i = 0; i < n; i++) {
@@ -1585,7 +1353,7 @@ START_TEST(test_checkpoint_damage)
 	case CK_GARBAGE:
 	case CK_GARBAGE_SHORT_INDEX:
 		for (i = 0; i < sizeof(junk); i++)
-			junk[i] = (unsigned char)rnd();
+			junk[i] = (unsigned char)tu_rand();
 		ck_assert_int_eq(file_poke(path, 0, junk, sizeof(junk)), 0);
 		break;
 	case CK_EMPTY:
@@ -1605,12 +1373,7 @@ START_TEST(test_checkpoint_damage)
 	sh->vp.corrupt_min = sh->vp.corrupt_max = 0;
 	sh->vp.skipped_max = 0;
 	sh->vp.passes = 1;
-	sh->vp.resend_id = 1;
-	RUN_CHILD("verify", E_OK, 60, verify_proc(sh, "verify"));
-	sh->vp.need[1] = 4 * NQ;
-	sh->vp.maxseq[1] = 4 * NQ - 1;
-	sh->vp.resend_id = -1;
-	RUN_CHILD("reverify", E_OK, 60, verify_proc(sh, "reverify"));
+	verify_resend_reopen(sh);
 	munmap(sh, SHARED_BYTES);
 }
 END_TEST

@@ -35,20 +35,11 @@
 
 static struct shmq_bus *bus;
 
-static double
-mult(void)
-{
-	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-	double v = m != NULL ? atof(m) : 1.0;
-
-	return v >= 1.0 ? v : 1.0;
-}
-
 /* Upper bound for something expected to take MS milliseconds. */
 static uint64_t
 bound_ms(uint64_t ms)
 {
-	return ms + (uint64_t)(SLACK_MS * mult());
+	return ms + (uint64_t)(SLACK_MS * tu_mult());
 }
 
 static uint64_t

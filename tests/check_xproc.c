@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,146 +33,35 @@
 #include <check.h>
 
 #include "shmq/shmq.h"
+#include "body.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------ */
-/* Exit codes of children                                              */
+/* Exit codes of children (E_OK to E_QUEUE: body.h)                    */
 /* ------------------------------------------------------------------ */
 
 enum {
-	E_OK = 0,
-	E_SETUP = 10,	/* bus/producer/consumer open, assign, seek */
-	E_SEND,		/* a send failed */
-	E_SENDRES,	/* a send result is inconsistent */
-	E_POLL,		/* poll returned an error */
-	E_TORN,		/* a body or its header does not check */
-	E_BADID,	/* producer id or seq out of range */
-	E_DUP,		/* a message seen twice */
-	E_ORDER,	/* a producer's seqs not increasing within a queue */
-	E_OFFSET,	/* queue offsets not dense */
-	E_QUEUE,	/* a message in a queue it was not sent to */
-	E_SHARD,	/* one sharding key in two queues */
+	E_SHARD = E_BODY_NEXT,	/* one sharding key in two queues */
 	E_TAG,		/* tag wrong, or excluded by the consumer's expression */
 	E_LOSS,		/* messages missing at the end */
 	E_PRODID,	/* one logical producer, several producer_id values */
 	E_STATS,	/* introspection disagrees with what was sent */
 	E_THREAD,	/* pthread_create failed */
-	E_TIMEOUT = 1000	/* set by the parent: child killed at deadline */
 };
 
 static const char *
 ecode_name(int code)
 {
 	switch (code) {
-	case E_OK:	return "ok";
-	case E_SETUP:	return "setup failed";
-	case E_SEND:	return "send failed";
-	case E_SENDRES:	return "bad send result";
-	case E_POLL:	return "poll error";
-	case E_TORN:	return "torn or corrupt body";
-	case E_BADID:	return "producer/seq out of range";
-	case E_DUP:	return "duplicate";
-	case E_ORDER:	return "order broken within a queue";
 	case E_OFFSET:	return "queue offsets not dense";
-	case E_QUEUE:	return "message in the wrong queue";
 	case E_SHARD:	return "sharding key in two queues";
 	case E_TAG:	return "tag filter wrong";
 	case E_LOSS:	return "messages lost";
 	case E_PRODID:	return "producer_id inconsistent";
 	case E_STATS:	return "introspection mismatch";
 	case E_THREAD:	return "thread creation failed";
-	case E_TIMEOUT:	return "did not finish in time (killed)";
-	case 128 + SIGSEGV: return "SIGSEGV";
-	case 128 + SIGBUS: return "SIGBUS";
-	case 128 + SIGABRT: return "SIGABRT";
-	case 128 + SIGKILL: return "SIGKILL";
-	default:	return "unexpected exit";
+	default:	return body_exit_name(code);
 	}
-}
-
-/* ------------------------------------------------------------------ */
-/* Message bodies                                                      */
-/* ------------------------------------------------------------------ */
-
-#define BODY_MAGIC	0x59444f42u	/* "BODY" */
-#define BODY_HDR	32u
-
-struct body_hdr {
-	uint32_t	magic;
-	uint32_t	prod;		/* logical producer */
-	uint64_t	seq;		/* per logical producer, from 0 */
-	uint64_t	t_ns;		/* sender's monotonic clock */
-	uint32_t	len;		/* whole body */
-	uint32_t	sum;		/* over the fields above, sum = 0 */
-};
-_Static_assert(sizeof(struct body_hdr) == BODY_HDR, "body header");
-
-static inline uint64_t
-mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-static uint32_t
-hdr_sum(const struct body_hdr *h)
-{
-	return (uint32_t)mix64(h->magic ^ ((uint64_t)h->prod << 32) ^
-	    mix64(h->seq) ^ mix64(h->t_ns + h->len));
-}
-
-static void
-body_fill(void *buf, size_t len, uint32_t prod, uint64_t seq, uint64_t t_ns)
-{
-	struct body_hdr h;
-	unsigned char *p = buf;
-	uint64_t key = mix64(((uint64_t)prod << 40) ^ seq), w;
-	size_t i, n;
-
-	h.magic = BODY_MAGIC;
-	h.prod = prod;
-	h.seq = seq;
-	h.t_ns = t_ns;
-	h.len = (uint32_t)len;
-	h.sum = 0;
-	h.sum = hdr_sum(&h);
-	memcpy(p, &h, sizeof(h));
-	for (i = BODY_HDR; i < len; i += 8) {
-		w = mix64(key + i);
-		n = len - i < 8 ? len - i : 8;
-		memcpy(p + i, &w, n);
-	}
-}
-
-/* 0 and *h if the body is intact, -1 if not. */
-static int
-body_check(const void *buf, size_t len, struct body_hdr *h)
-{
-	const unsigned char *p = buf;
-	uint64_t key, w;
-	uint32_t sum;
-	size_t i, n;
-
-	if (buf == NULL || len < BODY_HDR)
-		return -1;
-	memcpy(h, p, sizeof(*h));
-	if (h->magic != BODY_MAGIC || h->len != len)
-		return -1;
-	sum = h->sum;
-	h->sum = 0;
-	if (hdr_sum(h) != sum)
-		return -1;
-	h->sum = sum;
-	key = mix64(((uint64_t)h->prod << 40) ^ h->seq);
-	for (i = BODY_HDR; i < len; i += 8) {
-		w = mix64(key + i);
-		n = len - i < 8 ? len - i : 8;
-		if (memcmp(p + i, &w, n) != 0)
-			return -1;
-	}
-	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -213,50 +101,6 @@ struct xshared {
 	uint64_t	received[MAX_CONS];
 };
 
-static double
-mult(void)
-{
-	const char *s = getenv("CK_TIMEOUT_MULTIPLIER");
-	double m = s != NULL ? atof(s) : 1.0;
-
-	return m >= 1.0 ? m : 1.0;
-}
-
-static void
-detail(const char *who, const char *fmt, ...)
-{
-	char path[4300];
-	va_list ap;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/detail-%s.txt", tu_home(), who);
-	f = fopen(path, "a");
-	if (f == NULL)
-		return;
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fputc('\n', f);
-	fclose(f);
-}
-
-static void
-read_detail(const char *who, char *buf, size_t size)
-{
-	char path[4300];
-	size_t n = 0;
-	FILE *f;
-
-	buf[0] = '\0';
-	snprintf(path, sizeof(path), "%s/detail-%s.txt", tu_home(), who);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return;
-	n = fread(buf, 1, size - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
-
 static void
 opts_from(struct shmq_bus_opts *o, const struct xcfg *cfg)
 {
@@ -273,7 +117,7 @@ opts_from(struct shmq_bus_opts *o, const struct xcfg *cfg)
 static size_t
 body_len_for(const struct xcfg *cfg, uint32_t id, uint64_t seq)
 {
-	uint64_t r = mix64(((uint64_t)id << 48) ^ seq ^ 0x5a5a5a5aull);
+	uint64_t r = tu_mix64(((uint64_t)id << 48) ^ seq ^ 0x5a5a5a5aull);
 
 	if (cfg->big_every != 0 && seq % cfg->big_every == cfg->big_every - 1)
 		return cfg->big_max / 2 + r % (cfg->big_max / 2 + 1);
@@ -349,21 +193,21 @@ sender_run(void *arg)
 			m.queue = (int)queue_for(cfg, s->id, seq);
 		rc = shmq_producer_send(s->p, &m, &res);
 		if (rc != 0) {
-			detail(s->who, "id %u seq %llu: send: %s (%s)", s->id,
-			    (unsigned long long)seq, shmq_err_name(rc),
+			tu_detail(s->who, "id %u seq %llu: send: %s (%s)",
+			    s->id, (unsigned long long)seq, shmq_err_name(rc),
 			    shmq_errmsg());
 			s->rc = E_SEND;
 			break;
 		}
 		if (res.queue < 0 || (unsigned)res.queue >= cfg->nqueues) {
-			detail(s->who, "id %u seq %llu: result queue %d",
+			tu_detail(s->who, "id %u seq %llu: result queue %d",
 			    s->id, (unsigned long long)seq, res.queue);
 			s->rc = E_SENDRES;
 			break;
 		}
 		q = (unsigned)res.queue;
 		if (!cfg->use_shard && q != queue_for(cfg, s->id, seq)) {
-			detail(s->who, "id %u seq %llu: sent to queue %u, "
+			tu_detail(s->who, "id %u seq %llu: sent to queue %u, "
 			    "result says %u", s->id, (unsigned long long)seq,
 			    queue_for(cfg, s->id, seq), q);
 			s->rc = E_SENDRES;
@@ -374,14 +218,14 @@ sender_run(void *arg)
 			if (keyq[k] == -1)
 				keyq[k] = (int)q;
 			else if (keyq[k] != (int)q) {
-				detail(s->who, "key %s: queue %d then %u", key,
-				    keyq[k], q);
+				tu_detail(s->who, "key %s: queue %d then %u",
+				    key, keyq[k], q);
 				s->rc = E_SENDRES;
 				break;
 			}
 		}
 		if (have_off[q] && res.queue_off <= last_off[q]) {
-			detail(s->who, "id %u seq %llu queue %u: queue_off "
+			tu_detail(s->who, "id %u seq %llu queue %u: queue_off "
 			    "%llu after %llu", s->id, (unsigned long long)seq,
 			    q, (unsigned long long)res.queue_off,
 			    (unsigned long long)last_off[q]);
@@ -410,12 +254,12 @@ producer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned proc)
 	snprintf(who, sizeof(who), "producer%u", proc);
 	opts_from(&o, cfg);
 	if ((rc = shmq_bus_open(&bus, NULL, &o)) != 0) {
-		detail(who, "bus_open: %s (%s)", shmq_err_name(rc),
+		tu_detail(who, "bus_open: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
 	if ((rc = shmq_producer_open(&p, bus, "xproc")) != 0) {
-		detail(who, "producer_open: %s (%s)", shmq_err_name(rc),
+		tu_detail(who, "producer_open: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
@@ -434,7 +278,7 @@ producer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned proc)
 		for (t = 0; t < cfg->nthreads; t++) {
 			if (pthread_create(&th[t], NULL, sender_run,
 			    &snd[t]) != 0) {
-				detail(who, "pthread_create failed");
+				tu_detail(who, "pthread_create failed");
 				_exit(E_THREAD);
 			}
 		}
@@ -445,8 +289,8 @@ producer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned proc)
 		if (snd[t].rc != E_OK) {
 			char d[1024];
 
-			read_detail(snd[t].who, d, sizeof(d));
-			detail(who, "%s", d);
+			tu_read_detail(snd[t].who, d, sizeof(d));
+			tu_detail(who, "%s", d);
 			if (code == E_OK)
 				code = snd[t].rc;
 		}
@@ -513,19 +357,19 @@ consumer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned idx)
 	    expr)) != 0 ||
 	    (rc = shmq_consumer_seek(c, TOPIC, SHMQ_QUEUE_ANY,
 	    SHMQ_SEEK_FIRST, 0)) != 0) {
-		detail(who, "setup: %s (%s)", shmq_err_name(rc),
+		tu_detail(who, "setup: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
 	wait_go(sh);
 
 	/* Give up when nothing arrives for this long: messages are lost. */
-	idle_ns = (uint64_t)(20e9 * mult());
+	idle_ns = (uint64_t)(20e9 * tu_mult());
 	last_progress = tu_mono_ns();
 	while (got < total) {
 		n = shmq_consumer_poll(c, v, 64, timeout);
 		if (n < 0) {
-			detail(who, "poll: %s (%s) after %llu messages",
+			tu_detail(who, "poll: %s (%s) after %llu messages",
 			    shmq_err_name(n), shmq_errmsg(),
 			    (unsigned long long)got);
 			return E_POLL;
@@ -540,7 +384,7 @@ consumer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned idx)
 			const struct shmq_msgview *m = &v[i];
 
 			if (body_check(m->body, m->body_len, &h) != 0) {
-				detail(who, "torn body: queue %d off %llu "
+				tu_detail(who, "torn body: queue %d off %llu "
 				    "len %zu", m->queue,
 				    (unsigned long long)m->queue_off,
 				    m->body_len);
@@ -549,22 +393,22 @@ consumer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned idx)
 			if (h.prod >= nids || h.seq >= cfg->per ||
 			    m->queue < 0 ||
 			    (unsigned)m->queue >= cfg->nqueues) {
-				detail(who, "out of range: prod %u seq %llu "
+				tu_detail(who, "out of range: prod %u seq %llu "
 				    "queue %d", h.prod,
 				    (unsigned long long)h.seq, m->queue);
 				return E_BADID;
 			}
 			if (m->topic_len != strlen(TOPIC) ||
 			    memcmp(m->topic, TOPIC, m->topic_len) != 0) {
-				detail(who, "topic '%.*s'", (int)m->topic_len,
-				    m->topic);
+				tu_detail(who, "topic '%.*s'",
+				    (int)m->topic_len, m->topic);
 				return E_BADID;
 			}
 			id = h.prod;
 			seq = h.seq;
 			q = (unsigned)m->queue;
 			if (seen[id * cfg->per + seq]) {
-				detail(who, "duplicate prod %llu seq %llu "
+				tu_detail(who, "duplicate prod %llu seq %llu "
 				    "(queue %u off %llu)",
 				    (unsigned long long)id,
 				    (unsigned long long)seq, q,
@@ -573,7 +417,7 @@ consumer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned idx)
 			}
 			seen[id * cfg->per + seq] = 1;
 			if ((int64_t)seq <= last[id][q]) {
-				detail(who, "order: prod %llu queue %u: seq "
+				tu_detail(who, "order: prod %llu queue %u: seq "
 				    "%llu after %lld", (unsigned long long)id,
 				    q, (unsigned long long)seq,
 				    (long long)last[id][q]);
@@ -582,7 +426,7 @@ consumer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned idx)
 			last[id][q] = (int64_t)seq;
 			if (expr == NULL) {
 				if (m->queue_off != next_off[q]) {
-					detail(who, "queue %u: offset %llu, "
+					tu_detail(who, "queue %u: offset %llu, "
 					    "expected %llu", q,
 					    (unsigned long long)m->queue_off,
 					    (unsigned long long)next_off[q]);
@@ -590,8 +434,8 @@ consumer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned idx)
 				}
 				next_off[q]++;
 			} else if (m->queue_off < next_off[q]) {
-				detail(who, "queue %u: offset %llu after %llu",
-				    q, (unsigned long long)m->queue_off,
+				tu_detail(who, "queue %u: offset %llu after "
+				    "%llu", q, (unsigned long long)m->queue_off,
 				    (unsigned long long)next_off[q]);
 				return E_OFFSET;
 			} else
@@ -602,15 +446,15 @@ consumer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned idx)
 				if (keyq[id][k] == -1)
 					keyq[id][k] = (int)q;
 				else if (keyq[id][k] != (int)q) {
-					detail(who, "prod %llu key %d in "
+					tu_detail(who, "prod %llu key %d in "
 					    "queues %d and %u",
 					    (unsigned long long)id, k,
 					    keyq[id][k], q);
 					return E_SHARD;
 				}
 			} else if (q != queue_for(cfg, (uint32_t)id, seq)) {
-				detail(who, "prod %llu seq %llu in queue %u, "
-				    "sent to %u", (unsigned long long)id,
+				tu_detail(who, "prod %llu seq %llu in queue "
+				    "%u, sent to %u", (unsigned long long)id,
 				    (unsigned long long)seq, q,
 				    queue_for(cfg, (uint32_t)id, seq));
 				return E_QUEUE;
@@ -619,8 +463,8 @@ consumer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned idx)
 			    (unsigned)(seq % 3));
 			if (!wanted(expr, seq) || m->tags_len != strlen(tag) ||
 			    memcmp(m->tags, tag, m->tags_len) != 0) {
-				detail(who, "prod %llu seq %llu: tag '%.*s', "
-				    "sent '%s', expression '%s'",
+				tu_detail(who, "prod %llu seq %llu: tag "
+				    "'%.*s', sent '%s', expression '%s'",
 				    (unsigned long long)id,
 				    (unsigned long long)seq, (int)m->tags_len,
 				    m->tags, tag, expr ? expr : "(null)");
@@ -629,8 +473,8 @@ consumer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned idx)
 			if (id_pid[id] == UINT64_MAX)
 				id_pid[id] = m->producer_id;
 			else if (id_pid[id] != m->producer_id) {
-				detail(who, "prod %llu: producer_id %llu then "
-				    "%llu", (unsigned long long)id,
+				tu_detail(who, "prod %llu: producer_id %llu "
+				    "then %llu", (unsigned long long)id,
 				    (unsigned long long)id_pid[id],
 				    (unsigned long long)m->producer_id);
 				return E_PRODID;
@@ -644,7 +488,7 @@ consumer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned idx)
 		for (seq = 0; seq < cfg->per; seq++)
 			if (wanted(expr, seq) && !seen[id * cfg->per + seq]) {
 				if (missing++ < 5)
-					detail(who, "missing prod %llu seq "
+					tu_detail(who, "missing prod %llu seq "
 					    "%llu (queue %u)",
 					    (unsigned long long)id,
 					    (unsigned long long)seq,
@@ -652,7 +496,7 @@ consumer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned idx)
 					    seq));
 			}
 	if (missing != 0 || got != total) {
-		detail(who, "%llu of %llu messages, %llu missing",
+		tu_detail(who, "%llu of %llu messages, %llu missing",
 		    (unsigned long long)got, (unsigned long long)total,
 		    (unsigned long long)missing);
 		return E_LOSS;
@@ -660,7 +504,7 @@ consumer_proc(const struct xcfg *cfg, struct xshared *sh, unsigned idx)
 	/* Nothing may follow: every message was accounted for above. */
 	n = shmq_consumer_poll(c, v, 64, 50);
 	if (n != 0) {
-		detail(who, "poll after the last message returned %d", n);
+		tu_detail(who, "poll after the last message returned %d", n);
 		return n < 0 ? E_POLL : E_DUP;
 	}
 	shmq_consumer_close(c);
@@ -684,12 +528,12 @@ setup_proc(const struct xcfg *cfg)
 
 	opts_from(&o, cfg);
 	if ((rc = shmq_bus_open(&bus, NULL, &o)) != 0) {
-		detail("setup", "bus_open: %s (%s)", shmq_err_name(rc),
+		tu_detail("setup", "bus_open: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
 	if ((rc = shmq_topic_create(bus, TOPIC, cfg->nqueues)) != 0) {
-		detail("setup", "topic_create: %s (%s)", shmq_err_name(rc),
+		tu_detail("setup", "topic_create: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
@@ -728,13 +572,13 @@ stats_proc(const struct xcfg *cfg, struct xshared *sh)
 
 	opts_from(&o, cfg);
 	if ((rc = shmq_bus_open(&bus, NULL, &o)) != 0) {
-		detail("stats", "bus_open: %s (%s)", shmq_err_name(rc),
+		tu_detail("stats", "bus_open: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_SETUP;
 	}
 	if ((rc = shmq_queue_foreach(bus, TOPIC, qsum_cb, &s)) != 0 ||
 	    (rc = shmq_bus_info(bus, &bi)) != 0) {
-		detail("stats", "foreach/info: %s (%s)", shmq_err_name(rc),
+		tu_detail("stats", "foreach/info: %s (%s)", shmq_err_name(rc),
 		    shmq_errmsg());
 		return E_STATS;
 	}
@@ -742,7 +586,7 @@ stats_proc(const struct xcfg *cfg, struct xshared *sh)
 	sh->holes = bi.holes;
 	shmq_bus_close(bus);
 	if (s.n != cfg->nqueues || s.max_sum != total || s.min_nonzero != 0) {
-		detail("stats", "queues %u (want %u), sum of max_off %llu "
+		tu_detail("stats", "queues %u (want %u), sum of max_off %llu "
 		    "(want %llu), queues with min_off > 0: %llu", s.n,
 		    cfg->nqueues, (unsigned long long)s.max_sum,
 		    (unsigned long long)total,
@@ -756,67 +600,11 @@ stats_proc(const struct xcfg *cfg, struct xshared *sh)
 /* The parent                                                          */
 /* ------------------------------------------------------------------ */
 
-struct child {
-	pid_t	pid;
-	int	code;
-	char	who[32];
-};
-
-static void
-wait_children(struct child *ch, unsigned n, double secs)
-{
-	uint64_t end = tu_mono_ns() + (uint64_t)(secs * mult() * 1e9);
-	unsigned i, left = n;
-	int st;
-
-	for (i = 0; i < n; i++)
-		ch[i].code = -1;
-	while (left > 0) {
-		for (i = 0; i < n; i++) {
-			if (ch[i].code != -1)
-				continue;
-			if (waitpid(ch[i].pid, &st, WNOHANG) == ch[i].pid) {
-				ch[i].code = WIFEXITED(st) ? WEXITSTATUS(st) :
-				    128 + WTERMSIG(st);
-				left--;
-			}
-		}
-		if (left == 0)
-			break;
-		if (tu_mono_ns() > end) {
-			for (i = 0; i < n; i++) {
-				if (ch[i].code != -1)
-					continue;
-				kill(ch[i].pid, SIGKILL);
-				tu_wait(ch[i].pid);
-				ch[i].code = E_TIMEOUT;
-			}
-			break;
-		}
-		usleep(2000);
-	}
-}
-
-/* Append "who: code (name): detail" for each failed child to msg. */
+/* The failed children of CH[0..N) and their details in MSG; how many. */
 static int
-report(const struct child *ch, unsigned n, char *msg, size_t size)
+report(const struct tu_child *ch, unsigned n, char *msg, size_t size)
 {
-	char d[2048];
-	size_t len;
-	unsigned i;
-	int bad = 0;
-
-	msg[0] = '\0';
-	for (i = 0; i < n; i++) {
-		if (ch[i].code == E_OK)
-			continue;
-		bad++;
-		read_detail(ch[i].who, d, sizeof(d));
-		len = strlen(msg);
-		snprintf(msg + len, size - len, "[%s: exit %d (%s): %s] ",
-		    ch[i].who, ch[i].code, ecode_name(ch[i].code), d);
-	}
-	return bad;
+	return tu_report(ch, n, E_OK, ecode_name, msg, size);
 }
 
 static pid_t
@@ -832,9 +620,9 @@ spawn_setup(const struct xcfg *cfg)
 static void
 run_xproc(const struct xcfg *cfg, struct xshared *out)
 {
-	struct child ch[32];
+	struct tu_child ch[32];
 	struct xshared *sh;
-	char msg[8192];
+	char msg[8192], name[32];
 	unsigned i, n = 0, nkids;
 	uint64_t t0;
 	pid_t pid;
@@ -842,32 +630,25 @@ run_xproc(const struct xcfg *cfg, struct xshared *out)
 
 	ck_assert_uint_le(cfg->nprocs * cfg->nthreads, MAX_IDS);
 	ck_assert_uint_le(cfg->ncons, MAX_CONS);
-	sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(sh, MAP_FAILED);
-	memset(sh, 0, sizeof(*sh));
+	sh = tu_shared_new(4096);
 
 	pid = spawn_setup(cfg);
 	ck_assert_int_gt(pid, 0);
 	code = tu_wait(pid);
 	if (code != 0) {
-		read_detail("setup", msg, sizeof(msg));
+		tu_read_detail("setup", msg, sizeof(msg));
 		ck_abort_msg("setup child: exit %d: %s", code, msg);
 	}
 
 	t0 = tu_mono_ns();
 	for (i = 0; i < cfg->ncons; i++) {
-		snprintf(ch[n].who, sizeof(ch[n].who), "consumer%u", i);
-		if ((ch[n].pid = fork()) == 0)
-			_exit(consumer_proc(cfg, sh, i));
-		ck_assert_int_gt(ch[n].pid, 0);
+		snprintf(name, sizeof(name), "consumer%u", i);
+		TU_SPAWN(&ch[n], name, consumer_proc(cfg, sh, i));
 		n++;
 	}
 	for (i = 0; i < cfg->nprocs; i++) {
-		snprintf(ch[n].who, sizeof(ch[n].who), "producer%u", i);
-		if ((ch[n].pid = fork()) == 0)
-			_exit(producer_proc(cfg, sh, i));
-		ck_assert_int_gt(ch[n].pid, 0);
+		snprintf(name, sizeof(name), "producer%u", i);
+		TU_SPAWN(&ch[n], name, producer_proc(cfg, sh, i));
 		n++;
 	}
 	nkids = n;
@@ -877,7 +658,7 @@ run_xproc(const struct xcfg *cfg, struct xshared *out)
 	    __atomic_load_n(&sh->ready, __ATOMIC_ACQUIRE) < nkids; i++)
 		usleep(1000);
 	__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
-	wait_children(ch, nkids, cfg->deadline_s);
+	tu_wait_children(ch, nkids, cfg->deadline_s);
 	fprintf(stderr, "xproc: %u producers x %u threads x %llu msgs, "
 	    "%u consumers: %.2f s\n", cfg->nprocs, cfg->nthreads,
 	    (unsigned long long)cfg->per, cfg->ncons,
@@ -885,10 +666,8 @@ run_xproc(const struct xcfg *cfg, struct xshared *out)
 	if (report(ch, nkids, msg, sizeof(msg)) != 0)
 		ck_abort_msg("%s", msg);
 
-	snprintf(ch[0].who, sizeof(ch[0].who), "stats");
-	if ((ch[0].pid = fork()) == 0)
-		_exit(stats_proc(cfg, sh));
-	wait_children(ch, 1, 30);
+	TU_SPAWN(&ch[0], "stats", stats_proc(cfg, sh));
+	tu_wait_children(ch, 1, 30);
 	if (report(ch, 1, msg, sizeof(msg)) != 0)
 		ck_abort_msg("%s", msg);
 	/* Nobody died, so nothing may have been skipped. */

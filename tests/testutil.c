@@ -3,19 +3,24 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
+#include "shmq/shmq.h"
 #include "testutil.h"
 
 static char home[4096];
 static char bus[64];
+static uint64_t rng_state;
 
 const char *
 tu_setup_store(void)
@@ -36,11 +41,46 @@ tu_setup_store(void)
 	return home;
 }
 
+/*
+ * Open and close every bus under the store root, so that a control region
+ * left by a process the test killed is removed by the last closer, as a
+ * user's next open would: deleting the store alone would leave it in
+ * /dev/shm for good.
+ */
+static void
+close_leftover_buses(void)
+{
+	struct shmq_bus_opts o;
+	struct shmq_bus *b;
+	struct dirent *de;
+	char conf[4096];
+	DIR *d;
+
+	if ((d = opendir(home)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(conf, sizeof(conf), "%s/%s/bus.conf", home,
+		    de->d_name);
+		if (access(conf, F_OK) != 0)
+			continue;
+		shmq_bus_opts_init(&o);
+		o.home = home;
+		o.create = 0;
+		if (shmq_bus_open(&b, de->d_name, &o) == 0)
+			shmq_bus_close(b);
+	}
+	closedir(d);
+}
+
 void
 tu_cleanup_store(void)
 {
-	if (home[0] != '\0')
-		tu_sh("rm -rf '%s'", home);
+	if (home[0] == '\0')
+		return;
+	close_leftover_buses();
+	tu_sh("rm -rf '%s'", home);
 }
 
 const char *
@@ -89,6 +129,17 @@ tu_sh(const char *fmt, ...)
 	return 128 + WTERMSIG(st);
 }
 
+int
+tu_bus_open(struct shmq_bus **out, uint64_t segment_bytes, uint32_t cq_entries)
+{
+	struct shmq_bus_opts o;
+
+	shmq_bus_opts_init(&o);
+	o.segment_bytes = segment_bytes;
+	o.cq_entries = cq_entries;
+	return shmq_bus_open(out, NULL, &o);
+}
+
 const char *
 tu_prog(const char *rel)
 {
@@ -106,6 +157,185 @@ tu_mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+double
+tu_mult(void)
+{
+	const char *s = getenv("CK_TIMEOUT_MULTIPLIER");
+	double m = s != NULL ? atof(s) : 1.0;
+
+	return m >= 1.0 ? m : 1.0;
+}
+
+void
+tu_seed(const char *name)
+{
+	const char *s = getenv("SHMQ_TEST_SEED");
+	uint64_t seed = s != NULL ? strtoull(s, NULL, 0) :
+	    tu_mono_ns() ^ ((uint64_t)getpid() << 32);
+
+	fprintf(stderr, "%s: seed %llu (SHMQ_TEST_SEED to replay)\n", name,
+	    (unsigned long long)seed);
+	rng_state = seed;
+}
+
+uint64_t
+tu_rand(void)
+{
+	rng_state = tu_mix64(rng_state);
+	return rng_state;
+}
+
+void *
+tu_shared_new(size_t bytes)
+{
+	void *p;
+
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	memset(p, 0, bytes);
+	return p;
+}
+
+void
+tu_detail(const char *who, const char *fmt, ...)
+{
+	char path[4300];
+	va_list ap;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/detail-%s.txt", home, who);
+	f = fopen(path, "a");
+	if (f == NULL)
+		return;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+	fclose(f);
+}
+
+void
+tu_read_detail(const char *who, char *buf, size_t size)
+{
+	char path[4300];
+	size_t n;
+	FILE *f;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "%s/detail-%s.txt", home, who);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+void
+tu_vappend(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	size_t len = strlen(buf);
+
+	vsnprintf(buf + len, size - len, fmt, ap);
+	len = strlen(buf);
+	if (len + 2 < size) {
+		buf[len] = ';';
+		buf[len + 1] = ' ';
+		buf[len + 2] = '\0';
+	}
+}
+
+void
+tu_wait_children(struct tu_child *ch, unsigned n, double secs)
+{
+	uint64_t end = tu_mono_ns() + (uint64_t)(secs * tu_mult() * 1e9);
+	unsigned i, left = n;
+	int st;
+
+	for (i = 0; i < n; i++)
+		ch[i].code = -1;
+	while (left > 0) {
+		for (i = 0; i < n; i++) {
+			if (ch[i].code != -1)
+				continue;
+			if (waitpid(ch[i].pid, &st, WNOHANG) == ch[i].pid) {
+				ch[i].code = WIFEXITED(st) ? WEXITSTATUS(st) :
+				    128 + WTERMSIG(st);
+				left--;
+			}
+		}
+		if (left == 0)
+			break;
+		if (tu_mono_ns() > end) {
+			for (i = 0; i < n; i++) {
+				if (ch[i].code != -1)
+					continue;
+				kill(ch[i].pid, SIGKILL);
+				tu_wait(ch[i].pid);
+				ch[i].code = TU_E_TIMEOUT;
+			}
+			break;
+		}
+		usleep(2000);
+	}
+}
+
+int
+tu_wait_deadline(pid_t pid, double secs)
+{
+	uint64_t end = tu_mono_ns() + (uint64_t)(secs * tu_mult() * 1e9);
+	int st;
+
+	for (;;) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) :
+			    128 + WTERMSIG(st);
+		if (tu_mono_ns() > end) {
+			kill(pid, SIGKILL);
+			tu_wait(pid);
+			return TU_E_TIMEOUT;
+		}
+		usleep(2000);
+	}
+}
+
+int
+tu_report(const struct tu_child *ch, unsigned n, int expect,
+    const char *(*name)(int), char *msg, size_t size)
+{
+	char d[2048];
+	size_t len;
+	unsigned i;
+	int bad = 0;
+
+	msg[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (ch[i].code == expect)
+			continue;
+		bad++;
+		tu_read_detail(ch[i].who, d, sizeof(d));
+		len = strlen(msg);
+		snprintf(msg + len, size - len, "[%s: exit %d (%s): %s] ",
+		    ch[i].who, ch[i].code, name(ch[i].code), d);
+	}
+	return bad;
+}
+
+const char *
+tu_exit_name(int code)
+{
+	switch (code) {
+	case 0:		return "ok";
+	case TU_E_TIMEOUT: return "did not finish in time (killed)";
+	case 128 + SIGSEGV: return "SIGSEGV";
+	case 128 + SIGBUS: return "SIGBUS";
+	case 128 + SIGABRT: return "SIGABRT";
+	case 128 + SIGKILL: return "SIGKILL";
+	default:	return "unexpected exit";
+	}
 }
 
 int

@@ -2,7 +2,8 @@
  * cli.c - helpers shared by the shmq tools; see cli.h.
  *
  * Nothing here keeps state between calls except the program name (set once
- * by cli_init) and the static buffer of cli_home_dir().
+ * by cli_init), the static buffer of cli_home_dir() and the flag set by the
+ * signal handler of cli_catch_signals().
  */
 #include "config.h"
 
@@ -23,6 +24,7 @@
 #include "cli.h"
 
 static const char *progname = "shmq";
+static volatile sig_atomic_t interrupted;
 
 void
 cli_init(struct cli *c, const char *prog, void (*usage)(FILE *))
@@ -78,6 +80,48 @@ cli_common_opt(struct cli *c, int ch, const char *arg)
 	default:
 		return 0;
 	}
+}
+
+int
+cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts,
+    const struct option *longopts)
+{
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, shortopts, longopts,
+	    NULL)) != -1) {
+		if (!cli_common_opt(c, ch, optarg))
+			return ch;
+	}
+	if (optind < argc)
+		exit(cli_usage_error(c, "unexpected argument \"%s\"",
+		    argv[optind]));
+	return -1;
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+void
+cli_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int
+cli_interrupted(void)
+{
+	return interrupted;
 }
 
 int
@@ -143,22 +187,35 @@ cli_home_dir(const struct cli *c)
 }
 
 int
-cli_bus_open(const struct cli *c, struct shmq_bus **out,
-    const struct shmq_bus_opts *o)
+cli_bus_open(const struct cli *c, struct shmq_bus **out, int create)
 {
+	struct shmq_bus_opts o;
 	const char *name = cli_bus_name(c);
 	int rc;
 
-	rc = shmq_bus_open(out, c->bus, o);
+	cli_bus_opts(c, &o);
+	o.create = create;
+	rc = shmq_bus_open(out, c->bus, &o);
 	if (rc == 0)
 		return 0;
 	*out = NULL;
-	if ((rc == SHMQ_ENOENT || rc == -ENOENT) && !o->create) {
+	if ((rc == SHMQ_ENOENT || rc == -ENOENT) && !o.create) {
 		cli_warnx("bus \"%s\": no such bus (looked in %s)", name,
-		    o->home != NULL ? o->home : cli_home_dir(c));
+		    o.home != NULL ? o.home : cli_home_dir(c));
 		return CLI_EXIT_FAIL;
 	}
 	return cli_err(rc, "bus \"%s\"", name);
+}
+
+int
+cli_topic_create(struct shmq_bus *bus, const char *topic, unsigned queues)
+{
+	int rc;
+
+	rc = shmq_topic_create(bus, topic, queues);
+	if (rc < 0 && rc != SHMQ_EEXIST)
+		return cli_err(rc, "topic \"%s\"", topic);
+	return 0;
 }
 
 void

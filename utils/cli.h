@@ -12,7 +12,7 @@
  *  - --json prints one JSON document, or one object per line for streams.
  *
  * The helpers here print and return; none of them exits except
- * cli_common_opt() for --help, --version and unknown options.
+ * cli_common_opt() and cli_getopt() for --help, --version and bad usage.
  */
 #ifndef SHMQ_CLI_H
 #define SHMQ_CLI_H
@@ -86,6 +86,22 @@ void	cli_init(struct cli *c, const char *prog, void (*usage)(FILE *));
  */
 int	cli_common_opt(struct cli *c, int ch, const char *arg);
 
+/*
+ * getopt_long() that handles the common options itself (cli_common_opt())
+ * and returns the tool's own, or -1 once every option is read.  Exits 2
+ * with a hint on an argument that is not an option (no tool takes any).
+ */
+int	cli_getopt(struct cli *c, int argc, char **argv,
+	    const char *shortopts, const struct option *longopts);
+
+/*
+ * From now on SIGINT and SIGTERM set the flag cli_interrupted() returns,
+ * and interrupt a blocking call (EINTR, no SA_RESTART), so that the tool
+ * stops where it chooses and closes the bus.
+ */
+void	cli_catch_signals(void);
+int	cli_interrupted(void);
+
 /* "Try 'prog --help'" on stderr and return CLI_EXIT_USAGE. */
 int	cli_usage_error(const struct cli *c, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
@@ -106,12 +122,19 @@ const char *cli_bus_name(const struct cli *c);
 const char *cli_home_dir(const struct cli *c);
 
 /*
- * Open the bus for a tool, printing a clear error on failure (a missing bus
+ * Open the bus for a tool with the options of cli_bus_opts(), creating it
+ * when missing if CREATE, and print a clear error on failure (a missing bus
  * when !create: 'bus "x": no such bus (looked in DIR)').  Returns 0 and *out,
  * or CLI_EXIT_FAIL.
  */
-int	cli_bus_open(const struct cli *c, struct shmq_bus **out,
-	    const struct shmq_bus_opts *o);
+int	cli_bus_open(const struct cli *c, struct shmq_bus **out, int create);
+
+/*
+ * Create TOPIC with QUEUES queues unless it exists.  Returns 0, or
+ * CLI_EXIT_FAIL with the error printed.
+ */
+int	cli_topic_create(struct shmq_bus *bus, const char *topic,
+	    unsigned queues);
 
 /*
  * Print "prog: msg" to stderr.  For cli_err(), the cause is ERR: the message

@@ -19,7 +19,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,8 +60,6 @@ enum out_mode {
 	OUT_JSON	/* one object per line */
 };
 
-static volatile sig_atomic_t interrupted;
-
 static void
 usage(FILE *f)
 {
@@ -100,13 +97,6 @@ CLI_USAGE_COMMON
 "\n"
 "Exit status: 0 got N messages, or interrupted, or timed out without -n;\n"
 "1 error, or timed out with -n before N messages; 2 bad usage.\n");
-}
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
 }
 
 /* --from: where each assigned queue starts. */
@@ -227,12 +217,10 @@ int
 main(int argc, char **argv)
 {
 	struct cli cli;
-	struct shmq_bus_opts bo;
 	struct shmq_bus *bus = NULL;
 	struct shmq_consumer *cons = NULL;
 	struct shmq_msgview views[BATCH];
 	struct from from = { SHMQ_SEEK_LAST, 0 };
-	struct sigaction sa;
 	/* Static so that it stays reachable (and LeakSanitizer quiet) on
 	 * the early returns of a bad command line. */
 	static const char **topics;
@@ -248,10 +236,8 @@ main(int argc, char **argv)
 
 	cli_init(&cli, "shmq-recv", usage);
 
-	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "t:e:n:w:v",
-	    longopts, NULL)) != -1) {
-		if (cli_common_opt(&cli, ch, optarg))
-			continue;
+	while ((ch = cli_getopt(&cli, argc, argv, CLI_SHORTOPTS "t:e:n:w:v",
+	    longopts)) != -1) {
 		switch (ch) {
 		case 't':
 			nt = reallocarray(topics, ntopics + 1,
@@ -302,9 +288,6 @@ main(int argc, char **argv)
 			return cli_usage_error(&cli, "unexpected option");
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error(&cli, "unexpected argument \"%s\"",
-		    argv[optind]);
 	if (ntopics == 0)
 		return cli_usage_error(&cli, "no topic: give -t TOPIC");
 	for (i = 0; i < ntopics; i++)
@@ -313,19 +296,13 @@ main(int argc, char **argv)
 			return CLI_EXIT_FAIL;
 		}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_catch_signals();
 
 	/*
 	 * A reader does not create a bus by mistake (a typo in -b would wait
 	 * forever on an empty bus): only when asked to create the topic.
 	 */
-	cli_bus_opts(&cli, &bo);
-	bo.create = create_queues > 0;
-	if (cli_bus_open(&cli, &bus, &bo) != 0) {
+	if (cli_bus_open(&cli, &bus, create_queues > 0) != 0) {
 		free(topics);
 		return CLI_EXIT_FAIL;
 	}
@@ -335,13 +312,9 @@ main(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < ntopics; i++) {
-		if (create_queues > 0) {
-			rc = shmq_topic_create(bus, topics[i], create_queues);
-			if (rc < 0 && rc != SHMQ_EEXIST) {
-				rc = cli_err(rc, "topic \"%s\"", topics[i]);
-				goto out;
-			}
-		}
+		if (create_queues > 0 && (rc = cli_topic_create(bus, topics[i],
+		    create_queues)) != 0)
+			goto out;
 		rc = shmq_consumer_assign(cons, topics[i], queue, expr);
 		if (rc == SHMQ_ENOTOPIC) {
 			cli_warnx("topic \"%s\": no such topic on bus \"%s\" "
@@ -377,7 +350,7 @@ main(int argc, char **argv)
 	 * timeout counts from the last message (or the start).
 	 */
 	idle_since = shmq_now_ns() / 1000000;
-	while (!interrupted && !pipe_closed) {
+	while (!cli_interrupted() && !pipe_closed) {
 		max = BATCH;
 		if (count > 0 && (unsigned long long)count - got < max)
 			max = (size_t)((unsigned long long)count - got);

@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +70,6 @@ struct send {
 	unsigned long long	 sent;
 };
 
-static volatile sig_atomic_t interrupted;
-
 static void
 usage(FILE *f)
 {
@@ -104,13 +101,6 @@ CLI_USAGE_COMMON
 "Exit status: 0 all sent, 1 failed or interrupted, 2 bad usage.\n");
 }
 
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
 /* Send BODY count times; 0, or CLI_EXIT_FAIL with the error printed. */
 static int
 send_body(struct send *s, const void *body, size_t len)
@@ -122,7 +112,7 @@ send_body(struct send *s, const void *body, size_t len)
 	s->msg.body = body;
 	s->msg.body_len = len;
 	for (i = 0; i < s->count; i++) {
-		if (interrupted)
+		if (cli_interrupted())
 			return CLI_EXIT_FAIL;
 		rc = shmq_producer_send(s->prod, &s->msg, &res);
 		if (rc < 0)
@@ -170,7 +160,7 @@ slurp(int fd, char **out, size_t *outlen)
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0) {
-			if (errno == EINTR && !interrupted)
+			if (errno == EINTR && !cli_interrupted())
 				continue;
 			free(buf);
 			return -1;
@@ -199,7 +189,7 @@ send_file(struct send *s, const char *path)
 	if (fd != STDIN_FILENO)
 		close(fd);
 	if (rc < 0) {
-		if (interrupted)
+		if (cli_interrupted())
 			return CLI_EXIT_FAIL;
 		return cli_syserr("file \"%s\"", path);
 	}
@@ -217,11 +207,11 @@ send_lines(struct send *s)
 	ssize_t n;
 	int rc = 0;
 
-	while (!interrupted) {
+	while (!cli_interrupted()) {
 		errno = 0;
 		n = getline(&line, &cap, stdin);
 		if (n < 0) {
-			if (ferror(stdin) && !interrupted)
+			if (ferror(stdin) && !cli_interrupted())
 				rc = cli_syserr("stdin");
 			break;
 		}
@@ -264,14 +254,12 @@ main(int argc, char **argv)
 {
 	struct cli cli;
 	struct send s;
-	struct shmq_bus_opts bo;
 	struct shmq_bus *bus = NULL;
 	/* Static so that they stay reachable (and LeakSanitizer quiet) on
 	 * the early returns of a bad command line. */
 	static struct shmq_prop *props;
 	static struct source *srcs;
 	struct source *ns;
-	struct sigaction sa;
 	size_t nprops = 0, nsrcs = 0, i;
 	long long v;
 	unsigned create_queues = 0;
@@ -282,10 +270,8 @@ main(int argc, char **argv)
 	shmq_msg_init(&s.msg);
 	s.count = 1;
 
-	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "t:m:f:k:p:c:qv",
-	    longopts, NULL)) != -1) {
-		if (cli_common_opt(&cli, ch, optarg))
-			continue;
+	while ((ch = cli_getopt(&cli, argc, argv,
+	    CLI_SHORTOPTS "t:m:f:k:p:c:qv", longopts)) != -1) {
 		switch (ch) {
 		case 't':
 			s.topic = optarg;
@@ -344,9 +330,6 @@ main(int argc, char **argv)
 			return cli_usage_error(&cli, "unexpected option");
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error(&cli, "unexpected argument \"%s\"",
-		    argv[optind]);
 	if (s.topic == NULL)
 		return cli_usage_error(&cli, "no topic: give -t TOPIC");
 	if (have_queue && s.msg.shard_key != NULL)
@@ -359,27 +342,16 @@ main(int argc, char **argv)
 	s.msg.nprops = nprops;
 
 	/* Stop between two messages, never in the middle of one. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_catch_signals();
 
-	cli_bus_opts(&cli, &bo);
-	if (cli_bus_open(&cli, &bus, &bo) != 0) {
+	if (cli_bus_open(&cli, &bus, 1) != 0) {
 		free(srcs);
 		free(props);
 		return CLI_EXIT_FAIL;
 	}
-	if (create_queues > 0) {
-		rc = shmq_topic_create(bus, s.topic, create_queues);
-		if (rc == SHMQ_EEXIST)
-			rc = 0;
-		if (rc < 0) {
-			rc = cli_err(rc, "topic \"%s\"", s.topic);
-			goto out;
-		}
-	}
+	if (create_queues > 0 &&
+	    (rc = cli_topic_create(bus, s.topic, create_queues)) != 0)
+		goto out;
 	rc = shmq_producer_open(&s.prod, bus, NULL);
 	if (rc < 0) {
 		rc = cli_err(rc, "producer on bus \"%s\"", cli_bus_name(&cli));
@@ -394,7 +366,7 @@ main(int argc, char **argv)
 		else
 			rc = send_body(&s, srcs[i].arg, strlen(srcs[i].arg));
 	}
-	if (rc == 0 && interrupted)
+	if (rc == 0 && cli_interrupted())
 		rc = CLI_EXIT_FAIL;
 	if (s.json && cli_flush(stdout, "stdout") < 0) {
 		if (errno == EPIPE)
@@ -403,7 +375,7 @@ main(int argc, char **argv)
 	}
 	if (!s.quiet || rc != 0)
 		fprintf(stderr, "%s%llu message%s to %s\n",
-		    interrupted ? "interrupted: sent " :
+		    cli_interrupted() ? "interrupted: sent " :
 		    rc != 0 ? "sent only " : "sent ", s.sent,
 		    s.sent == 1 ? "" : "s", s.topic);
 	shmq_producer_close(s.prod);

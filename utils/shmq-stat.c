@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +41,95 @@ struct sample {
 	struct shmq_client_info	*clients;
 	size_t			 nclients;
 	size_t			 capclients;
+	char			*groups_text;	/* GROUPS section, printed */
+	size_t			 groups_text_len;
+	char			*groups_json;	/* its array elements */
+	size_t			 groups_json_len;
 	uint64_t		 mono_ns;	/* when it was taken */
 };
 
-static volatile sig_atomic_t interrupted;
+/* The group arrays are valid during the callback only: the sections are
+ * printed into these streams there. */
+struct group_out {
+	FILE	*text;
+	FILE	*json;
+	int	 n;
+};
+
+static int
+add_group(void *arg, const struct shmq_group_info *g)
+{
+	struct group_out *o = arg;
+	size_t i;
+
+	fprintf(o->text, "\ngroup %s: %s (%s), generation %llu, %zu "
+	    "member%s, resets %llu\n", g->name, g->model, g->strategy,
+	    (unsigned long long)g->generation, g->nmembers,
+	    g->nmembers == 1 ? "" : "s", (unsigned long long)g->resets);
+	if (g->nmembers > 0)
+		fprintf(o->text, "  %6s %8s %-5s %8s %6s  %s\n", "CLIENT",
+		    "PID", "ALIVE", "BEAT_MS", "QUEUES", "INSTANCE");
+	for (i = 0; i < g->nmembers; i++) {
+		const struct shmq_group_member_info *m = &g->members[i];
+
+		fprintf(o->text, "  %6u %8d %-5s %8llu %6u  %s\n",
+		    m->client_id, m->pid, m->alive ? "yes" : "no",
+		    (unsigned long long)m->heartbeat_age_ms, m->queues,
+		    m->instance[0] != '\0' ? m->instance : "-");
+	}
+	if (g->nqueues > 0)
+		fprintf(o->text, "  %-20s %5s %-12s %8s %12s %12s %12s\n",
+		    "TOPIC", "QUEUE", "INSTANCE", "OWNER", "COMMITTED", "MAX",
+		    "LAG");
+	for (i = 0; i < g->nqueues; i++) {
+		const struct shmq_group_queue_info *q = &g->queues[i];
+
+		fprintf(o->text, "  %-20s %5d %-12s %8d %12llu %12llu "
+		    "%12llu\n", q->topic, q->queue,
+		    q->instance[0] != '\0' ? q->instance : "-", q->owner_pid,
+		    (unsigned long long)q->committed,
+		    (unsigned long long)q->max_off,
+		    (unsigned long long)q->lag);
+	}
+
+	fprintf(o->json, "%s{\"name\":", o->n++ > 0 ? "," : "");
+	cli_json_cstr(o->json, g->name);
+	fprintf(o->json, ",\"model\":");
+	cli_json_cstr(o->json, g->model);
+	fprintf(o->json, ",\"strategy\":");
+	cli_json_cstr(o->json, g->strategy);
+	fprintf(o->json, ",\"generation\":%llu,\"resets\":%llu,"
+	    "\"members\":[", (unsigned long long)g->generation,
+	    (unsigned long long)g->resets);
+	for (i = 0; i < g->nmembers; i++) {
+		const struct shmq_group_member_info *m = &g->members[i];
+
+		fprintf(o->json, "%s{\"client\":%u,\"pid\":%d,\"alive\":%s,"
+		    "\"heartbeat_age_ms\":%llu,\"queues\":%u,\"instance\":",
+		    i > 0 ? "," : "", m->client_id, m->pid,
+		    m->alive ? "true" : "false",
+		    (unsigned long long)m->heartbeat_age_ms, m->queues);
+		cli_json_cstr(o->json, m->instance);
+		fprintf(o->json, "}");
+	}
+	fprintf(o->json, "],\"queues\":[");
+	for (i = 0; i < g->nqueues; i++) {
+		const struct shmq_group_queue_info *q = &g->queues[i];
+
+		fprintf(o->json, "%s{\"topic\":", i > 0 ? "," : "");
+		cli_json_cstr(o->json, q->topic);
+		fprintf(o->json, ",\"queue\":%d,\"instance\":", q->queue);
+		cli_json_cstr(o->json, q->instance);
+		fprintf(o->json, ",\"owner_pid\":%d,\"committed\":%llu,"
+		    "\"min_off\":%llu,\"max_off\":%llu,\"lag\":%llu}",
+		    q->owner_pid, (unsigned long long)q->committed,
+		    (unsigned long long)q->min_off,
+		    (unsigned long long)q->max_off,
+		    (unsigned long long)q->lag);
+	}
+	fprintf(o->json, "]}");
+	return 0;
+}
 
 static void
 usage(FILE *f)
@@ -63,13 +147,6 @@ usage(FILE *f)
 CLI_USAGE_COMMON
 "\n"
 "Exit status: 0 done, 1 failed (no such bus, no such topic), 2 bad usage.\n");
-}
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
 }
 
 static int
@@ -141,6 +218,23 @@ take_sample(struct shmq_bus *bus, const char *topic, struct sample *s)
 	if (rc < 0)
 		return cli_err(rc, "clients of bus \"%s\"",
 		    shmq_bus_name(bus));
+	{
+		struct group_out go = { NULL, NULL, 0 };
+
+		free(s->groups_text);
+		free(s->groups_json);
+		s->groups_text = s->groups_json = NULL;
+		go.text = open_memstream(&s->groups_text, &s->groups_text_len);
+		go.json = open_memstream(&s->groups_json, &s->groups_json_len);
+		if (go.text == NULL || go.json == NULL)
+			return cli_syserr("groups");
+		rc = shmq_group_foreach(bus, NULL, add_group, &go);
+		fclose(go.text);
+		fclose(go.json);
+		if (rc < 0)
+			return cli_err(rc, "groups of bus \"%s\"",
+			    shmq_bus_name(bus));
+	}
 	return 0;
 }
 
@@ -253,6 +347,8 @@ print_text(const struct sample *s, const struct sample *prev)
 	}
 	if (s->nclients == 0)
 		printf("(no clients)\n");
+	printf("\nGROUPS\n%s", s->groups_text_len > 0 ? s->groups_text :
+	    "(no consumer groups)\n");
 }
 
 static void
@@ -338,7 +434,8 @@ print_json(const struct sample *s, const struct sample *prev)
 		    (unsigned long long)c->sent,
 		    (unsigned long long)c->received);
 	}
-	printf("]}\n");
+	printf("],\"groups\":[%s]}\n", s->groups_json != NULL ?
+	    s->groups_json : "");
 }
 
 static void
@@ -346,6 +443,8 @@ sample_free(struct sample *s)
 {
 	free(s->queues);
 	free(s->clients);
+	free(s->groups_text);
+	free(s->groups_json);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -353,10 +452,8 @@ int
 main(int argc, char **argv)
 {
 	struct cli cli;
-	struct shmq_bus_opts bo;
 	struct shmq_bus *bus = NULL;
 	struct sample samples[2], *cur, *prev = NULL, *tmp;
-	struct sigaction sa;
 	struct timespec ts;
 	const char *topic = NULL;
 	long long watch = 0;
@@ -364,10 +461,8 @@ main(int argc, char **argv)
 
 	cli_init(&cli, "shmq-stat", usage);
 
-	while ((ch = getopt_long(argc, argv, CLI_SHORTOPTS "t:w:", longopts,
-	    NULL)) != -1) {
-		if (cli_common_opt(&cli, ch, optarg))
-			continue;
+	while ((ch = cli_getopt(&cli, argc, argv, CLI_SHORTOPTS "t:w:",
+	    longopts)) != -1) {
 		switch (ch) {
 		case 't':
 			topic = optarg;
@@ -384,22 +479,13 @@ main(int argc, char **argv)
 			return cli_usage_error(&cli, "unexpected option");
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error(&cli, "unexpected argument \"%s\"",
-		    argv[optind]);
 	if (topic != NULL && cli_check_name("topic", topic) != 0)
 		return CLI_EXIT_FAIL;
 
-	cli_bus_opts(&cli, &bo);
-	bo.create = 0;
-	if (cli_bus_open(&cli, &bus, &bo) != 0)
+	if (cli_bus_open(&cli, &bus, 0) != 0)
 		return CLI_EXIT_FAIL;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_catch_signals();
 
 	memset(samples, 0, sizeof(samples));
 	cur = &samples[0];
@@ -426,10 +512,10 @@ main(int argc, char **argv)
 		/* nanosleep returns early on SIGINT or SIGTERM. */
 		ts.tv_sec = (time_t)watch;
 		ts.tv_nsec = 0;
-		while (!interrupted && nanosleep(&ts, &ts) < 0 &&
+		while (!cli_interrupted() && nanosleep(&ts, &ts) < 0 &&
 		    errno == EINTR)
 			;
-		if (interrupted)
+		if (cli_interrupted())
 			break;
 		tmp = prev == NULL ? &samples[1] : prev;
 		prev = cur;

@@ -57,7 +57,8 @@ extern "C" {
 	X(EBADEXPR, -4013, "invalid expression")			\
 	X(ELIMIT,   -4014, "limit reached")				\
 	X(ENOENT,   -4015, "no such bus or message")			\
-	X(EBUSY,    -4016, "busy")
+	X(EBUSY,    -4016, "busy")					\
+	X(ENOGROUP, -4017, "no such consumer group")
 
 enum shmq_errno {
 #define SHMQ_ERRNO_ENUM(name, val, s) SHMQ_##name = (val),
@@ -371,6 +372,191 @@ SHMQ_API int shmq_consumer_position(struct shmq_consumer *c,
  */
 SHMQ_API int shmq_consumer_poll(struct shmq_consumer *c,
     struct shmq_msgview *out, size_t max, int timeout_ms);
+
+/* ------------------------------------------------------------------ */
+/* Consumer groups                                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A consumer group is named (the topic name rule) and lives on the bus as
+ * long as the store does: members join and leave, and the group's committed
+ * offsets (the next offset to consume, per topic and queue) are kept in the
+ * control region and saved in the store (groups/<group>/offsets): by a
+ * member every second while they change, by a member that closes, and by
+ * the last process to close the bus.  They survive every process exiting
+ * and a reboot; a machine crash loses at most the last second of commits
+ * (so messages are delivered again: at-least-once).
+ *
+ * CLUSTERING: the live members share the queues of each topic they
+ * subscribe to; every member computes its share with the group's
+ * allocation strategy over the sorted member ids.  A queue is consumed by
+ * one member at a time: the new owner waits until the previous one has let
+ * the queue go (it does in its next poll) unless that one is dead or no
+ * longer a member, and starts at the queue's committed offset.  A member
+ * whose process dies, or that does not poll for its heartbeat timeout, is
+ * removed by the others within about 0.4 s (process death) or the timeout
+ * (a hung process), with or without shmqd; its queues move to the others.
+ * All members of a group must subscribe to the same topics (as in
+ * RocketMQ): queues allocated to a member that does not subscribe to their
+ * topic are not consumed.  A member that is removed while alive (it hung)
+ * joins again at its next poll.
+ *
+ * BROADCASTING: every member gets every message of its topics.  Offsets
+ * are kept per instance: a broadcasting member must name its instance, and
+ * the same instance name resumes the same offsets after a restart.  Two
+ * live members with one instance name get SHMQ_EEXIST.
+ *
+ * Start position.  When the group (clustering) or the instance
+ * (broadcasting) subscribes to a topic for the first time, its offsets are
+ * set from the opener's start position, once, and kept from then on:
+ * SHMQ_SEEK_FIRST: the oldest message stored; SHMQ_SEEK_TIME: the first
+ * message stored at or after start_time_ms; SHMQ_SEEK_LAST (default): the
+ * queue's tail at that moment.  With LAST, the group gets exactly the
+ * messages sent after its first subscription, even those sent while no
+ * member was running, and never the history before it, however young the
+ * topic (unlike RocketMQ, where a new group on a young topic replays it).
+ * Later openers' start positions do not move existing offsets: use
+ * shmq_group_reset for that.
+ *
+ * Commit.  With auto_commit (default), each poll commits what the previous
+ * poll of the same consumer returned (at-least-once: a message is committed
+ * only once the caller has come back for more), and close commits what was
+ * returned.  Otherwise the caller commits with shmq_consumer_commit.  What
+ * was returned but not committed when a member dies or loses a queue is
+ * delivered again to the next owner.
+ */
+
+enum shmq_group_model {
+	SHMQ_CLUSTERING = 0,
+	SHMQ_BROADCASTING = 1
+};
+
+struct shmq_group_opts {
+	int		 model;		/* SHMQ_CLUSTERING (default) or
+					   SHMQ_BROADCASTING; all members of
+					   a group must agree while any is
+					   live (else SHMQ_EINVAL) */
+	const char	*strategy;	/* clustering allocation: "averagely"
+					   (NULL, default), "circle" or
+					   "consistent-hash"; all live members
+					   must agree (else SHMQ_EINVAL) */
+	const char	*instance;	/* member name (the name rule):
+					   required for BROADCASTING (the key
+					   of its offsets); for CLUSTERING
+					   optional, an id in the allocation
+					   (default: one made from the client
+					   slot).  Unique among live members
+					   (else SHMQ_EEXIST) */
+	int		 start;		/* SHMQ_SEEK_LAST (default),
+					   SHMQ_SEEK_FIRST or SHMQ_SEEK_TIME */
+	uint64_t	 start_time_ms;	/* for SHMQ_SEEK_TIME: CLOCK_REALTIME
+					   ms since the epoch */
+	int		 auto_commit;	/* 1 (default): see above */
+	uint32_t	 heartbeat_timeout_ms; /* a member that does not poll
+					   for this long is removed (3000;
+					   >= 500) */
+};
+
+/* Fill *o with the defaults above.  Never fails. */
+SHMQ_API void shmq_group_opts_init(struct shmq_group_opts *o);
+
+/*
+ * Open a pull consumer that joins consumer group GROUP on BUS (creating the
+ * group if it does not exist).  opts may be NULL for the defaults.  Then
+ * subscribe it to topics with shmq_consumer_subscribe; the group, not the
+ * caller, chooses its queues (shmq_consumer_assign and _unassign return
+ * SHMQ_EINVAL on it).  Returns 0 and *out, SHMQ_ENAME (group or instance),
+ * SHMQ_EINVAL (bad options, no instance for broadcasting, or a model or
+ * strategy other than the live members'), SHMQ_EEXIST (instance taken by a
+ * live member), SHMQ_ELIMIT, -errno.  Leave with shmq_consumer_close.  A
+ * consumer is used by one thread at a time.
+ */
+SHMQ_API int shmq_consumer_open_group(struct shmq_consumer **out,
+    struct shmq_bus *bus, const char *group,
+    const struct shmq_group_opts *opts);
+
+/*
+ * Subscribe a group consumer to TOPIC with tag expression EXPR (as
+ * shmq_consumer_assign); again for the same topic replaces the expression.
+ * Returns 0, SHMQ_EINVAL (not a group consumer), SHMQ_ENAME,
+ * SHMQ_ENOTOPIC, SHMQ_EBADEXPR, SHMQ_ENOMEM, SHMQ_ELIMIT.
+ */
+SHMQ_API int shmq_consumer_subscribe(struct shmq_consumer *c,
+    const char *topic, const char *expr);
+
+/* shmq_consumer_commit: commit the consumer's current position. */
+#define SHMQ_OFFSET_CURRENT	UINT64_MAX
+
+/*
+ * Commit OFFSET, the next offset to consume (the last processed queue_off
+ * + 1), for QUEUE of TOPIC on a group consumer that holds the queue; or,
+ * with OFFSET SHMQ_OFFSET_CURRENT, its current position (everything the
+ * polls returned).  TOPIC NULL (queue SHMQ_QUEUE_ANY, offset
+ * SHMQ_OFFSET_CURRENT): every queue it holds.  Returns 0, SHMQ_EINVAL,
+ * SHMQ_ENOQUEUE (the queue is not, or no longer, this member's), SHMQ_EBUSY
+ * (the offset was changed meanwhile by shmq_group_reset or by a member
+ * that took the queue over: nothing committed; the next poll picks up the
+ * change).  No syscall, lock or allocation.
+ */
+SHMQ_API int shmq_consumer_commit(struct shmq_consumer *c, const char *topic,
+    int queue, uint64_t offset);
+
+/*
+ * Set the committed offsets of GROUP, for TOPIC (NULL: every topic it has
+ * offsets for; for broadcasting, those of every instance) to the first
+ * message stored at or after TIME_MS (CLOCK_REALTIME ms since the epoch; to
+ * the millisecond), or to the queue's tail if there is none.  Live members
+ * pick the new offsets up at their next poll (messages they returned before
+ * may be returned again).  A clustering group with no offsets yet for TOPIC
+ * gets them.  Returns 0, SHMQ_ENAME, SHMQ_ENOGROUP (no such group on the
+ * bus), SHMQ_ENOTOPIC, -errno.  Thread-safe.
+ */
+SHMQ_API int shmq_group_reset(struct shmq_bus *bus, const char *group,
+    const char *topic, uint64_t time_ms);
+
+struct shmq_group_member_info {
+	uint32_t	 client_id;	/* as in shmq_client_info */
+	int		 pid;
+	int		 alive;		/* process alive (pid + start time) */
+	char		 instance[128];	/* "" if none */
+	uint64_t	 joined_ns;
+	uint64_t	 heartbeat_age_ms; /* since its last poll */
+	uint32_t	 queues;	/* queues it holds now (clustering) or
+					   follows (broadcasting) */
+};
+
+struct shmq_group_queue_info {
+	char		 topic[128];
+	char		 instance[128];	/* broadcasting: whose offset; else "" */
+	int		 queue;
+	int		 owner_pid;	/* clustering: holder's pid, 0: none */
+	uint32_t	 owner_client;	/* its client id, if owner_pid != 0 */
+	uint64_t	 committed;	/* next offset to consume */
+	uint64_t	 min_off;	/* of the queue */
+	uint64_t	 max_off;
+	uint64_t	 lag;		/* max_off - committed (0 if above) */
+};
+
+struct shmq_group_info {
+	char		 name[128];
+	char		 model[16];	/* "clustering", "broadcasting" */
+	char		 strategy[32];
+	uint64_t	 generation;
+	uint64_t	 resets;
+	size_t		 nmembers;
+	const struct shmq_group_member_info *members;
+	size_t		 nqueues;
+	const struct shmq_group_queue_info *queues;
+};
+
+/*
+ * Call CB(ARG, info) for every group of the bus (or GROUP only; then
+ * SHMQ_ENOGROUP if there is none), in creation order.  The arrays in *info
+ * are valid during the call only.  Stops early and returns CB's value if
+ * it returns non-zero.  Returns 0 or a negative code.  Thread-safe.
+ */
+SHMQ_API int shmq_group_foreach(struct shmq_bus *bus, const char *group,
+    int (*cb)(void *arg, const struct shmq_group_info *info), void *arg);
 
 /* ------------------------------------------------------------------ */
 /* Introspection (shmq-stat)                                           */
