@@ -467,15 +467,15 @@ shmq_bus_open(struct shmq_bus **out, const char *name,
 	}
 	/* A new store gets the group asked for; an existing one keeps its
 	 * own (read_conf), which that must then match (check_group). */
-	if (opts->group != NULL && *opts->group != '\0') {
+	if (opts->unix_group != NULL && *opts->unix_group != '\0') {
 		const char *errstr;
 
-		if (group_lookup(opts->group, 0, &want, NULL, 0) < 0) {
-			want = (gid_t)strtonum(opts->group, 0, UINT32_MAX - 1,
+		if (group_lookup(opts->unix_group, 0, &want, NULL, 0) < 0) {
+			want = (gid_t)strtonum(opts->unix_group, 0, UINT32_MAX - 1,
 			    &errstr);
 			if (errstr != NULL) {
 				err = SHMQ_ERR(SHMQ_EINVAL, "bus \"%s\": no "
-				    "Unix group \"%s\"", name, opts->group);
+				    "Unix group \"%s\"", name, opts->unix_group);
 				goto fail;
 			}
 		}
@@ -520,7 +520,7 @@ shmq_bus_open(struct shmq_bus **out, const char *name,
 			goto fail;
 	}
 	if ((err = read_conf(bus)) < 0 ||
-	    (err = check_group(bus, want, opts->group)) < 0)
+	    (err = check_group(bus, want, opts->unix_group)) < 0)
 		goto fail;
 
 	/* The control region's name: the store's owner (not the opener:

@@ -153,7 +153,7 @@ open_bus(struct shmq_bus **bus, const char *group)
 	o.segment_bytes = 1 << 20;
 	o.cq_entries = 1024;
 	o.max_msg_bytes = 64 * 1024;
-	o.group = group;
+	o.unix_group = group;
 	return shmq_bus_open(bus, NULL, &o);
 }
 

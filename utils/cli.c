@@ -62,8 +62,8 @@ cli_common_opt(struct cli *c, int ch, const char *arg)
 	case CLI_OPT_HOME:
 		c->home = arg;
 		return 1;
-	case CLI_OPT_GROUP:
-		c->group = arg;
+	case CLI_OPT_UNIX_GROUP:
+		c->unix_group = arg;
 		return 1;
 	case 'h':
 		c->usage(stdout);
@@ -143,8 +143,8 @@ cli_bus_opts(const struct cli *c, struct shmq_bus_opts *o)
 	shmq_bus_opts_init(o);
 	if (c->home != NULL)
 		o->home = c->home;
-	if (c->group != NULL)
-		o->group = c->group;
+	if (c->unix_group != NULL)
+		o->unix_group = c->unix_group;
 }
 
 const char *

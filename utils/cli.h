@@ -1,6 +1,6 @@
 /*
  * cli.h - what the shmq command-line tools share: the common options
- * (-b BUS, --home DIR, --group GROUP, --help, --version), exit codes, error
+ * (-b BUS, --home DIR, --unix-group GROUP, --help, --version), exit codes, error
  * messages in the form "prog: thing: cause", number, size and time parsing,
  * JSON output and human-readable sizes.
  *
@@ -36,7 +36,7 @@
 enum {
 	CLI_OPT_HOME = 0x100,
 	CLI_OPT_VERSION,
-	CLI_OPT_GROUP,
+	CLI_OPT_UNIX_GROUP,
 	CLI_OPT_TOOL = 0x200
 };
 
@@ -47,7 +47,7 @@ enum {
 #define CLI_LONGOPTS							\
 	{ "bus",	required_argument,	NULL,	'b' },		\
 	{ "home",	required_argument,	NULL,	CLI_OPT_HOME },	\
-	{ "group",	required_argument,	NULL,	CLI_OPT_GROUP }, \
+	{ "unix-group", required_argument,	NULL,	CLI_OPT_UNIX_GROUP }, \
 	{ "help",	no_argument,		NULL,	'h' },		\
 	{ "version",	no_argument,		NULL,	CLI_OPT_VERSION }
 
@@ -56,7 +56,7 @@ enum {
 	"  -b, --bus BUS       bus name (default: $SHMQ_BUS, else \"default\")\n" \
 	"      --home DIR      store root (default: $SHMQ_HOME, else\n"	\
 	"                      $XDG_DATA_HOME/shmq, else ~/.local/share/shmq)\n" \
-	"      --group GROUP   share a bus this makes with Unix group GROUP\n" \
+	"      --unix-group G  share a bus this makes with Unix group G\n" \
 	"                      (a bus keeps the group it was made with)\n" \
 	"  -h, --help          print this help and exit\n"		\
 	"      --version       print the version and exit\n"
@@ -66,7 +66,7 @@ struct cli {
 	const char	*bus;		/* -b, else $SHMQ_BUS, else NULL */
 	const char	*home;		/* --home, else NULL: the library's
 					   default ($SHMQ_HOME, ...) */
-	const char	*group;		/* --group, else NULL: owner-only for
+	const char	*unix_group;	/* --unix-group, else NULL: owner-only for
 					   a new bus, the bus's own otherwise */
 	void		(*usage)(FILE *);	/* prints the tool's help */
 };

@@ -93,7 +93,7 @@ struct shmq_bus_opts {
 	const char	*home;		/* store root; NULL: $SHMQ_HOME, else
 					   $XDG_DATA_HOME/shmq, else
 					   ~/.local/share/shmq */
-	const char	*group;		/* Unix group (name or number) to
+	const char	*unix_group;	/* Unix group (name or number) to
 					   share a new bus with: dirs 2770,
 					   files 0660 in that group whatever
 					   the umask; NULL: owner-only.  Kept
