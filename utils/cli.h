@@ -1,8 +1,8 @@
 /*
  * cli.h - what the shmq command-line tools share: the common options
- * (-b BUS, --home DIR, --unix-group GROUP, --help, --version), exit codes, error
- * messages in the form "prog: thing: cause", number, size and time parsing,
- * JSON output and human-readable sizes.
+ * (-b BUS, --home DIR, --unix-group GROUP, --help, --version), exit codes,
+ * error messages in the form "prog: thing: cause", number, size and time
+ * parsing, JSON output and human-readable sizes.
  *
  * Every tool follows the same rules (DESIGN.md, "Tools"):
  *  - exit 0 when done, 1 when something failed, 2 on bad usage;
