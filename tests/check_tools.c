@@ -611,6 +611,36 @@ START_TEST(test_binary_and_queue)
 }
 END_TEST
 
+/* shmq-recv -g: a consumer group resumes where it committed, and the
+ * options that make no sense with a group are refused. */
+START_TEST(test_recv_group)
+{
+	ck_assert_int_eq(run("'%s' -t grp --create-queues 2 -q -m 1 -m 2 "
+	    "-m 3 -m 4 -m 5 -m 6 -m 7 -m 8 -m 9 -m 10", send_prog), 0);
+	ck_assert_int_eq(run("'%s' -t grp -g readers --from first -n 4 "
+	    "--body-only", recv_prog), 0);
+	ck_assert_uint_eq(strlen(out), 4 + 0);
+	/* The next run of the group goes on after those four. */
+	ck_assert_int_eq(run("'%s' -t grp -g readers -w 300 --body-only",
+	    recv_prog), 0);
+	ck_assert_uint_eq(strlen(out), 6 + 1);	/* "10" is two bytes */
+	ck_assert_int_eq(run("'%s' -t grp -g readers -w 200", recv_prog), 0);
+	ck_assert_str_eq(out, "");
+	/* Broadcasting: a named instance gets everything. */
+	ck_assert_int_eq(run("'%s' -t grp -g all --broadcast --instance a "
+	    "--from first -w 200 -v", recv_prog), 0);
+	ck_assert_int_eq(count_lines(out), 10);
+	/* Bad usage. */
+	ck_assert_int_eq(run("'%s' -t grp --broadcast", recv_prog), 2);
+	ck_assert_int_eq(run("'%s' -t grp -g x --queue 1", recv_prog), 2);
+	ck_assert_int_eq(run("'%s' -t grp -g x --from 3", recv_prog), 2);
+	ck_assert_int_eq(run("'%s' -t grp -g 'bad name' -w 10", recv_prog),
+	    1);
+	ck_assert_int_eq(run("'%s' -t grp -g b --broadcast -w 10",
+	    recv_prog), 1);
+}
+END_TEST
+
 START_TEST(test_from_time)
 {
 	char ts[64];
@@ -755,6 +785,7 @@ make_suite(void)
 	tcase_add_test(tc, test_recv_timeout_and_missing_topic);
 	tcase_add_test(tc, test_binary_and_queue);
 	tcase_add_test(tc, test_from_time);
+	tcase_add_test(tc, test_recv_group);
 	tcase_add_test(tc, test_recv_live_and_signal);
 	suite_add_tcase(s, tc);
 

@@ -14,6 +14,12 @@
  *    with -n (fewer than COUNT messages came);
  *  - an error: 1; bad usage: 2.
  * Without -n and -w it runs until interrupted.
+ *
+ * With -g GROUP it joins consumer group GROUP instead: the group shares the
+ * topics' queues among its members (or, with --broadcast, gives every
+ * named --instance everything), and the position is the group's committed
+ * offset, committed as messages are printed; --from then only says where a
+ * new group starts.
  */
 #include "config.h"
 
@@ -30,7 +36,9 @@ enum {
 	OPT_FROM,
 	OPT_JSON,
 	OPT_BODY_ONLY,
-	OPT_CREATE_QUEUES
+	OPT_CREATE_QUEUES,
+	OPT_BROADCAST,
+	OPT_INSTANCE
 };
 
 static const struct option longopts[] = {
@@ -46,6 +54,9 @@ static const struct option longopts[] = {
 	{ "create-queues",	required_argument,	NULL,
 	    OPT_CREATE_QUEUES },
 	{ "verbose",		no_argument,		NULL,	'v' },
+	{ "group",		required_argument,	NULL,	'g' },
+	{ "broadcast",		no_argument,		NULL,	OPT_BROADCAST },
+	{ "instance",		required_argument,	NULL,	OPT_INSTANCE },
 	{ NULL,			0,			NULL,	0 }
 };
 
@@ -93,6 +104,13 @@ usage(FILE *f)
 "                      create the bus if missing, and TOPIC with N queues\n"
 "                      if missing (else a missing bus or topic is an error)\n"
 "  -v, --verbose       print the number of messages received at the end\n"
+"  -g, --group GROUP   join consumer group GROUP: its members share the\n"
+"                      queues, and it resumes at the group's committed\n"
+"                      offsets (--from: where a new group starts; last\n"
+"                      means from the first subscription on)\n"
+"      --broadcast     with -g: every member gets every message\n"
+"      --instance NAME with -g: this member's name (required with\n"
+"                      --broadcast: its offsets are kept under it)\n"
 CLI_USAGE_COMMON
 "\n"
 "Exit status: 0 got N messages, or interrupted, or timed out without -n;\n"
@@ -232,11 +250,13 @@ main(int argc, char **argv)
 	uint64_t idle_since, now, slice, left;
 	unsigned create_queues = 0;
 	int ch, n, rc = CLI_EXIT_OK, queue = SHMQ_QUEUE_ANY, verbose = 0;
-	int timed_out = 0, pipe_closed = 0;
+	int timed_out = 0, pipe_closed = 0, broadcast = 0;
+	const char *group = NULL, *instance = NULL;
+	struct shmq_group_opts go;
 
 	cli_init(&cli, "shmq-recv", usage);
 
-	while ((ch = cli_getopt(&cli, argc, argv, CLI_SHORTOPTS "t:e:n:w:v",
+	while ((ch = cli_getopt(&cli, argc, argv, CLI_SHORTOPTS "t:e:n:w:vg:",
 	    longopts)) != -1) {
 		switch (ch) {
 		case 't':
@@ -284,12 +304,30 @@ main(int argc, char **argv)
 		case 'v':
 			verbose = 1;
 			break;
+		case 'g':
+			group = optarg;
+			break;
+		case OPT_BROADCAST:
+			broadcast = 1;
+			break;
+		case OPT_INSTANCE:
+			instance = optarg;
+			break;
 		default:
 			return cli_usage_error(&cli, "unexpected option");
 		}
 	}
 	if (ntopics == 0)
 		return cli_usage_error(&cli, "no topic: give -t TOPIC");
+	if (group == NULL && (broadcast || instance != NULL))
+		return cli_usage_error(&cli, "--broadcast and --instance go "
+		    "with -g GROUP");
+	if (group != NULL && queue != SHMQ_QUEUE_ANY)
+		return cli_usage_error(&cli, "--queue and -g: the group "
+		    "chooses the queues");
+	if (group != NULL && from.whence == SHMQ_SEEK_OFFSET)
+		return cli_usage_error(&cli, "--from N and -g: a group starts "
+		    "at first, last or a time");
 	for (i = 0; i < ntopics; i++)
 		if (cli_check_name("topic", topics[i]) != 0) {
 			free(topics);
@@ -306,8 +344,19 @@ main(int argc, char **argv)
 		free(topics);
 		return CLI_EXIT_FAIL;
 	}
-	rc = shmq_consumer_open(&cons, bus);
-	if (rc < 0) {
+	if (group != NULL) {
+		shmq_group_opts_init(&go);
+		go.model = broadcast ? SHMQ_BROADCASTING : SHMQ_CLUSTERING;
+		go.instance = instance;
+		go.start = from.whence;
+		go.start_time_ms = from.value;
+		rc = shmq_consumer_open_group(&cons, bus, group, &go);
+		if (rc < 0) {
+			rc = cli_err(rc, "consumer group \"%s\" on bus \"%s\"",
+			    group, cli_bus_name(&cli));
+			goto out;
+		}
+	} else if ((rc = shmq_consumer_open(&cons, bus)) < 0) {
 		rc = cli_err(rc, "consumer on bus \"%s\"", cli_bus_name(&cli));
 		goto out;
 	}
@@ -315,7 +364,10 @@ main(int argc, char **argv)
 		if (create_queues > 0 && (rc = cli_topic_create(bus, topics[i],
 		    create_queues)) != 0)
 			goto out;
-		rc = shmq_consumer_assign(cons, topics[i], queue, expr);
+		if (group != NULL)
+			rc = shmq_consumer_subscribe(cons, topics[i], expr);
+		else
+			rc = shmq_consumer_assign(cons, topics[i], queue, expr);
 		if (rc == SHMQ_ENOTOPIC) {
 			cli_warnx("topic \"%s\": no such topic on bus \"%s\" "
 			    "(send to it first, or give --create-queues N)",
@@ -335,6 +387,8 @@ main(int argc, char **argv)
 				rc = cli_err(rc, "topic \"%s\"", topics[i]);
 			goto out;
 		}
+		if (group != NULL)
+			continue;	/* the group's offsets */
 		rc = shmq_consumer_seek(cons, topics[i], queue, from.whence,
 		    from.value);
 		if (rc < 0) {
