@@ -1,8 +1,9 @@
 #!/bin/sh
 # demo.sh - the main job in one command: two producer processes and two
-# consumer processes exchange messages over a bus, then shmq-stat shows the
-# topics, queues, clients and store.  Uses a throw-away store under $TMPDIR
-# (or set SHMQ_HOME to keep it) and the programs built in this tree.
+# consumer processes exchange messages over a bus; then two members of a
+# consumer group share the queues of a topic; then shmq-stat shows the
+# topics, queues, clients, groups and store.  Uses a throw-away store under
+# $TMPDIR (or set SHMQ_HOME to keep it) and the programs built in this tree.
 #
 #	examples/demo.sh [MESSAGES_PER_PRODUCER]
 set -e
@@ -11,7 +12,8 @@ n=${1:-5000}
 keep=${SHMQ_HOME:+yes}
 export SHMQ_HOME=${SHMQ_HOME:-$(mktemp -d "${TMPDIR:-/tmp}/shmq-demo.XXXXXX")}
 export SHMQ_BUS=demo
-for p in examples/producer examples/consumer utils/shmq-stat utils/shmq-send; do
+for p in examples/producer examples/consumer utils/shmq-stat utils/shmq-send \
+    utils/shmq-recv; do
 	if [ ! -x "$top/$p" ]; then
 		echo "demo: $p is not built: run ./bootstrap && make first" >&2
 		exit 1
@@ -40,6 +42,18 @@ for f in c1 c2; do
 	head -n 3 "$SHMQ_HOME/$f.out" | sed "s/^/  $f: /"
 	echo "  $f: ..."
 	tail -n 1 "$SHMQ_HOME/$f.out" | sed "s/^/  $f: /"
+done
+echo "== consumer group \"billing\": 2 members share the 4 queues of orders"
+for m in 1 2; do
+	"$top/utils/shmq-recv" -t orders -g billing -w 1000 -v \
+	    > "$SHMQ_HOME/g$m.out" 2> "$SHMQ_HOME/g$m.err" &
+	eval g$m=\$!
+done
+sleep 0.5	# both have joined; a new group starts at the tail ("last")
+"$top/utils/shmq-send" -t orders -m 'for the group' -c 4000 -q
+wait $g1 $g2
+for m in 1 2; do
+	echo "  member $m: $(cat "$SHMQ_HOME/g$m.err")"
 done
 echo "== shmq-stat"
 "$top/utils/shmq-stat"
