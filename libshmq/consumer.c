@@ -50,6 +50,8 @@
 #include "group.h"
 #include "internal.h"
 #include "msg.h"
+#include "retry.h"
+#include "sqlfilter.h"
 #include "tagexpr.h"
 #include "topic.h"
 #include "wait.h"
@@ -107,8 +109,10 @@ shmq_consumer_close(struct shmq_consumer *c)
 		return;
 	if (c->grp != NULL)
 		shmq__group_close(c);
-	for (i = 0; i < c->nsubs; i++)
+	for (i = 0; i < c->nsubs; i++) {
 		shmq__tagexpr_free(c->subs[i].expr);
+		shmq__sqlfilter_free(c->subs[i].sql);
+	}
 	free(c->subs);
 	shmq__client_release(c->bus, c->slot_idx);
 	free(c);
@@ -159,10 +163,24 @@ shmq__consumer_sub_add(struct shmq_consumer *c, struct shmq_topic *t,
 	return 0;
 }
 
+int
+shmq__consumer_sub_sql(struct sub *s, const char *sql)
+{
+	struct shmq_sqlfilter *f = NULL;
+	int err;
+
+	if (sql != NULL && (err = shmq__sqlfilter_parse(sql, &f)) < 0)
+		return err;
+	shmq__sqlfilter_free(s->sql);
+	s->sql = f;
+	return 0;
+}
+
 void
 shmq__consumer_sub_remove(struct shmq_consumer *c, size_t i)
 {
 	shmq__tagexpr_free(c->subs[i].expr);
+	shmq__sqlfilter_free(c->subs[i].sql);
 	c->subs[i] = c->subs[--c->nsubs];
 	c->next = 0;
 	shmq__consumer_update_multi(c);
@@ -195,10 +213,12 @@ queue_range(const struct shmq_topic *t, int queue, uint32_t *lo, uint32_t *hi)
 	return 0;
 }
 
-int
-shmq_consumer_assign(struct shmq_consumer *c, const char *topic, int queue,
-    const char *expr)
+/* Assign with tag expression EXPR or SQL92 filter SQL (one is NULL). */
+static int
+assign(struct shmq_consumer *c, const char *topic, int queue,
+    const char *expr, const char *sql)
 {
+	struct shmq_sqlfilter *f = NULL;
 	struct shmq_topic *t;
 	struct sub *s, *ns;
 	uint32_t q, lo = 0, hi = 0;
@@ -212,20 +232,34 @@ shmq_consumer_assign(struct shmq_consumer *c, const char *topic, int queue,
 	if ((err = shmq__topic_get(c->bus, topic, false, 0, &t)) < 0 ||
 	    (err = queue_range(t, queue, &lo, &hi)) < 0)
 		return err;
+	/* Checked before anything changes. */
+	if (sql != NULL) {
+		if ((err = shmq__sqlfilter_parse(sql, &f)) < 0)
+			return err;
+		shmq__sqlfilter_free(f);
+	}
 	for (q = lo; q < hi; q++) {
 		struct shmq_tagexpr *x;
 
 		if ((err = shmq__tagexpr_parse(expr, &x)) < 0)
 			return err;
+		f = NULL;
+		if (sql != NULL && (err = shmq__sqlfilter_parse(sql, &f)) < 0) {
+			shmq__tagexpr_free(x);
+			return err;
+		}
 		s = find_sub(c, t, q);
 		if (s != NULL) {
 			shmq__tagexpr_free(s->expr);
 			s->expr = x;
+			shmq__sqlfilter_free(s->sql);
+			s->sql = f;
 			continue;
 		}
 		ns = reallocarray(c->subs, c->nsubs + 1, sizeof(*ns));
 		if (ns == NULL) {
 			shmq__tagexpr_free(x);
+			shmq__sqlfilter_free(f);
 			return SHMQ_ERR(SHMQ_ENOMEM, "assign");
 		}
 		c->subs = ns;
@@ -235,10 +269,25 @@ shmq_consumer_assign(struct shmq_consumer *c, const char *topic, int queue,
 		s->t = t;
 		s->cq = &t->cq[q];
 		s->expr = x;
+		s->sql = f;
 		s->pos = shmq__cq_tail(s->cq);
 	}
 	shmq__consumer_update_multi(c);
 	return 0;
+}
+
+int
+shmq_consumer_assign(struct shmq_consumer *c, const char *topic, int queue,
+    const char *expr)
+{
+	return assign(c, topic, queue, expr, NULL);
+}
+
+int
+shmq_consumer_assign_sql(struct shmq_consumer *c, const char *topic,
+    int queue, const char *sql)
+{
+	return assign(c, topic, queue, NULL, sql);
 }
 
 int
@@ -261,6 +310,7 @@ shmq_consumer_unassign(struct shmq_consumer *c, const char *topic, int queue)
 		if ((s = find_sub(c, t, q)) == NULL)
 			continue;
 		shmq__tagexpr_free(s->expr);
+		shmq__sqlfilter_free(s->sql);
 		*s = c->subs[--c->nsubs];
 		found = 1;
 	}
@@ -440,7 +490,24 @@ collect(struct shmq_consumer *c, struct sub *s, struct shmq_msgview *out,
 				s->pos++;
 				continue;
 			}
+			/* A filtered-out message is passed, and so counts as
+			 * consumed (the committed offset moves past it). */
+			if (unlikely(s->sql != NULL) &&
+			    !shmq__sqlfilter_match_props(s->sql,
+			    (const char *)(r + 1) + r->topic_len +
+			    r->tags_len + r->keys_len, r->props_len,
+			    (const char *)(r + 1) + r->topic_len,
+			    r->tags_len)) {
+				s->pos++;
+				continue;
+			}
+			/* A retry queue's head waits for its due time; the
+			 * ones behind it are due later (retry.h). */
+			if (unlikely(s->hold) && !shmq__retry_due(r, due))
+				return 0;
 			shmq__msg_view(r, bus->store_id, &out[*n]);
+			if (unlikely(s->hold))
+				shmq__retry_view_topic(&out[*n]);
 			(*n)++;
 			s->pos++;
 			continue;

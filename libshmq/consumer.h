@@ -21,6 +21,9 @@ struct sub {
 	struct shmq_cq		*cq;
 	uint64_t		 pos;
 	struct shmq_tagexpr	*expr;
+	struct shmq_sqlfilter	*sql;		/* NULL: no SQL92 filter */
+	bool			 hold;		/* a group's retry queue: hold
+						   the head until it is due */
 	uint64_t		 stall_state;	/* claim seen at pos */
 	uint64_t		 stall_pos;
 	uint64_t		 stall_since;	/* mono ns; 0: not read yet */
@@ -56,6 +59,12 @@ struct shmq_consumer {
  */
 int shmq__consumer_sub_add(struct shmq_consumer *c, struct shmq_topic *t,
     uint32_t q, const char *expr, uint64_t pos, struct sub **out);
+
+/*
+ * Give sub S the SQL92 filter SQL (NULL: none), replacing its own.
+ * 0, SHMQ_EBADEXPR (with the position) or SHMQ_ENOMEM.
+ */
+int shmq__consumer_sub_sql(struct sub *s, const char *sql);
 
 /* Stop following sub I (the last one moves into its place). */
 void shmq__consumer_sub_remove(struct shmq_consumer *c, size_t i);

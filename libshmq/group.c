@@ -499,6 +499,8 @@ release_sub(struct shmq_consumer *c, size_t i)
 	struct shmq_cgroup *cg = c->grp;
 	struct sub *s = &c->subs[i];
 
+	if (cg->drop_hook != NULL)	/* push.c: finish, commit */
+		cg->drop_hook(cg->drop_arg, s, SHMQ_DROP_RELEASE);
 	if (cg->auto_commit && s->pos != s->committed &&
 	    s->committed != SHMQ_COMMIT_CONFLICT)
 		(void)ck_pr_cas_64(&s->gq->committed, s->committed, s->pos);
@@ -559,6 +561,12 @@ take_pending(struct shmq_consumer *c)
 		}
 		s->gq = gq;
 		s->committed = off;
+		s->hold = gt->retry;
+		if ((err = shmq__consumer_sub_sql(s, gt->sql)) < 0) {
+			shmq__consumer_sub_remove(c, c->nsubs - 1);
+			(void)ck_pr_cas_64(&gq->owner, cg->token, 0);
+			return err;
+		}
 		cg->pend[k] = cg->pend[--cg->npend];
 	}
 	return 0;
@@ -596,6 +604,9 @@ assign(struct shmq_consumer *c)
 				continue;
 			if (ck_pr_load_64(&s->gq->owner) != cg->token) {
 				/* Taken over after we were removed. */
+				if (cg->drop_hook != NULL)	/* push.c */
+					cg->drop_hook(cg->drop_arg, s,
+					    SHMQ_DROP_LOST);
 				shmq__consumer_sub_remove(c, i);
 				continue;
 			}
@@ -634,6 +645,9 @@ assign(struct shmq_consumer *c)
 }
 
 /* Act on a new generation (or a commit conflict): see the top. */
+static int gtopic_add(struct shmq_consumer *, struct shmq_topic *,
+    const char *, const char *, bool);
+
 static int
 rebalance(struct shmq_consumer *c)
 {
@@ -647,6 +661,18 @@ rebalance(struct shmq_consumer *c)
 	size_t k;
 	int err;
 
+	/* The group's retry topic, once some member has made it (a new
+	 * generation tells everyone): followed by every clustering member. */
+	if (cg->model == SHMQ_GROUP_CLUSTERING && !cg->retry_sub &&
+	    cg->retry_topic[0] != '\0') {
+		struct shmq_topic *rt = shmq__topic_find(bus, cg->retry_topic);
+
+		if (rt != NULL) {
+			if ((err = gtopic_add(c, rt, NULL, NULL, true)) < 0)
+				return err;
+			cg->retry_sub = true;
+		}
+	}
 	if ((err = shmq__admin_lock(bus)) < 0)
 		return err;
 	if (member_find(bus, cg->g, cg->token) < 0 &&
@@ -689,6 +715,9 @@ rebalance(struct shmq_consumer *c)
 		for (k = 0; k < c->nsubs; k++) {
 			struct sub *s = &c->subs[k];
 
+			if (cg->drop_hook != NULL)	/* push.c */
+				cg->drop_hook(cg->drop_arg, s,
+				    SHMQ_DROP_RESET);
 			s->committed = ck_pr_load_64(&s->gq->committed);
 			s->pos = start_pos(s->cq, s->committed);
 			s->stall_state = 0;
@@ -760,9 +789,12 @@ cgroup_free(struct shmq_cgroup *cg)
 
 	if (cg == NULL)
 		return;
-	for (i = 0; i < cg->ntopics; i++)
+	for (i = 0; i < cg->ntopics; i++) {
 		free(cg->topics[i].expr);
+		free(cg->topics[i].sql);
+	}
 	free(cg->topics);
+	shmq_producer_close(cg->rp);
 	free(cg->pend);
 	free(cg->mtok);
 	free(cg->ids);
@@ -831,6 +863,20 @@ shmq_consumer_open_group(struct shmq_consumer **out, struct shmq_bus *bus,
 	    opts->heartbeat_timeout_ms : SHMQ_GROUP_TIMEOUT_MS;
 	if (opts->instance != NULL)
 		strlcpy(cg->instance, opts->instance, sizeof(cg->instance));
+	if ((err = shmq__retry_cfg(&cg->retry, opts->retry, group)) < 0) {
+		cgroup_free(cg);
+		shmq_consumer_close(c);
+		return err;
+	}
+	/* A group name too long for its retry topic leaves retry_topic
+	 * empty: its retries fail with SHMQ_ENAME (retry.c). */
+	if (shmq__retry_topic_name(cg->retry_topic, sizeof(cg->retry_topic),
+	    SHMQ_RETRY_PREFIX, group) < 0 ||
+	    shmq__retry_topic_name(cg->dlq_topic, sizeof(cg->dlq_topic),
+	    SHMQ_DLQ_PREFIX, group) < 0) {
+		cg->retry_topic[0] = '\0';
+		cg->dlq_topic[0] = '\0';
+	}
 	cg->token = shmq__client_claim(bus, c->slot_idx);
 	memset(&me, 0, sizeof(me));
 	me.token = cg->token;
@@ -858,69 +904,91 @@ fail:
 	return err;
 }
 
-int
-shmq_consumer_subscribe(struct shmq_consumer *c, const char *topic,
-    const char *expr)
+/*
+ * Subscribe to T with tag expression EXPR or SQL92 filter SQL (at most one
+ * not NULL), or give it that filter if subscribed.  RETRY: the group's
+ * retry topic, whose offsets start at its first message and whose queues
+ * hold their head until it is due.  A broadcasting member follows the
+ * queues at once; a clustering one at its next rebalance (the caller's).
+ */
+static int
+gtopic_add(struct shmq_consumer *c, struct shmq_topic *t, const char *expr,
+    const char *sql, bool retry)
 {
-	struct shmq_cgroup *cg;
+	struct shmq_cgroup *cg = c->grp;
 	struct shmq_group_queue *gqs;
 	struct shmq_gtopic *nt;
 	struct shmq_tagexpr *x;
-	struct shmq_topic *t;
 	struct sub *s;
-	char *ex = NULL;
+	char *ex = NULL, *sq = NULL;
 	size_t i;
 	uint32_t q;
 	int err, ti;
 
-	if (c == NULL || c->grp == NULL)
-		return SHMQ_ERR(SHMQ_EINVAL, "subscribe: not a group consumer");
-	cg = c->grp;
-	if ((err = shmq__topic_get(c->bus, topic, false, 0, &t)) < 0)
-		return err;
 	if ((err = shmq__tagexpr_parse(expr, &x)) < 0)
 		return err;
 	shmq__tagexpr_free(x);
-	if (expr != NULL && (ex = strdup(expr)) == NULL)
+	if (sql != NULL) {
+		struct sub probe;
+
+		memset(&probe, 0, sizeof(probe));
+		if ((err = shmq__consumer_sub_sql(&probe, sql)) < 0)
+			return err;
+		(void)shmq__consumer_sub_sql(&probe, NULL);
+	}
+	if ((expr != NULL && (ex = strdup(expr)) == NULL) ||
+	    (sql != NULL && (sq = strdup(sql)) == NULL)) {
+		free(ex);
 		return SHMQ_ERR(SHMQ_ENOMEM, "subscribe");
+	}
 	if ((ti = topic_index(cg, t)) >= 0) {
-		/* A new expression for the queues held and those to come. */
+		/* A new filter for the queues held and those to come. */
 		for (i = 0; i < c->nsubs; i++) {
 			if (c->subs[i].t != t)
 				continue;
-			if ((err = shmq__tagexpr_parse(expr, &x)) < 0) {
+			if ((err = shmq__tagexpr_parse(expr, &x)) < 0 ||
+			    (err = shmq__consumer_sub_sql(&c->subs[i],
+			    sql)) < 0) {
 				free(ex);
+				free(sq);
 				return err;
 			}
 			shmq__tagexpr_free(c->subs[i].expr);
 			c->subs[i].expr = x;
 		}
 		free(cg->topics[ti].expr);
+		free(cg->topics[ti].sql);
 		cg->topics[ti].expr = ex;
+		cg->topics[ti].sql = sq;
 		return 0;
 	}
 	nt = reallocarray(cg->topics, cg->ntopics + 1, sizeof(*nt));
 	if (nt == NULL) {
 		free(ex);
+		free(sq);
 		return SHMQ_ERR(SHMQ_ENOMEM, "subscribe");
 	}
 	cg->topics = nt;
 	if ((err = shmq__admin_lock(c->bus)) < 0) {
 		free(ex);
+		free(sq);
 		return err;
 	}
 	err = shmq__oset_get_locked(c->bus, cg->g,
 	    cg->model == SHMQ_GROUP_BROADCASTING ? cg->instance : "", t,
-	    cg->start, cg->start_ms, &gqs);
+	    retry ? SHMQ_SEEK_FIRST : cg->start, cg->start_ms, &gqs);
 	shmq__admin_unlock(c->bus);
 	if (err < 0) {
 		free(ex);
+		free(sq);
 		SHMQ_ERR_PREFIX("group \"%s\"", cg->g->name);
 		return err;
 	}
 	nt[cg->ntopics].t = t;
 	nt[cg->ntopics].gqs = gqs;
 	nt[cg->ntopics].expr = ex;
+	nt[cg->ntopics].sql = sq;
+	nt[cg->ntopics].retry = retry;
 	cg->ntopics++;
 	shmq__consumer_update_multi(c);
 	if (cg->model == SHMQ_GROUP_BROADCASTING) {
@@ -932,10 +1000,49 @@ shmq_consumer_subscribe(struct shmq_consumer *c, const char *topic,
 				return err;
 			s->gq = &gqs[q];
 			s->committed = off;
+			if ((err = shmq__consumer_sub_sql(s, sql)) < 0) {
+				shmq__consumer_sub_remove(c, c->nsubs - 1);
+				return err;
+			}
 		}
-		return 0;
 	}
+	return 0;
+}
+
+static int
+subscribe(struct shmq_consumer *c, const char *topic, const char *expr,
+    const char *sql)
+{
+	struct shmq_topic *t;
+	int err;
+
+	if (c == NULL || c->grp == NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "subscribe: not a group consumer");
+	if ((err = shmq__topic_get(c->bus, topic, false, 0, &t)) < 0)
+		return err;
+	if (strcmp(t->name, c->grp->retry_topic) == 0)
+		return SHMQ_ERR(SHMQ_EINVAL, "subscribe: topic \"%s\" is "
+		    "the group's retry topic (its members follow it on their "
+		    "own)", t->name);
+	if ((err = gtopic_add(c, t, expr, sql, false)) < 0)
+		return err;
+	if (c->grp->model == SHMQ_GROUP_BROADCASTING)
+		return 0;
 	return rebalance(c);
+}
+
+int
+shmq_consumer_subscribe(struct shmq_consumer *c, const char *topic,
+    const char *expr)
+{
+	return subscribe(c, topic, expr, NULL);
+}
+
+int
+shmq_consumer_subscribe_sql(struct shmq_consumer *c, const char *topic,
+    const char *sql)
+{
+	return subscribe(c, topic, NULL, sql);
 }
 
 void

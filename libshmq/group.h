@@ -22,6 +22,7 @@
 #include "consumer.h"
 #include "internal.h"
 #include "layout.h"
+#include "retry.h"
 
 /* Member tick: liveness scan (one member per group does it), heartbeat
  * time for shmq-stat, periodic save. */
@@ -41,6 +42,8 @@ struct shmq_gtopic {
 	struct shmq_topic	*t;
 	struct shmq_group_queue	*gqs;	/* [t->queues], in the control region */
 	char			*expr;	/* as given; NULL: all */
+	char			*sql;	/* SQL92 filter as given, or NULL */
+	bool			 retry;	/* the group's retry topic */
 };
 
 /* A queue this member was allocated and waits to take over. */
@@ -76,7 +79,27 @@ struct shmq_cgroup {
 	size_t			 nmembers;
 	const char		**ids;
 	char			*idbuf;
+	/* Retries (retry.c): settings, own topics, a producer made on the
+	 * first retry, and whether the retry topic is subscribed. */
+	struct shmq_retry_cfg	 retry;
+	char			 retry_topic[SHMQ_NAME_MAX + 1];
+	char			 dlq_topic[SHMQ_NAME_MAX + 1];
+	struct shmq_producer	*rp;
+	bool			 retry_sub;
+	/* Push consumer hook (push.c; NULL: none).  Called in the polling
+	 * thread, with sub S still in place, before the member stops
+	 * consuming S from its position: it lets the queue go
+	 * (SHMQ_DROP_RELEASE, before the owner word is cleared), found it
+	 * taken over (SHMQ_DROP_LOST), or a reset moves its position
+	 * (SHMQ_DROP_RESET).  It may block (to let callbacks finish). */
+	void			(*drop_hook)(void *arg, struct sub *s,
+				    int why);
+	void			*drop_arg;
 };
+
+#define SHMQ_DROP_RELEASE	0
+#define SHMQ_DROP_LOST		1
+#define SHMQ_DROP_RESET		2
 
 /* CLOCK_MONOTONIC_COARSE in ms: a read of the vDSO page, no syscall. */
 static inline uint64_t

@@ -21,6 +21,7 @@
 #include "internal.h"
 #include "msg.h"
 #include "prefault.h"
+#include "retry.h"
 #include "topic.h"
 #include "wait.h"
 
@@ -37,9 +38,9 @@ struct shmq_producer {
 	struct shmq_topic		*last;
 };
 
-int
-shmq_producer_open(struct shmq_producer **out, struct shmq_bus *bus,
-    const char *group)
+static int
+producer_open(struct shmq_producer **out, struct shmq_bus *bus,
+    const char *group, bool prefault)
 {
 	struct shmq_producer *p;
 	int err;
@@ -59,11 +60,26 @@ shmq_producer_open(struct shmq_producer **out, struct shmq_bus *bus,
 		free(p);
 		return err;
 	}
-	(void)shmq__prefault_start(bus);	/* best effort */
+	if (prefault)
+		(void)shmq__prefault_start(bus);	/* best effort */
 	p->claim = shmq__client_claim(bus, p->slot_idx);
 	p->id = ((uint64_t)p->slot->gen << 32) | p->slot_idx;
 	*out = p;
 	return 0;
+}
+
+int
+shmq_producer_open(struct shmq_producer **out, struct shmq_bus *bus,
+    const char *group)
+{
+	return producer_open(out, bus, group, true);
+}
+
+int
+shmq__producer_open_quiet(struct shmq_producer **out, struct shmq_bus *bus,
+    const char *group)
+{
+	return producer_open(out, bus, group, false);
 }
 
 void
@@ -97,7 +113,7 @@ pick_queue(const struct shmq_msg *m, const struct shmq_topic *t)
 /* Store M in queue Q of T.  The heart of the bus. */
 static int
 store(struct shmq_producer *p, struct shmq_topic *t, uint32_t q,
-    const struct shmq_msg *m, const struct shmq_enc *enc,
+    const struct shmq_msg *m, const struct shmq_enc *enc, uint32_t reconsume,
     struct shmq_send_result *res)
 {
 	struct shmq_bus *bus = p->bus;
@@ -125,7 +141,7 @@ again:
 	meta.store_ns = now;
 	meta.producer_id = p->id;
 	meta.queue = q;
-	meta.reconsume = 0;
+	meta.reconsume = reconsume;
 	shmq__msg_write(rec, m, t->name, enc, &meta);
 	/* Release: the record's bytes before its size; pairs with the
 	 * acquire in shmq__log_record and the recovery scan. */
@@ -204,7 +220,26 @@ shmq_producer_send(struct shmq_producer *p, const struct shmq_msg *m,
 		return err;
 	if (unlikely((q = pick_queue(m, t)) < 0))
 		return q;
-	return store(p, t, (uint32_t)q, m, &enc, res);
+	return store(p, t, (uint32_t)q, m, &enc, 0, res);
+}
+
+int
+shmq__producer_send_to(struct shmq_producer *p, struct shmq_topic *t,
+    uint32_t q, const struct shmq_msg *m, uint32_t reconsume,
+    struct shmq_send_result *res)
+{
+	struct shmq_enc enc;
+	int err;
+
+	if (q >= t->queues)
+		return SHMQ_ERR(SHMQ_ENOQUEUE, "topic \"%s\": queue %u (it "
+		    "has %u)", t->name, q, t->queues);
+	if ((err = shmq__msg_measure(m, t->name_len, p->bus->max_msg_bytes,
+	    &enc)) < 0) {
+		SHMQ_ERR_PREFIX("topic \"%s\"", t->name);
+		return err;
+	}
+	return store(p, t, q, m, &enc, reconsume, res);
 }
 
 int
@@ -259,7 +294,7 @@ shmq_producer_send_batch(struct shmq_producer *p, const struct shmq_msg *msgs,
 			    p->bus->max_msg_bytes, &enc)) < 0)
 				goto out;
 		}
-		if ((err = store(p, t, (uint32_t)q, &msgs[i], &enc,
+		if ((err = store(p, t, (uint32_t)q, &msgs[i], &enc, 0,
 		    res != NULL ? &res[i] : NULL)) < 0)
 			goto out;
 	}

@@ -271,9 +271,14 @@ out:
 	return t;
 }
 
-int
-shmq__topic_get(struct shmq_bus *bus, const char *name, bool create,
-    unsigned queues, struct shmq_topic **out)
+/*
+ * Find or make topic NAME.  A name that starts with '%' is reserved for the
+ * bus's own topics (%RETRY%<group>, %DLQ%<group>): only RESERVED_OK callers
+ * (retry.c) make one; anyone may find one.
+ */
+static int
+topic_get(struct shmq_bus *bus, const char *name, bool create,
+    unsigned queues, bool reserved_ok, struct shmq_topic **out)
 {
 	uint64_t hv;
 	int64_t id;
@@ -290,6 +295,10 @@ shmq__topic_get(struct shmq_bus *bus, const char *name, bool create,
 	if (!create)
 		return SHMQ_ERR(SHMQ_ENOTOPIC, "topic \"%s\" on bus \"%s\"",
 		    name, bus->name);
+	if (name[0] == '%' && !reserved_ok)
+		return SHMQ_ERR(SHMQ_ENAME, "topic \"%s\": names that start "
+		    "with '%%' are reserved for retry and dead-letter topics",
+		    name);
 	if (queues == 0)
 		queues = bus->default_queues;
 	if (queues > SHMQ_MAX_QUEUES)
@@ -314,6 +323,31 @@ found:
 		return SHMQ_ERR(SHMQ_ECORRUPT, "topic \"%s\": bad control block",
 		    name);
 	return 0;
+}
+
+int
+shmq__topic_get(struct shmq_bus *bus, const char *name, bool create,
+    unsigned queues, struct shmq_topic **out)
+{
+	return topic_get(bus, name, create, queues, false, out);
+}
+
+int
+shmq__topic_get_reserved(struct shmq_bus *bus, const char *name,
+    unsigned queues, struct shmq_topic **out)
+{
+	return topic_get(bus, name, true, queues, true, out);
+}
+
+struct shmq_topic *
+shmq__topic_find(struct shmq_bus *bus, const char *name)
+{
+	int64_t id;
+
+	if (!shmq__name_ok(name))
+		return NULL;
+	id = hash_find(bus, name, shmq__hash64(name, strlen(name)));
+	return id >= 0 ? shmq__topic_by_id(bus, (uint32_t)id) : NULL;
 }
 
 int
@@ -358,6 +392,10 @@ shmq_topic_create(struct shmq_bus *bus, const char *topic, unsigned queues)
 	if (!shmq__name_ok(topic))
 		return SHMQ_ERR(SHMQ_ENAME, "topic \"%s\"",
 		    topic != NULL ? topic : "(null)");
+	if (topic[0] == '%')
+		return SHMQ_ERR(SHMQ_ENAME, "topic \"%s\": names that start "
+		    "with '%%' are reserved for retry and dead-letter topics",
+		    topic);
 	if (queues == 0 || queues > SHMQ_MAX_QUEUES)
 		return SHMQ_ERR(SHMQ_EINVAL, "topic \"%s\": %u queues (1 to %d)",
 		    topic, queues, SHMQ_MAX_QUEUES);

@@ -455,6 +455,9 @@ struct shmq_group_opts {
 	uint32_t	 heartbeat_timeout_ms; /* a member that does not poll
 					   for this long is removed (3000;
 					   >= 500) */
+	const struct shmq_retry_opts *retry; /* retry schedule and maximum
+					   (shmq_consumer_retry); NULL: the
+					   defaults */
 };
 
 /* Fill *o with the defaults above.  Never fails. */
@@ -557,6 +560,260 @@ struct shmq_group_info {
  */
 SHMQ_API int shmq_group_foreach(struct shmq_bus *bus, const char *group,
     int (*cb)(void *arg, const struct shmq_group_info *info), void *arg);
+
+/* ------------------------------------------------------------------ */
+/* Push consumer                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A push consumer is a consumer group member (as shmq_consumer_open_group)
+ * that runs a listener on a pool of threads of its own, as RocketMQ's
+ * DefaultMQPushConsumer: one thread polls the member's queues and hands
+ * the messages to the pool.  The listener gets a batch of messages (views,
+ * valid during the call only) and answers SHMQ_CONSUME_SUCCESS or
+ * SHMQ_CONSUME_LATER (any other value counts as LATER).
+ *
+ * Commit.  A queue's committed offset moves only up to its lowest message
+ * whose listener has not yet answered SUCCESS (RocketMQ's ProcessQueue
+ * rule), a few ms after the answer.  A member that dies, whatever the
+ * cause (a listener that crashes the process included), thus loses
+ * nothing: the member that takes its queues over gets every unfinished
+ * message again (at-least-once; the group's auto_commit option is
+ * ignored).
+ *
+ * CONCURRENT listener: the messages of one queue may be processed by
+ * several threads at once, in any order.  LATER, in a clustering group:
+ * the message is thrown back to the group's retry topic
+ * (shmq_consumer_retry, level 0: the group's schedule, then its
+ * dead-letter topic, counted in shmq_push_stats.gave_up).  In a
+ * broadcasting group, or when that fails: it is delivered again by this
+ * process after retry_delay_ms, with msgview.reconsume counting the
+ * earlier attempts, up to max_reconsume times, then given up (gave_up).
+ * Such a local retry pins the queue's committed offset, so a process that
+ * dies meanwhile has it delivered again by the next owner, but it is not
+ * durable otherwise (its attempt count starts again there).
+ *
+ * ORDERLY listener: a queue is processed by one thread at a time, in queue
+ * order, and by one member at a time across processes: a member lets a
+ * queue go to another only once its listener calls on that queue have
+ * returned (it keeps its heartbeat meanwhile, for at most 60 s), and a
+ * dead member's queues are taken over (clustering).  LATER suspends the
+ * queue for suspend_ms, then delivers the same messages again (reconsume
+ * counts), up to max_reconsume times (default unlimited).
+ *
+ * Flow control (RocketMQ's pullThresholdForQueue): at most max_inflight
+ * messages of a queue are held between its lowest unfinished message and
+ * the newest one polled; the poller stops reading a queue at that limit
+ * and goes on with the others.
+ *
+ * Threads.  A push consumer runs threads + 1 threads.  RocketMQ's default
+ * pool is 20 threads (consumeThreadMin); ours is 4, as the listener's work
+ * shares the host with the producers and the other members: raise it for
+ * listeners that block.
+ */
+
+struct shmq_push;
+
+enum shmq_listener_kind {
+	SHMQ_LISTENER_CONCURRENT = 0,
+	SHMQ_LISTENER_ORDERLY = 1
+};
+
+enum shmq_consume_status {
+	SHMQ_CONSUME_SUCCESS = 0,
+	SHMQ_CONSUME_LATER = 1
+};
+
+/*
+ * A listener: process MSGS[0..N-1] (N <= batch; one queue per call for an
+ * orderly listener, in queue order).  The views are valid during the call
+ * only.  Called on the push consumer's threads, several at once.
+ */
+typedef int (*shmq_listener_cb)(void *arg, const struct shmq_msgview *msgs,
+    size_t n);
+
+struct shmq_push_opts {
+	int		 kind;		/* SHMQ_LISTENER_CONCURRENT (default)
+					   or SHMQ_LISTENER_ORDERLY */
+	unsigned	 threads;	/* listener threads (4; 1..256) */
+	unsigned	 batch;		/* messages per call at most (1;
+					   consumeMessageBatchMaxSize) */
+	unsigned	 max_inflight;	/* per queue (1000; 1..65536;
+					   pullThresholdForQueue) */
+	uint32_t	 suspend_ms;	/* orderly LATER: pause of the queue
+					   (1000; suspendCurrentQueueTimeMillis) */
+	uint32_t	 retry_delay_ms; /* concurrent LATER kept in the
+					   process: delay before the next
+					   attempt (5000) */
+	int		 max_reconsume;	/* attempts after the first before a
+					   message retried in the process is
+					   given up; -1 (default): 16
+					   concurrent, unlimited orderly (the
+					   retry topic has the group's own) */
+};
+
+/* Fill *o with the defaults above.  Never fails. */
+SHMQ_API void shmq_push_opts_init(struct shmq_push_opts *o);
+
+/*
+ * Open a push consumer that joins GROUP on BUS with group options GOPTS
+ * (as shmq_consumer_open_group; NULL: defaults) and push options POPTS
+ * (NULL: defaults).  Subscribe with shmq_push_subscribe, then start.
+ * Returns 0 and *out, SHMQ_EINVAL (bad options), or what
+ * shmq_consumer_open_group returns.  The member polls (heartbeats) only
+ * once started: start within the heartbeat timeout of subscribing, or it
+ * is removed meanwhile and joins again when started.
+ */
+SHMQ_API int shmq_push_open(struct shmq_push **out, struct shmq_bus *bus,
+    const char *group, const struct shmq_group_opts *gopts,
+    const struct shmq_push_opts *popts);
+
+/*
+ * Subscribe to TOPIC with tag expression EXPR (as shmq_consumer_subscribe),
+ * before shmq_push_start.  Returns 0, SHMQ_EBUSY (started), or what
+ * shmq_consumer_subscribe returns.
+ */
+SHMQ_API int shmq_push_subscribe(struct shmq_push *pc, const char *topic,
+    const char *expr);
+
+/*
+ * Start the poller and LISTENER's threads (LISTENER(ARG, msgs, n)).
+ * Returns 0, SHMQ_EINVAL (no listener, no topic subscribed), SHMQ_EBUSY
+ * (started before), -errno (threads could not be made).
+ */
+SHMQ_API int shmq_push_start(struct shmq_push *pc, shmq_listener_cb listener,
+    void *arg);
+
+/*
+ * Stop: no new listener calls, wait for those running, commit, and leave
+ * the group (messages polled but not yet handed to the listener go to the
+ * queues' next owners).  Final: a stopped push consumer cannot start
+ * again.  Blocks while listener calls run.  Returns 0, or SHMQ_EINVAL when
+ * called from a listener (which would wait for itself).
+ */
+SHMQ_API int shmq_push_stop(struct shmq_push *pc);
+
+/* Stop (if started) and free.  NULL is a no-op.  Not from a listener. */
+SHMQ_API void shmq_push_close(struct shmq_push *pc);
+
+struct shmq_push_stats {
+	uint64_t	 delivered;	/* messages handed to the listener
+					   (every attempt) */
+	uint64_t	 succeeded;	/* answered SUCCESS */
+	uint64_t	 later;		/* answered LATER */
+	uint64_t	 gave_up;	/* beyond max_reconsume */
+	uint64_t	 unreadable;	/* records that failed their checks */
+	uint64_t	 flow_paused;	/* polls that met a full queue */
+	uint64_t	 poll_errors;
+	uint32_t	 max_inflight_seen; /* largest count held for a queue */
+	uint32_t	 queues;	/* queues held now */
+};
+
+/* Fill *st (counters since open).  Thread-safe.  0 or SHMQ_EINVAL. */
+SHMQ_API int shmq_push_stats(struct shmq_push *pc, struct shmq_push_stats *st);
+
+/* ------------------------------------------------------------------ */
+/* Property filters, retries and dead letters                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * SQL92 property filters (RocketMQ's MessageSelector.bySql): a condition
+ * on a message's properties, with its tag as property TAGS, e.g.
+ * "region = 'eu' AND (price BETWEEN 10 AND 20 OR TAGS IN ('a', 'b'))".
+ * Comparisons (= <> < <= > >=), [NOT] BETWEEN, [NOT] IN, IS [NOT] NULL,
+ * AND, OR, NOT, and [NOT] CONTAINS / STARTSWITH / ENDSWITH; a missing
+ * property is NULL and a message matches only if the condition is true.
+ * Parsed once when subscribing; evaluated in the poll without allocation.
+ * A message a filter rejects is passed over and counts as consumed (a
+ * group's committed offset moves past it).
+ */
+
+/*
+ * As shmq_consumer_subscribe, with SQL92 filter SQL instead of a tag
+ * expression (NULL: every message).  Again for the same topic replaces the
+ * topic's filter, tag expression or SQL.  Returns 0, SHMQ_EINVAL (not a
+ * group consumer), SHMQ_ENAME, SHMQ_ENOTOPIC, SHMQ_EBADEXPR (with what was
+ * expected and its 0-based position in shmq_errmsg(), e.g. 'sql filter
+ * "a > ": expected a value at position 4'), SHMQ_ENOMEM, SHMQ_ELIMIT.
+ */
+SHMQ_API int shmq_consumer_subscribe_sql(struct shmq_consumer *c,
+    const char *topic, const char *sql);
+
+/* As shmq_consumer_assign, with SQL92 filter SQL (NULL: every message). */
+SHMQ_API int shmq_consumer_assign_sql(struct shmq_consumer *c,
+    const char *topic, int queue, const char *sql);
+
+/*
+ * Retries and dead letters (RocketMQ's %RETRY%<group> and %DLQ%<group>).
+ *
+ * A member of a clustering group throws a message it could not process
+ * back with shmq_consumer_retry: a copy of it (tags, keys, properties and
+ * body) is stored in the group's retry topic "%RETRY%<group>", to come
+ * back after a delay to whichever member then holds its queue, with
+ * shmq_msgview.reconsume one higher.  Its view shows the original topic;
+ * its queue, offsets and msg_id are the retry topic's (commit and retry it
+ * as any message), and properties ORIGIN_MESSAGE_ID (the first message's
+ * id), RETRY_TOPIC (the original topic) and RETRY_DUE_MS (when it was due,
+ * CLOCK_REALTIME ms) say where it came from.  A message thrown back after
+ * max_reconsume retries (16 by default) goes to the dead-letter topic
+ * "%DLQ%<group>" (one queue) instead, which nobody consumes on its own:
+ * read it with a plain consumer or shmq-admin dlq, which can resend it.
+ *
+ * Delays are RocketMQ's delay levels, "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m
+ * 8m 9m 10m 20m 30m 1h 2h" by default; retry N (1-based) uses level
+ * first_level + N - 1 (3 by default: 10 s, 30 s, 1 m, ... 2 h: 16 retries
+ * in about 4 h 46 min), the last level once past it.
+ *
+ * No daemon is needed.  The retry topic is a topic like any other, with
+ * one queue per delay level (so that the due times in a queue come in
+ * store order) and durable group offsets: once the first retry has made
+ * it, every clustering member follows it on its own, from its first
+ * message, and holds each queue at its head message until that is due,
+ * asleep in shmq_consumer_poll (no busy loop) until then.  Retries survive
+ * every process exiting and a reboot, and are delivered when any member
+ * polls again.  Names starting with '%' are reserved for these topics:
+ * shmq_topic_create and sends to a missing topic refuse to make one
+ * (SHMQ_ENAME); existing ones can be read and sent to.  A group name
+ * longer than 120 characters leaves no room for them (retries fail with
+ * SHMQ_ENAME).
+ */
+
+#define SHMQ_DELAY_LEVELS_MAX	18
+
+/* Properties of a retried or dead-lettered message. */
+#define SHMQ_PROP_RETRY_TOPIC	"RETRY_TOPIC"
+#define SHMQ_PROP_ORIGIN_MSG_ID	"ORIGIN_MESSAGE_ID"
+#define SHMQ_PROP_RETRY_DUE_MS	"RETRY_DUE_MS"
+
+struct shmq_retry_opts {
+	uint32_t	 max_reconsume;	/* retries before the dead-letter
+					   topic (16; 0: straight there) */
+	const uint32_t	*delay_levels_ms; /* the delay of level 1, 2, ...;
+					   NULL: RocketMQ's 18 levels */
+	unsigned	 ndelay_levels;	/* 1 to SHMQ_DELAY_LEVELS_MAX, or 0
+					   with NULL levels */
+	unsigned	 first_level;	/* level of the first retry (3) */
+};
+
+/* Fill *o with the defaults above.  Never fails. */
+SHMQ_API void shmq_retry_opts_init(struct shmq_retry_opts *o);
+
+/*
+ * Throw back message V, returned by the last poll of group consumer C, to
+ * be delivered again after the delay of DELAY_LEVEL (1 to the group's
+ * number of levels; 0: the next in the schedule; -1: to the dead-letter
+ * topic at once).  The group's retry topic is made on the first retry.
+ * Commit V as usual (auto-commit does): the copy is stored before this
+ * returns.  Returns 0 (stored for a retry), 1 (stored in the dead-letter
+ * topic), SHMQ_EINVAL (NULL, a plain or broadcasting consumer, a bad
+ * level), SHMQ_ENOQUEUE (V is not a message this member returned from a
+ * queue it still holds), SHMQ_ENAME (group name too long), SHMQ_ETOOBIG
+ * (the copy with its added properties is too large), SHMQ_ENOSPC,
+ * SHMQ_ENOMEM, -errno.  The first call registers a producer client slot
+ * for the consumer.  Not for the per-message fast path: it allocates.
+ */
+SHMQ_API int shmq_consumer_retry(struct shmq_consumer *c,
+    const struct shmq_msgview *v, int delay_level);
 
 /* ------------------------------------------------------------------ */
 /* Introspection (shmq-stat)                                           */
