@@ -893,13 +893,6 @@ setup(void)
 	tu_seed("crash");
 }
 
-static void
-teardown(void)
-{
-	tu_sh("rm -f /dev/shm/shmq.*.%s.* 2>/dev/null", tu_bus());
-	tu_cleanup_store();
-}
-
 #define NSTEADY		2
 #define NKILL		120
 #define SEG_A		(16ull << 20)
@@ -1241,20 +1234,20 @@ crash_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("producers");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, tu_teardown);
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, test_kill_producers);
 	tcase_add_test(tc, test_kill_producers_live_verify);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("consumers");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, tu_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_kill_consumers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("everything");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, tu_teardown);
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, test_kill_everything);
 	suite_add_tcase(s, tc);

@@ -91,20 +91,13 @@ static struct shared *sh;
 static size_t sh_bytes;
 
 static void
-setup(void)
-{
-	tu_setup_store();
-}
-
-static void
 teardown(void)
 {
 	if (sh != NULL) {
 		munmap(sh, sh_bytes);
 		sh = NULL;
 	}
-	tu_sh("rm -f /dev/shm/shmq.*.%s.* 2>/dev/null", tu_bus());
-	tu_cleanup_store();
+	tu_teardown();
 }
 
 static void
@@ -116,17 +109,6 @@ shared_new(uint64_t nseq)
 	sh = tu_shared_new(sh_bytes);
 	for (q = 0; q < MAXQ; q++)
 		sh->last[q] = -1;
-}
-
-static struct shmq_bus *
-open_bus(void)
-{
-	struct shmq_bus *bus = NULL;
-	int rc = shmq_bus_open(&bus, NULL, NULL);
-
-	ck_assert_msg(rc == 0, "bus open: %s (%s)", shmq_err_name(rc),
-	    shmq_errmsg());
-	return bus;
 }
 
 static int
@@ -266,27 +248,6 @@ producer(unsigned nq, uint64_t from, uint64_t to, unsigned pace_us)
 	return E_OK;
 }
 
-static void
-wait_until(uint32_t *flag, double secs)
-{
-	uint64_t end = tu_mono_ns() + (uint64_t)(secs * tu_mult() * 1e9);
-
-	while (!ck_pr_load_32(flag)) {
-		ck_assert_msg(tu_mono_ns() < end, "timed out waiting");
-		usleep(1000);
-	}
-}
-
-static void
-check_children(struct tu_child *ch, unsigned n)
-{
-	char msg[2048];
-
-	tu_wait_children(ch, n, 30);
-	ck_assert_msg(tu_report(ch, n, E_OK, ecode_name, msg,
-	    sizeof(msg)) == 0, "%s", msg);
-}
-
 /* ------------------------------------------------------------------ */
 /* Introspection helpers                                               */
 /* ------------------------------------------------------------------ */
@@ -412,12 +373,12 @@ START_TEST(test_split)
 	int i;
 
 	shared_new(1u << 20);
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, nq), 0);
 	TU_SPAWN(&ch[0], "member0", member(0, nq, 1, 0, 16));
 	TU_SPAWN(&ch[1], "member1", member(1, nq, 1, 0, 16));
-	wait_until(&sh->ready[0], 5);
-	wait_until(&sh->ready[1], 5);
+	tu_wait_flag(&sh->ready[0], 5);
+	tu_wait_flag(&sh->ready[1], 5);
 	wait_split(bus, 2, w2, nq);
 	TU_SPAWN(&ch[2], "producer", producer(nq, 0, 600000, 100));
 	usleep(200000);
@@ -445,8 +406,8 @@ START_TEST(test_split)
 		usleep(1000);
 	}
 	ck_pr_store_32(&sh->stop, 1);
-	check_children(ch, 2);
-	check_children(&ch[3], 1);
+	tu_check_children(ch, 2, 30, ecode_name);
+	tu_check_children(&ch[3], 1, 30, ecode_name);
 	ck_assert_uint_eq(sh->dups, 0);
 	ck_assert_uint_eq(sh->gaps, 0);
 	for (i = 0; i < 3; i++)
@@ -467,10 +428,10 @@ START_TEST(test_split)
 	sh->stop = 0;
 	sh->ready[0] = 0;
 	TU_SPAWN(&ch[0], "member0", member(0, nq, 1, 0, 16));
-	wait_until(&sh->ready[0], 5);
+	tu_wait_flag(&sh->ready[0], 5);
 	wait_split(bus, 1, w1, nq);
 	ck_pr_store_32(&sh->stop, 1);
-	check_children(ch, 1);
+	tu_check_children(ch, 1, 30, ecode_name);
 	shmq_bus_close(bus);
 }
 END_TEST
@@ -487,7 +448,7 @@ START_TEST(test_kill_takeover)
 	int i;
 
 	shared_new(1u << 20);
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, nq), 0);
 	for (i = 0; i < 3; i++) {
 		char who[16];
@@ -496,7 +457,7 @@ START_TEST(test_kill_takeover)
 		TU_SPAWN(&ch[i], who, member(i, nq, 0, 0, 8));
 	}
 	for (i = 0; i < 3; i++)
-		wait_until(&sh->ready[i], 5);
+		tu_wait_flag(&sh->ready[i], 5);
 	TU_SPAWN(&ch[3], "producer", producer(nq, 0, 800000, 200));
 	/* Until every member has messages, then kill member 1. */
 	end = tu_mono_ns() + (uint64_t)(10e9 * tu_mult());
@@ -545,8 +506,8 @@ START_TEST(test_kill_takeover)
 		usleep(1000);
 	}
 	ck_pr_store_32(&sh->stop, 1);
-	check_children(&ch[0], 1);
-	check_children(&ch[2], 1);
+	tu_check_children(&ch[0], 1, 30, ecode_name);
+	tu_check_children(&ch[2], 1, 30, ecode_name);
 	fprintf(stderr, "group: kill test: %llu messages, %llu duplicates\n",
 	    (unsigned long long)sh->sent, (unsigned long long)sh->dups);
 	ck_assert_uint_eq(sh->gaps, 0);
@@ -568,7 +529,7 @@ START_TEST(test_stream_million)
 	int i;
 
 	shared_new(N);
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, nq), 0);
 	t0 = tu_mono_ns();
 	for (i = 0; i < 3; i++) {
@@ -578,7 +539,7 @@ START_TEST(test_stream_million)
 		TU_SPAWN(&ch[i], who, member(i, nq, 0, N, 32));
 	}
 	for (i = 0; i < 3; i++)
-		wait_until(&sh->ready[i], 5);
+		tu_wait_flag(&sh->ready[i], 5);
 	TU_SPAWN(&ch[3], "producer", producer(nq, 0, N, 0));
 	end = tu_mono_ns() + (uint64_t)(30e9 * tu_mult());
 	while (ck_pr_load_64(&sh->distinct) < N / 3) {
@@ -602,8 +563,8 @@ START_TEST(test_stream_million)
 		usleep(1000);
 	}
 	ck_pr_store_32(&sh->stop, 1);
-	check_children(&ch[1], 2);
-	check_children(&ch[4], 1);
+	tu_check_children(&ch[1], 2, 30, ecode_name);
+	tu_check_children(&ch[4], 1, 30, ecode_name);
 	for (s = 0; s < N; s++)
 		ck_assert(sh->seen[s] >= 1);
 	fprintf(stderr, "group: %llu messages, 3 members, one killed, one "
@@ -730,7 +691,7 @@ START_TEST(test_offsets_survive)
 	snprintf(path, sizeof(path), "%s/%s/groups/%s/offsets", tu_home(),
 	    tu_bus(), GROUP);
 	ck_assert_msg(stat(path, &st) == 0, "%s: %s", path, strerror(errno));
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	snap(bus, &g);
 	ck_assert_uint_eq(g.nmembers, 0);
 	ck_assert_uint_eq(g.committed[0], 100);
@@ -742,7 +703,7 @@ START_TEST(test_offsets_survive)
 	    0, 0, 50, 100, 30, 0));
 	CHILD("resume", consume_n(NULL, SHMQ_CLUSTERING, SHMQ_SEEK_LAST, 0,
 	    1, 70, 130, 0, 1));
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	snap(bus, &g);
 	ck_assert_uint_eq(g.committed[0], 200);
 	shmq_bus_close(bus);
@@ -760,7 +721,7 @@ START_TEST(test_broadcast)
 	    SHMQ_SEEK_FIRST, 0, 1, 400, -1, 0, 1));
 	TU_SPAWN(&ch[1], "b2", consume_n("b2", SHMQ_BROADCASTING,
 	    SHMQ_SEEK_FIRST, 0, 1, 400, -1, 0, 1));
-	check_children(ch, 2);
+	tu_check_children(ch, 2, 30, ecode_name);
 	CHILD("send2", send_child(4, 400, 440));
 	/* b1 resumes where it left off: exactly the 40 new ones. */
 	CHILD("b1again", consume_n("b1", SHMQ_BROADCASTING, SHMQ_SEEK_FIRST,
@@ -768,7 +729,7 @@ START_TEST(test_broadcast)
 	/* A new instance with FIRST gets everything. */
 	CHILD("b3", consume_n("b3", SHMQ_BROADCASTING, SHMQ_SEEK_FIRST, 0,
 	    1, 440, -1, 0, 1));
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	{
 		struct shmq_group_opts o;
 		struct shmq_consumer *c1, *c2;
@@ -813,7 +774,7 @@ START_TEST(test_start_positions)
 	t = now_ms();
 	usleep(5000);
 	CHILD("send2", send_child(1, 10, 15));
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	{
 		struct shmq_group_opts o;
 		struct shmq_consumer *c;
@@ -881,7 +842,7 @@ START_TEST(test_reset)
 	uint64_t t, seq;
 	int n;
 
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, 2), 0);
 	ck_assert_int_eq(send_range(bus, 2, 0, 10), 0);
 	usleep(20000);
@@ -945,7 +906,7 @@ START_TEST(test_bad_input)
 	struct shmq_msgview v;
 	struct shmq_bus *bus;
 
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, 2), 0);
 	ck_assert_int_eq(shmq_consumer_open_group(&c, bus, NULL, NULL),
 	    SHMQ_ENAME);
@@ -1022,7 +983,7 @@ group_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("basic");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_start_positions);
@@ -1032,7 +993,7 @@ group_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("clustering");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_split);
 	tcase_add_test(tc, test_kill_takeover);

@@ -83,8 +83,7 @@ setup(void)
 static void
 teardown(void)
 {
-	tu_sh("rm -f /dev/shm/shmq.*.%s.* 2>/dev/null", tu_bus());
-	tu_cleanup_store();
+	tu_teardown();
 	if (sh != NULL)
 		munmap(sh, sizeof(*sh));
 	sh = NULL;

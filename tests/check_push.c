@@ -85,20 +85,13 @@ static struct shared *sh;
 static size_t sh_bytes;
 
 static void
-setup(void)
-{
-	tu_setup_store();
-}
-
-static void
 teardown(void)
 {
 	if (sh != NULL) {
 		munmap(sh, sh_bytes);
 		sh = NULL;
 	}
-	tu_sh("rm -f /dev/shm/shmq.*.%s.* 2>/dev/null", tu_bus());
-	tu_cleanup_store();
+	tu_teardown();
 }
 
 static void
@@ -110,17 +103,6 @@ shared_new(uint64_t nseq)
 	sh = tu_shared_new(sh_bytes);
 	for (q = 0; q < MAXQ; q++)
 		sh->last[q] = -1;
-}
-
-static struct shmq_bus *
-open_bus(void)
-{
-	struct shmq_bus *bus = NULL;
-	int rc = shmq_bus_open(&bus, NULL, NULL);
-
-	ck_assert_msg(rc == 0, "bus open: %s (%s)", shmq_err_name(rc),
-	    shmq_errmsg());
-	return bus;
 }
 
 static int
@@ -309,17 +291,6 @@ member(int idx, unsigned nq, int kind, unsigned threads, unsigned sleep_us,
 }
 
 static void
-wait_until(uint32_t *flag, double secs)
-{
-	uint64_t end = tu_mono_ns() + (uint64_t)(secs * tu_mult() * 1e9);
-
-	while (!ck_pr_load_32(flag)) {
-		ck_assert_msg(tu_mono_ns() < end, "timed out waiting");
-		usleep(1000);
-	}
-}
-
-static void
 wait_distinct(uint64_t n, double secs)
 {
 	uint64_t end = tu_mono_ns() + (uint64_t)(secs * tu_mult() * 1e9);
@@ -330,29 +301,6 @@ wait_distinct(uint64_t n, double secs)
 		    (unsigned long long)n);
 		usleep(1000);
 	}
-}
-
-static void
-check_children(struct tu_child *ch, unsigned n)
-{
-	char msg[2048];
-
-	tu_wait_children(ch, n, 30);
-	ck_assert_msg(tu_report(ch, n, E_OK, ecode_name, msg,
-	    sizeof(msg)) == 0, "%s", msg);
-}
-
-static int
-committed_cb(void *arg, const struct shmq_group_info *gi)
-{
-	uint64_t *c = arg;
-	size_t i;
-
-	for (i = 0; i < gi->nqueues; i++)
-		if (gi->queues[i].queue >= 0 && gi->queues[i].queue < MAXQ &&
-		    strcmp(gi->queues[i].topic, TOPIC) == 0)
-			c[gi->queues[i].queue] = gi->queues[i].committed;
-	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -372,7 +320,7 @@ START_TEST(test_bad_input)
 {
 	struct shmq_push_opts po;
 	struct shmq_push *pc;
-	struct shmq_bus *bus = open_bus();
+	struct shmq_bus *bus = tu_bus_open_default();
 
 	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, 2), 0);
 	ck_assert_int_eq(shmq_push_open(NULL, bus, GROUP, NULL, NULL),
@@ -439,14 +387,14 @@ START_TEST(test_concurrent_two_procs)
 	int rc;
 
 	shared_new(n);
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, nq), 0);
 	TU_SPAWN(&ch[0], "member0", member(0, nq, SHMQ_LISTENER_CONCURRENT,
 	    4, 0, -1));
 	TU_SPAWN(&ch[1], "member1", member(1, nq, SHMQ_LISTENER_CONCURRENT,
 	    4, 0, -1));
-	wait_until(&sh->ready[0], 5);
-	wait_until(&sh->ready[1], 5);
+	tu_wait_flag(&sh->ready[0], 5);
+	tu_wait_flag(&sh->ready[1], 5);
 	t0 = tu_mono_ns();
 	rc = send_range(bus, nq, 0, n, 0);
 	ck_assert_msg(rc == 0, "send: %s", shmq_err_name(rc));
@@ -457,17 +405,16 @@ START_TEST(test_concurrent_two_procs)
 	    (unsigned long long)sh->got[0], (unsigned long long)sh->got[1],
 	    (unsigned long long)sh->dups);
 	ck_pr_store_32(&sh->stop, 1);
-	check_children(ch, 2);
+	tu_check_children(ch, 2, 30, ecode_name);
 	ck_assert_uint_eq(sh->bad, 0);
 	ck_assert_uint_gt(sh->got[0], 0);
 	ck_assert_uint_gt(sh->got[1], 0);
 	/* Both left: everything is committed. */
 	{
-		uint64_t c[MAXQ] = { 0 };
+		uint64_t c[MAXQ];
 		unsigned q;
 
-		ck_assert_int_eq(shmq_group_foreach(bus, GROUP, committed_cb,
-		    c), 0);
+		(void)tu_group_committed(bus, GROUP, TOPIC, c, MAXQ);
 		for (q = 0; q < nq; q++)
 			ck_assert_uint_eq(c[q], n / nq);
 	}
@@ -488,7 +435,7 @@ START_TEST(test_flow_control)
 	unsigned nq = 2, q;
 
 	shared_new(n);
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, nq), 0);
 	ck_assert_int_eq(send_range(bus, nq, 0, n, 0), 0);
 	shmq_group_opts_init(&go);
@@ -533,19 +480,17 @@ START_TEST(test_kill_redelivery)
 	uint64_t c[MAXQ], end, seq;
 
 	shared_new(64);
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, 1), 0);
 	ck_assert_int_eq(send_range(bus, 1, 0, 10, 0), 0);
 	TU_SPAWN(&ch[0], "member0", member(0, 1, SHMQ_LISTENER_CONCURRENT,
 	    4, 0, 3));
-	wait_until(&sh->blocked, 5);
+	tu_wait_flag(&sh->blocked, 5);
 	wait_distinct(9, 5);
 	/* Everything but seq 3 done, and the commit stays at offset 3. */
 	end = tu_mono_ns() + (uint64_t)(5e9 * tu_mult());
 	for (;;) {
-		memset(c, 0, sizeof(c));
-		ck_assert_int_eq(shmq_group_foreach(bus, GROUP, committed_cb,
-		    c), 0);
+		(void)tu_group_committed(bus, GROUP, TOPIC, c, MAXQ);
 		if (c[0] == 3)
 			break;
 		ck_assert_msg(c[0] < 3, "committed %llu past the unfinished "
@@ -555,8 +500,7 @@ START_TEST(test_kill_redelivery)
 		usleep(1000);
 	}
 	usleep(100000);
-	memset(c, 0, sizeof(c));
-	ck_assert_int_eq(shmq_group_foreach(bus, GROUP, committed_cb, c), 0);
+	(void)tu_group_committed(bus, GROUP, TOPIC, c, MAXQ);
 	ck_assert_uint_eq(c[0], 3);
 	kill(ch[0].pid, SIGKILL);
 	(void)tu_wait(ch[0].pid);
@@ -569,9 +513,8 @@ START_TEST(test_kill_redelivery)
 	for (seq = 0; seq < 10; seq++)
 		ck_assert_uint_eq(sh->seen[seq], seq >= 3 ? 1 : 0);
 	ck_pr_store_32(&sh->stop, 1);
-	check_children(&ch[1], 1);
-	memset(c, 0, sizeof(c));
-	ck_assert_int_eq(shmq_group_foreach(bus, GROUP, committed_cb, c), 0);
+	tu_check_children(&ch[1], 1, 30, ecode_name);
+	(void)tu_group_committed(bus, GROUP, TOPIC, c, MAXQ);
 	ck_assert_uint_eq(c[0], 10);
 	shmq_bus_close(bus);
 }
@@ -592,7 +535,7 @@ START_TEST(test_orderly_kill_join)
 	int i;
 
 	shared_new(n);
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, nq), 0);
 	for (i = 0; i < 3; i++) {
 		char who[16];
@@ -602,7 +545,7 @@ START_TEST(test_orderly_kill_join)
 		    50, -1));
 	}
 	for (i = 0; i < 3; i++)
-		wait_until(&sh->ready[i], 5);
+		tu_wait_flag(&sh->ready[i], 5);
 	TU_SPAWN(&prod, "producer", producer(nq, n, 300));
 	usleep(400000);
 	kill(ch[0].pid, SIGKILL);
@@ -617,7 +560,7 @@ START_TEST(test_orderly_kill_join)
 	usleep(300000);
 	kill(ch[3].pid, SIGKILL);
 	(void)tu_wait(ch[3].pid);
-	check_children(&prod, 1);
+	tu_check_children(&prod, 1, 30, ecode_name);
 	wait_distinct(sh->sent, 20);
 	fprintf(stderr, "push: orderly, 3 kills and 2 joins: %llu messages, "
 	    "%llu redelivered, %llu violations, %llu gaps\n",
@@ -625,8 +568,8 @@ START_TEST(test_orderly_kill_join)
 	    (unsigned long long)sh->violations,
 	    (unsigned long long)sh->gaps);
 	ck_pr_store_32(&sh->stop, 1);
-	check_children(&ch[2], 1);
-	check_children(&ch[4], 1);
+	tu_check_children(&ch[2], 1, 30, ecode_name);
+	tu_check_children(&ch[4], 1, 30, ecode_name);
 	ck_assert_uint_eq(sh->violations, 0);
 	ck_assert_uint_eq(sh->gaps, 0);
 	ck_assert_uint_eq(sh->bad, 0);
@@ -675,7 +618,7 @@ START_TEST(test_later_retry_topic)
 	uint64_t end, seq;
 
 	shared_new(64);
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, 2), 0);
 	ck_assert_int_eq(send_range(bus, 2, 0, 20, 0), 0);
 	shmq_retry_opts_init(&ro);
@@ -755,7 +698,7 @@ START_TEST(test_later_orderly)
 	unsigned i;
 
 	shared_new(64);
-	bus = open_bus();
+	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, 1), 0);
 	ck_assert_int_eq(send_range(bus, 1, 0, 10, 0), 0);
 	shmq_group_opts_init(&go);
@@ -786,7 +729,7 @@ push_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("api");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_flow_control);
@@ -795,7 +738,7 @@ push_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("processes");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_concurrent_two_procs);
 	tcase_add_test(tc, test_kill_redelivery);

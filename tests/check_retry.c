@@ -1,6 +1,7 @@
 /*
- * check_retry.c - retries and dead letters on the pull API, and SQL92
- * property filters on subscriptions.
+ * check_retry.c - retries and dead letters on the pull API, SQL92
+ * property filters on subscriptions, and the retry and dead-letter counts
+ * that shmq-stat shows.
  *
  * Retries use short delay levels (50 ms and up) so that a test takes
  * well under a second per retry; time bounds are generous upward (a
@@ -19,22 +20,10 @@
 
 #include "shmq/shmq.h"
 #include "testutil.h"
+#include "tooltest.h"
 
 #define TOPIC	"rt.topic"
 #define GROUP	"rt.g"
-
-static void
-setup(void)
-{
-	tu_setup_store();
-}
-
-static void
-teardown(void)
-{
-	tu_sh("rm -f /dev/shm/shmq.*.%s.* 2>/dev/null", tu_bus());
-	tu_cleanup_store();
-}
 
 static struct shmq_bus *
 bus_open(void)
@@ -433,18 +422,6 @@ END_TEST
 /* SQL92 filters                                                       */
 /* ------------------------------------------------------------------ */
 
-static int
-committed_cb(void *arg, const struct shmq_group_info *gi)
-{
-	uint64_t *sum = arg;
-	size_t i;
-
-	for (i = 0; i < gi->nqueues; i++)
-		if (strcmp(gi->queues[i].topic, TOPIC) == 0)
-			*sum += gi->queues[i].committed;
-	return 0;
-}
-
 START_TEST(sql_group)
 {
 	struct shmq_bus *bus = bus_open();
@@ -453,7 +430,6 @@ START_TEST(sql_group)
 	struct shmq_group_opts go;
 	struct shmq_msgview v[32];
 	char a[8];
-	uint64_t sum = 0;
 	int i, n, got = 0, rc;
 
 	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, 2), 0);
@@ -495,9 +471,7 @@ START_TEST(sql_group)
 	/* Filtered-out messages count as consumed. */
 	ck_assert_int_eq(shmq_consumer_commit(c, NULL, SHMQ_QUEUE_ANY,
 	    SHMQ_OFFSET_CURRENT), 0);
-	ck_assert_int_eq(shmq_group_foreach(bus, GROUP, committed_cb, &sum),
-	    0);
-	ck_assert_uint_eq(sum, 21);
+	ck_assert_uint_eq(tu_group_committed(bus, GROUP, TOPIC, NULL, 0), 21);
 	/* No match at all. */
 	ck_assert_int_eq(shmq_consumer_subscribe_sql(c, TOPIC, "a = 'none'"),
 	    0);
@@ -650,6 +624,93 @@ START_TEST(retry_bad_input)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* shmq-stat: the GROUPS section                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Retry and dead-letter counts of a group, as the real shmq-stat prints
+ * them (plain and --json): one retry pending (a 60 s delay), two dead
+ * letters of which shmq-admin resends one; a second group that never
+ * retried has neither topic.
+ */
+START_TEST(stat_groups)
+{
+	static const uint32_t levels[] = { 60000 };
+	struct shmq_bus *bus = bus_open();
+	struct shmq_producer *p;
+	struct shmq_consumer *c, *c2, *dl;
+	struct shmq_group_opts go;
+	struct shmq_msgview v[3], d;
+	char want[256], id[SHMQ_MSGID_LEN + 1];
+	int i;
+
+	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, 2), 0);
+	c = group_open(bus, levels, 1, 16);
+	shmq_group_opts_init(&go);
+	go.start = SHMQ_SEEK_FIRST;
+	ck_assert_int_eq(shmq_consumer_open_group(&c2, bus, "rt.other", &go),
+	    0);
+	ck_assert_int_eq(shmq_consumer_subscribe(c2, TOPIC, NULL), 0);
+	ck_assert_int_eq(shmq_producer_open(&p, bus, NULL), 0);
+	for (i = 0; i < 3; i++)
+		send_one(p, "m", "t", NULL, NULL);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(poll_one(c, &v[i], 5), 1);
+	ck_assert_int_eq(shmq_consumer_retry(c, &v[0], 0), 0);
+	ck_assert_int_eq(shmq_consumer_retry(c, &v[1], -1), 1);
+	ck_assert_int_eq(shmq_consumer_retry(c, &v[2], -1), 1);
+	/* Commits the three, and subscribes to the retry topic. */
+	ck_assert_int_eq(shmq_consumer_poll(c, v, 1, 50), 0);
+
+	/* Resend the first dead letter with the real tool. */
+	ck_assert_int_eq(shmq_consumer_open(&dl, bus), 0);
+	ck_assert_int_eq(shmq_consumer_assign(dl, "%DLQ%" GROUP,
+	    SHMQ_QUEUE_ANY, NULL), 0);
+	ck_assert_int_eq(shmq_consumer_seek(dl, NULL, SHMQ_QUEUE_ANY,
+	    SHMQ_SEEK_FIRST, 0), 0);
+	ck_assert_int_eq(shmq_consumer_poll(dl, &d, 1, 1000), 1);
+	memcpy(id, d.msg_id, sizeof(id));
+	shmq_consumer_close(dl);
+	ck_assert_int_eq(tt_run("'%s' dlq resend %s --id %s",
+	    tu_prog("utils/shmq-admin"), GROUP, id), 0);
+
+	ck_assert_int_eq(tt_run("'%s'", tu_prog("utils/shmq-stat")), 0);
+	ck_assert_contains(tt_out, "\nGROUPS\n");
+	ck_assert_contains(tt_out, "group " GROUP ": clustering (averagely)");
+	ck_assert_contains(tt_out, "  retry: 1 pending; dead letters: 2 (1 resent)\n");
+	ck_assert_contains(tt_out, "group rt.other: clustering (averagely)");
+	ck_assert_contains(tt_out, "  retry: 0 pending (no retry topic); dead "
+	    "letters: 0 (0 resent) (no dead-letter topic)\n");
+	snprintf(want, sizeof(want), " %8d yes ", (int)getpid());
+	ck_assert_contains(tt_out, want);
+	/* The retry topic's queues are the group's too: level 1 holds it. */
+	ck_assert_contains(tt_out, "%RETRY%" GROUP);
+
+	ck_assert_int_eq(tt_run("'%s' --json", tu_prog("utils/shmq-stat")),
+	    0);
+	ck_assert_contains(tt_out, "\"groups\":[{\"name\":\"" GROUP "\"");
+	ck_assert_contains(tt_out, "\"retry\":{\"topic\":\"%RETRY%" GROUP "\","
+	    "\"pending\":1}");
+	ck_assert_contains(tt_out, "\"dlq\":{\"topic\":\"%DLQ%" GROUP "\","
+	    "\"messages\":2,\"resent\":1,\"not_resent\":1}");
+	ck_assert_contains(tt_out, "{\"name\":\"rt.other\"");
+	ck_assert_contains(tt_out, "\"retry\":{\"topic\":null,\"pending\":0},"
+	    "\"dlq\":{\"topic\":null,\"messages\":0,\"resent\":0,"
+	    "\"not_resent\":0}");
+	snprintf(want, sizeof(want), "\"pid\":%d,\"alive\":true",
+	    (int)getpid());
+	ck_assert_contains(tt_out, want);
+	ck_assert_contains(tt_out, "{\"topic\":\"%RETRY%" GROUP "\",\"queue\":0,");
+	ck_assert_msg(tt_json_valid(tt_out), "invalid JSON: %s", tt_out);
+
+	shmq_consumer_close(c);
+	shmq_consumer_close(c2);
+	shmq_producer_close(p);
+	shmq_bus_close(bus);
+}
+END_TEST
+
 static Suite *
 retry_suite(void)
 {
@@ -657,7 +718,7 @@ retry_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("retry");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, retry_comes_back);
 	tcase_add_test(tc, retry_levels);
@@ -667,16 +728,22 @@ retry_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sql");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, sql_group);
 	tcase_add_test(tc, sql_plain);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bad_input");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, retry_bad_input);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("stat");
+	tcase_add_checked_fixture(tc, tt_setup, tt_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, stat_groups);
 	suite_add_tcase(s, tc);
 	return s;
 }

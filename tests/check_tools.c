@@ -2,300 +2,37 @@
  * check_tools.c - the command-line tools, run as real processes: shmq-send,
  * shmq-recv and shmq-stat against a private store per test.
  *
- * Each test gets its own SHMQ_HOME and SHMQ_BUS (tu_setup_store), runs the
- * built tools through /bin/sh with stdout and stderr sent to files in that
- * store, and checks exit codes and output.  JSON output is checked with a
- * small validating parser below, so that "parses" means parses.
+ * Each test gets its own SHMQ_HOME and SHMQ_BUS (tt_setup), runs the built
+ * tools through /bin/sh with stdout and stderr sent to files in that store
+ * (tt_run), and checks exit codes and output.  JSON output is checked with
+ * jq (tt_json_valid), so that "parses" means parses.
  */
 #include "config.h"
 
-#include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include <shmq/shmq.h>
 
 #include "testutil.h"
+#include "tooltest.h"
 
 static char send_prog[4096], recv_prog[4096], stat_prog[4096];
-static char out_path[4200], err_path[4200];
-static char *out, *err;		/* output of the last run() */
-
-/* ------------------------------------------------------------------ */
-/* Helpers                                                             */
-/* ------------------------------------------------------------------ */
-
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return strdup("");
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(buf);
-	if (n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)
-		n = 0;
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-/*
- * Run a shell command (printf format) with stdout and stderr captured in
- * out and err; return its exit status.
- */
-static int __attribute__((format(printf, 1, 2)))
-run(const char *fmt, ...)
-{
-	char cmd[6000];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = tu_sh("%s >'%s' 2>'%s' </dev/null", cmd, out_path, err_path);
-	free(out);
-	free(err);
-	out = slurp(out_path);
-	err = slurp(err_path);
-	return st;
-}
-
-/* As run(), with INPUT on standard input. */
-static int __attribute__((format(printf, 2, 3)))
-run_in(const char *input, const char *fmt, ...)
-{
-	char cmd[6000], in_path[4200];
-	va_list ap;
-	FILE *f;
-	int st;
-
-	snprintf(in_path, sizeof(in_path), "%s/stdin", tu_home());
-	f = fopen(in_path, "we");
-	ck_assert_ptr_nonnull(f);
-	fputs(input, f);
-	fclose(f);
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = tu_sh("%s >'%s' 2>'%s' <'%s'", cmd, out_path, err_path,
-	    in_path);
-	free(out);
-	free(err);
-	out = slurp(out_path);
-	err = slurp(err_path);
-	return st;
-}
-
-static int
-count_lines(const char *s)
-{
-	int n = 0;
-
-	for (; *s != '\0'; s++)
-		if (*s == '\n')
-			n++;
-	return n;
-}
-
-/* Line I (from 0) of S, in a static buffer. */
-static const char *
-line(const char *s, int i)
-{
-	static char buf[8192];
-	const char *e;
-
-	while (i-- > 0 && s != NULL) {
-		s = strchr(s, '\n');
-		if (s != NULL)
-			s++;
-	}
-	if (s == NULL)
-		return "";
-	e = strchr(s, '\n');
-	if (e == NULL)
-		e = s + strlen(s);
-	snprintf(buf, sizeof(buf), "%.*s", (int)(e - s), s);
-	return buf;
-}
-
-#define ck_assert_contains(hay, needle)					\
-	ck_assert_msg(strstr((hay), (needle)) != NULL,			\
-	    "expected \"%s\" in:\n%s", (needle), (hay))
-#define ck_assert_lacks(hay, needle)					\
-	ck_assert_msg(strstr((hay), (needle)) == NULL,			\
-	    "did not expect \"%s\" in:\n%s", (needle), (hay))
-
-/* A minimal JSON validator (RFC 8259 grammar, no semantics). */
-static const char *json_value(const char *p, int depth);
-
-static const char *
-json_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	return p;
-}
-
-static const char *
-json_string(const char *p)
-{
-	int i;
-
-	if (*p++ != '"')
-		return NULL;
-	while (*p != '"') {
-		if ((unsigned char)*p < 0x20)
-			return NULL;
-		if (*p == '\\') {
-			p++;
-			if (*p == 'u') {
-				for (i = 1; i <= 4; i++)
-					if (!strchr("0123456789abcdefABCDEF",
-					    p[i]) || p[i] == '\0')
-						return NULL;
-				p += 5;
-				continue;
-			}
-			if (*p == '\0' || !strchr("\"\\/bfnrt", *p))
-				return NULL;
-		}
-		p++;
-	}
-	return p + 1;
-}
-
-static const char *
-json_number(const char *p)
-{
-	const char *s;
-
-	if (*p == '-')
-		p++;
-	if (*p == '0')
-		p++;
-	else if (*p >= '1' && *p <= '9')
-		while (*p >= '0' && *p <= '9')
-			p++;
-	else
-		return NULL;
-	if (*p == '.') {
-		s = ++p;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (p == s)
-			return NULL;
-	}
-	if (*p == 'e' || *p == 'E') {
-		p++;
-		if (*p == '+' || *p == '-')
-			p++;
-		s = p;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (p == s)
-			return NULL;
-	}
-	return p;
-}
-
-static const char *
-json_value(const char *p, int depth)
-{
-	if (depth > 64)
-		return NULL;
-	p = json_ws(p);
-	switch (*p) {
-	case '{':
-		p = json_ws(p + 1);
-		if (*p == '}')
-			return p + 1;
-		for (;;) {
-			p = json_string(json_ws(p));
-			if (p == NULL)
-				return NULL;
-			p = json_ws(p);
-			if (*p++ != ':')
-				return NULL;
-			p = json_value(p, depth + 1);
-			if (p == NULL)
-				return NULL;
-			p = json_ws(p);
-			if (*p == '}')
-				return p + 1;
-			if (*p++ != ',')
-				return NULL;
-		}
-	case '[':
-		p = json_ws(p + 1);
-		if (*p == ']')
-			return p + 1;
-		for (;;) {
-			p = json_value(p, depth + 1);
-			if (p == NULL)
-				return NULL;
-			p = json_ws(p);
-			if (*p == ']')
-				return p + 1;
-			if (*p++ != ',')
-				return NULL;
-		}
-	case '"':
-		return json_string(p);
-	case 't':
-		return strncmp(p, "true", 4) == 0 ? p + 4 : NULL;
-	case 'f':
-		return strncmp(p, "false", 5) == 0 ? p + 5 : NULL;
-	case 'n':
-		return strncmp(p, "null", 4) == 0 ? p + 4 : NULL;
-	default:
-		return json_number(p);
-	}
-}
-
-/* 1 if S is exactly one JSON document (surrounding whitespace allowed). */
-static int
-json_valid(const char *s)
-{
-	const char *p = json_value(s, 0);
-
-	return p != NULL && *json_ws(p) == '\0';
-}
 
 static void
 setup(void)
 {
-	tu_setup_store();
+	tt_setup();
 	snprintf(send_prog, sizeof(send_prog), "%s",
 	    tu_prog("utils/shmq-send"));
 	snprintf(recv_prog, sizeof(recv_prog), "%s",
 	    tu_prog("utils/shmq-recv"));
 	snprintf(stat_prog, sizeof(stat_prog), "%s",
 	    tu_prog("utils/shmq-stat"));
-	snprintf(out_path, sizeof(out_path), "%s/out", tu_home());
-	snprintf(err_path, sizeof(err_path), "%s/err", tu_home());
-}
-
-static void
-teardown(void)
-{
-	free(out);
-	free(err);
-	out = err = NULL;
-	tu_cleanup_store();
 }
 
 /* ------------------------------------------------------------------ */
@@ -310,21 +47,21 @@ START_TEST(test_help_version)
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		ck_assert_int_eq(run("'%s' --help", progs[i]), 0);
+		ck_assert_int_eq(tt_run("'%s' --help", progs[i]), 0);
 		snprintf(want, sizeof(want), "usage: %s", names[i]);
-		ck_assert_contains(out, want);
-		ck_assert_contains(out, "--bus BUS");
-		ck_assert_contains(out, "--home DIR");
-		ck_assert_contains(out, "Exit status");
-		ck_assert_str_eq(err, "");
+		ck_assert_contains(tt_out, want);
+		ck_assert_contains(tt_out, "--bus BUS");
+		ck_assert_contains(tt_out, "--home DIR");
+		ck_assert_contains(tt_out, "Exit status");
+		ck_assert_str_eq(tt_err, "");
 
-		ck_assert_int_eq(run("'%s' -h", progs[i]), 0);
-		ck_assert_contains(out, want);
+		ck_assert_int_eq(tt_run("'%s' -h", progs[i]), 0);
+		ck_assert_contains(tt_out, want);
 
-		ck_assert_int_eq(run("'%s' --version", progs[i]), 0);
+		ck_assert_int_eq(tt_run("'%s' --version", progs[i]), 0);
 		snprintf(want, sizeof(want), "%s (shmq) %s", names[i],
 		    SHMQ_VERSION_STRING);
-		ck_assert_contains(out, want);
+		ck_assert_contains(tt_out, want);
 	}
 }
 END_TEST
@@ -332,31 +69,31 @@ END_TEST
 START_TEST(test_bad_usage)
 {
 	/* No topic. */
-	ck_assert_int_eq(run("'%s' -m hi", send_prog), 2);
-	ck_assert_contains(err, "shmq-send: no topic");
-	ck_assert_contains(err, "Try 'shmq-send --help'");
-	ck_assert_int_eq(run("'%s'", recv_prog), 2);
-	ck_assert_contains(err, "shmq-recv: no topic");
+	ck_assert_int_eq(tt_run("'%s' -m hi", send_prog), 2);
+	ck_assert_contains(tt_err, "shmq-send: no topic");
+	ck_assert_contains(tt_err, "Try 'shmq-send --help'");
+	ck_assert_int_eq(tt_run("'%s'", recv_prog), 2);
+	ck_assert_contains(tt_err, "shmq-recv: no topic");
 
 	/* Unknown option, missing argument, stray argument. */
-	ck_assert_int_eq(run("'%s' -t x --bogus", send_prog), 2);
-	ck_assert_contains(err, "--help");
-	ck_assert_int_eq(run("'%s' -t", recv_prog), 2);
-	ck_assert_int_eq(run("'%s' stray", stat_prog), 2);
-	ck_assert_contains(err, "unexpected argument \"stray\"");
+	ck_assert_int_eq(tt_run("'%s' -t x --bogus", send_prog), 2);
+	ck_assert_contains(tt_err, "--help");
+	ck_assert_int_eq(tt_run("'%s' -t", recv_prog), 2);
+	ck_assert_int_eq(tt_run("'%s' stray", stat_prog), 2);
+	ck_assert_contains(tt_err, "unexpected argument \"stray\"");
 
 	/* Bad numbers and positions name the option and the value. */
-	ck_assert_int_eq(run("'%s' -t x -m hi -c abc", send_prog), 2);
-	ck_assert_contains(err, "shmq-send: -c \"abc\": invalid");
-	ck_assert_int_eq(run("'%s' -t x -m hi --queue -1", send_prog), 2);
-	ck_assert_contains(err, "--queue \"-1\": too small");
-	ck_assert_int_eq(run("'%s' -t x -p novalue -m hi", send_prog), 2);
-	ck_assert_contains(err, "-p \"novalue\": expected NAME=VALUE");
-	ck_assert_int_eq(run("'%s' -t x --from nowhere", recv_prog), 2);
-	ck_assert_contains(err, "shmq-recv: --from \"nowhere\"");
-	ck_assert_int_eq(run("'%s' -t x -n 0", recv_prog), 2);
-	ck_assert_int_eq(run("'%s' -w 0", stat_prog), 2);
-	ck_assert_int_eq(run("'%s' -t x -m a --queue 1 --shard k",
+	ck_assert_int_eq(tt_run("'%s' -t x -m hi -c abc", send_prog), 2);
+	ck_assert_contains(tt_err, "shmq-send: -c \"abc\": invalid");
+	ck_assert_int_eq(tt_run("'%s' -t x -m hi --queue -1", send_prog), 2);
+	ck_assert_contains(tt_err, "--queue \"-1\": too small");
+	ck_assert_int_eq(tt_run("'%s' -t x -p novalue -m hi", send_prog), 2);
+	ck_assert_contains(tt_err, "-p \"novalue\": expected NAME=VALUE");
+	ck_assert_int_eq(tt_run("'%s' -t x --from nowhere", recv_prog), 2);
+	ck_assert_contains(tt_err, "shmq-recv: --from \"nowhere\"");
+	ck_assert_int_eq(tt_run("'%s' -t x -n 0", recv_prog), 2);
+	ck_assert_int_eq(tt_run("'%s' -w 0", stat_prog), 2);
+	ck_assert_int_eq(tt_run("'%s' -t x -m a --queue 1 --shard k",
 	    send_prog), 2);
 
 	/* Nothing of that created the bus. */
@@ -366,14 +103,14 @@ END_TEST
 
 START_TEST(test_invalid_topic)
 {
-	ck_assert_int_eq(run("'%s' -t 'x y' -m hi", send_prog), 1);
-	ck_assert_contains(err, "shmq-send: topic \"x y\": invalid name "
+	ck_assert_int_eq(tt_run("'%s' -t 'x y' -m hi", send_prog), 1);
+	ck_assert_contains(tt_err, "shmq-send: topic \"x y\": invalid name "
 	    "(letters, digits, . _ - % only");
-	ck_assert_int_eq(count_lines(err), 1);
-	ck_assert_int_eq(run("'%s' -t 'a/b' --from first", recv_prog), 1);
-	ck_assert_contains(err, "shmq-recv: topic \"a/b\": invalid name");
-	ck_assert_int_eq(run("'%s' -t ''", stat_prog), 1);
-	ck_assert_contains(err, "shmq-stat: topic \"\": invalid name");
+	ck_assert_int_eq(tt_count_lines(tt_err), 1);
+	ck_assert_int_eq(tt_run("'%s' -t 'a/b' --from first", recv_prog), 1);
+	ck_assert_contains(tt_err, "shmq-recv: topic \"a/b\": invalid name");
+	ck_assert_int_eq(tt_run("'%s' -t ''", stat_prog), 1);
+	ck_assert_contains(tt_err, "shmq-stat: topic \"\": invalid name");
 }
 END_TEST
 
@@ -381,24 +118,24 @@ START_TEST(test_missing_bus)
 {
 	char want[4300];
 
-	ck_assert_int_eq(run("'%s' -b nosuch", stat_prog), 1);
+	ck_assert_int_eq(tt_run("'%s' -b nosuch", stat_prog), 1);
 	snprintf(want, sizeof(want), "shmq-stat: bus \"nosuch\": no such bus "
 	    "(looked in %s)", tu_home());
-	ck_assert_contains(err, want);
-	ck_assert_str_eq(out, "");
+	ck_assert_contains(tt_err, want);
+	ck_assert_str_eq(tt_out, "");
 	/* shmq-stat must not have created it. */
 	ck_assert_int_eq(tu_sh("test -e '%s/nosuch'", tu_home()), 1);
 
 	/* --home and $SHMQ_BUS are honoured the same way. */
-	ck_assert_int_eq(run("SHMQ_BUS=other '%s' --home '%s/elsewhere'",
+	ck_assert_int_eq(tt_run("SHMQ_BUS=other '%s' --home '%s/elsewhere'",
 	    stat_prog, tu_home()), 1);
 	snprintf(want, sizeof(want), "bus \"other\": no such bus "
 	    "(looked in %s/elsewhere)", tu_home());
-	ck_assert_contains(err, want);
+	ck_assert_contains(tt_err, want);
 
 	/* A reader does not create a bus either. */
-	ck_assert_int_eq(run("'%s' -b nosuch -t t -w 0", recv_prog), 1);
-	ck_assert_contains(err, "shmq-recv: bus \"nosuch\": no such bus");
+	ck_assert_int_eq(tt_run("'%s' -b nosuch -t t -w 0", recv_prog), 1);
+	ck_assert_contains(tt_err, "shmq-recv: bus \"nosuch\": no such bus");
 	ck_assert_int_eq(tu_sh("test -e '%s/nosuch'", tu_home()), 1);
 }
 END_TEST
@@ -413,22 +150,23 @@ START_TEST(test_send_recv_json)
 
 	/* -m, twice, with tag, keys and properties; one queue, so that
 	 * the order is the sending order. */
-	ck_assert_int_eq(run("'%s' -t orders --create-queues 1 -m one -m two "
-	    "--tag a --key 'k1 k2' -p color=red -p size=3", send_prog), 0);
-	ck_assert_contains(err, "sent 2 messages to orders");
-	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(tt_run("'%s' -t orders --create-queues 1 -m one "
+	    "-m two --tag a --key 'k1 k2' -p color=red -p size=3", send_prog),
+	    0);
+	ck_assert_contains(tt_err, "sent 2 messages to orders");
+	ck_assert_str_eq(tt_out, "");
 
 	/* Lines from standard input, with a tag of their own. */
-	ck_assert_int_eq(run_in("three\nfour \"q\"\n", "'%s' -t orders "
+	ck_assert_int_eq(tt_run_in("three\nfour \"q\"\n", "'%s' -t orders "
 	    "--tag b", send_prog), 0);
-	ck_assert_contains(err, "sent 2 messages to orders");
+	ck_assert_contains(tt_err, "sent 2 messages to orders");
 
-	ck_assert_int_eq(run("'%s' -t orders --from first -n 4 --json -w 5000",
-	    recv_prog), 0);
-	ck_assert_int_eq(count_lines(out), 4);
+	ck_assert_int_eq(tt_run("'%s' -t orders --from first -n 4 --json "
+	    "-w 5000", recv_prog), 0);
+	ck_assert_int_eq(tt_count_lines(tt_out), 4);
 
-	l = line(out, 0);
-	ck_assert_msg(json_valid(l), "not JSON: %s", l);
+	l = tt_line(tt_out, 0);
+	ck_assert_msg(tt_json_valid(l), "not JSON: %s", l);
 	ck_assert_contains(l, "\"topic\":\"orders\"");
 	ck_assert_contains(l, "\"queue\":0");
 	ck_assert_contains(l, "\"queue_off\":0");
@@ -440,35 +178,35 @@ START_TEST(test_send_recv_json)
 	ck_assert_contains(l, "\"msg_id\":\"");
 	ck_assert_contains(l, "\"store_ms\":");
 
-	l = line(out, 1);
+	l = tt_line(tt_out, 1);
 	ck_assert_contains(l, "\"queue_off\":1");
 	ck_assert_contains(l, "\"body\":\"two\"");
 
-	l = line(out, 2);
-	ck_assert_msg(json_valid(l), "not JSON: %s", l);
+	l = tt_line(tt_out, 2);
+	ck_assert_msg(tt_json_valid(l), "not JSON: %s", l);
 	ck_assert_contains(l, "\"body\":\"three\"");
 	ck_assert_contains(l, "\"tags\":\"b\"");
 	ck_assert_contains(l, "\"keys\":null");
 	ck_assert_contains(l, "\"props\":{}");
 
-	l = line(out, 3);
-	ck_assert_msg(json_valid(l), "not JSON: %s", l);
+	l = tt_line(tt_out, 3);
+	ck_assert_msg(tt_json_valid(l), "not JSON: %s", l);
 	ck_assert_contains(l, "\"body\":\"four \\\"q\\\"\"");
 	ck_assert_contains(l, "\"queue_off\":3");
 
 	/* Default output: bodies and newlines. */
-	ck_assert_int_eq(run("'%s' -t orders --from first -n 4", recv_prog),
+	ck_assert_int_eq(tt_run("'%s' -t orders --from first -n 4", recv_prog),
 	    0);
-	ck_assert_str_eq(out, "one\ntwo\nthree\nfour \"q\"\n");
+	ck_assert_str_eq(tt_out, "one\ntwo\nthree\nfour \"q\"\n");
 
 	/* --body-only: bodies alone. */
-	ck_assert_int_eq(run("'%s' -t orders --from first -n 2 --body-only",
+	ck_assert_int_eq(tt_run("'%s' -t orders --from first -n 2 --body-only",
 	    recv_prog), 0);
-	ck_assert_str_eq(out, "onetwo");
+	ck_assert_str_eq(tt_out, "onetwo");
 
 	/* --from OFFSET. */
-	ck_assert_int_eq(run("'%s' -t orders --from 2 -n 2", recv_prog), 0);
-	ck_assert_str_eq(out, "three\nfour \"q\"\n");
+	ck_assert_int_eq(tt_run("'%s' -t orders --from 2 -n 2", recv_prog), 0);
+	ck_assert_str_eq(tt_out, "three\nfour \"q\"\n");
 }
 END_TEST
 
@@ -477,87 +215,88 @@ START_TEST(test_send_json_count)
 	char want[64];
 	int i;
 
-	ck_assert_int_eq(run("'%s' -t bulk --create-queues 1 -m x -c 100 "
+	ck_assert_int_eq(tt_run("'%s' -t bulk --create-queues 1 -m x -c 100 "
 	    "--json -q", send_prog), 0);
-	ck_assert_str_eq(err, "");
-	ck_assert_int_eq(count_lines(out), 100);
+	ck_assert_str_eq(tt_err, "");
+	ck_assert_int_eq(tt_count_lines(tt_out), 100);
 	for (i = 0; i < 100; i += 33) {
-		ck_assert_msg(json_valid(line(out, i)), "not JSON: %s",
-		    line(out, i));
+		ck_assert_msg(tt_json_valid(tt_line(tt_out, i)), "not JSON: %s",
+		    tt_line(tt_out, i));
 		snprintf(want, sizeof(want), "\"queue_off\":%d,", i);
-		ck_assert_contains(line(out, i), want);
-		ck_assert_contains(line(out, i), "\"msg_id\":\"");
-		ck_assert_contains(line(out, i), "\"topic\":\"bulk\"");
+		ck_assert_contains(tt_line(tt_out, i), want);
+		ck_assert_contains(tt_line(tt_out, i), "\"msg_id\":\"");
+		ck_assert_contains(tt_line(tt_out, i), "\"topic\":\"bulk\"");
 	}
 
 	/* -v prints one line per message on stderr. */
-	ck_assert_int_eq(run("'%s' -t bulk -m y -c 3 -v", send_prog), 0);
-	ck_assert_int_eq(count_lines(err), 4);
-	ck_assert_contains(err, "queue 0 offset 102");
-	ck_assert_contains(err, "sent 3 messages to bulk");
+	ck_assert_int_eq(tt_run("'%s' -t bulk -m y -c 3 -v", send_prog), 0);
+	ck_assert_int_eq(tt_count_lines(tt_err), 4);
+	ck_assert_contains(tt_err, "queue 0 offset 102");
+	ck_assert_contains(tt_err, "sent 3 messages to bulk");
 }
 END_TEST
 
 START_TEST(test_tag_filter)
 {
-	ck_assert_int_eq(run("'%s' -t tagged --create-queues 1 -m a1 --tag a",
-	    send_prog), 0);
-	ck_assert_int_eq(run("'%s' -t tagged -m b1 --tag b", send_prog), 0);
-	ck_assert_int_eq(run("'%s' -t tagged -m c1 --tag c", send_prog), 0);
-	ck_assert_int_eq(run("'%s' -t tagged -m none", send_prog), 0);
-	ck_assert_int_eq(run("'%s' -t tagged -m a2 --tag a -c 2", send_prog),
+	ck_assert_int_eq(tt_run("'%s' -t tagged --create-queues 1 -m a1 "
+	    "--tag a", send_prog), 0);
+	ck_assert_int_eq(tt_run("'%s' -t tagged -m b1 --tag b", send_prog), 0);
+	ck_assert_int_eq(tt_run("'%s' -t tagged -m c1 --tag c", send_prog), 0);
+	ck_assert_int_eq(tt_run("'%s' -t tagged -m none", send_prog), 0);
+	ck_assert_int_eq(tt_run("'%s' -t tagged -m a2 --tag a -c 2", send_prog),
 	    0);
 
 	/* Without -n, a timeout ends a drained topic: exit 0. */
-	ck_assert_int_eq(run("'%s' -t tagged --from first -e 'a || c' -w 300",
-	    recv_prog), 0);
-	ck_assert_int_eq(count_lines(out), 4);
-	ck_assert_contains(out, "a1\n");
-	ck_assert_contains(out, "c1\n");
-	ck_assert_contains(out, "a2\na2\n");
-	ck_assert_lacks(out, "b1");
-	ck_assert_lacks(out, "none");
+	ck_assert_int_eq(tt_run("'%s' -t tagged --from first -e 'a || c' "
+	    "-w 300", recv_prog), 0);
+	ck_assert_int_eq(tt_count_lines(tt_out), 4);
+	ck_assert_contains(tt_out, "a1\n");
+	ck_assert_contains(tt_out, "c1\n");
+	ck_assert_contains(tt_out, "a2\na2\n");
+	ck_assert_lacks(tt_out, "b1");
+	ck_assert_lacks(tt_out, "none");
 
-	ck_assert_int_eq(run("'%s' -t tagged --from first --tags '*' -w 300",
+	ck_assert_int_eq(tt_run("'%s' -t tagged --from first --tags '*' -w 300",
 	    recv_prog), 0);
-	ck_assert_int_eq(count_lines(out), 6);
+	ck_assert_int_eq(tt_count_lines(tt_out), 6);
 
 	/* A bad expression is an error that says so. */
-	ck_assert_int_eq(run("'%s' -t tagged -e 'a ||' -w 0", recv_prog), 1);
-	ck_assert_contains(err, "shmq-recv: ");
-	ck_assert_contains(err, "invalid expression");
+	ck_assert_int_eq(tt_run("'%s' -t tagged -e 'a ||' -w 0", recv_prog), 1);
+	ck_assert_contains(tt_err, "shmq-recv: ");
+	ck_assert_contains(tt_err, "invalid expression");
 }
 END_TEST
 
 START_TEST(test_recv_timeout_and_missing_topic)
 {
-	ck_assert_int_eq(run("'%s' -t few -m 1 -m 2", send_prog), 0);
+	ck_assert_int_eq(tt_run("'%s' -t few -m 1 -m 2", send_prog), 0);
 
 	/* With -n, a timeout before COUNT messages is a failure. */
-	ck_assert_int_eq(run("'%s' -t few --from first -n 5 -w 200",
+	ck_assert_int_eq(tt_run("'%s' -t few --from first -n 5 -w 200",
 	    recv_prog), 1);
-	ck_assert_int_eq(count_lines(out), 2);
-	ck_assert_contains(err, "timed out");
-	ck_assert_contains(err, "received 2 of 5");
+	ck_assert_int_eq(tt_count_lines(tt_out), 2);
+	ck_assert_contains(tt_err, "timed out");
+	ck_assert_contains(tt_err, "received 2 of 5");
 
 	/* -w 0: read what is there and stop. */
-	ck_assert_int_eq(run("'%s' -t few --from first -w 0 -v", recv_prog),
+	ck_assert_int_eq(tt_run("'%s' -t few --from first -w 0 -v", recv_prog),
 	    0);
-	ck_assert_int_eq(count_lines(out), 2);
-	ck_assert_contains(err, "received 2 messages");
+	ck_assert_int_eq(tt_count_lines(tt_out), 2);
+	ck_assert_contains(tt_err, "received 2 messages");
 
 	/* --from last (the default) sees nothing old. */
-	ck_assert_int_eq(run("'%s' -t few -w 100", recv_prog), 0);
-	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(tt_run("'%s' -t few -w 100", recv_prog), 0);
+	ck_assert_str_eq(tt_out, "");
 
-	ck_assert_int_eq(run("'%s' -t nosuch -w 0", recv_prog), 1);
-	ck_assert_contains(err, "shmq-recv: topic \"nosuch\": no such topic");
+	ck_assert_int_eq(tt_run("'%s' -t nosuch -w 0", recv_prog), 1);
+	ck_assert_contains(tt_err,
+	    "shmq-recv: topic \"nosuch\": no such topic");
 
 	/* --create-queues makes it, and then there is nothing to read. */
-	ck_assert_int_eq(run("'%s' -t nosuch --create-queues 3 -w 0",
+	ck_assert_int_eq(tt_run("'%s' -t nosuch --create-queues 3 -w 0",
 	    recv_prog), 0);
-	ck_assert_int_eq(run("'%s' --json -t nosuch", stat_prog), 0);
-	ck_assert_contains(out, "\"queue_count\":3");
+	ck_assert_int_eq(tt_run("'%s' --json -t nosuch", stat_prog), 0);
+	ck_assert_contains(tt_out, "\"queue_count\":3");
 }
 END_TEST
 
@@ -572,41 +311,41 @@ START_TEST(test_binary_and_queue)
 	ck_assert_ptr_nonnull(f);
 	fwrite("\xff\x00\x01", 1, 3, f);
 	fclose(f);
-	ck_assert_int_eq(run("'%s' -t bin --create-queues 4 --queue 2 -f '%s' "
-	    "--json", send_prog, path), 0);
-	ck_assert_contains(out, "\"queue\":2,");
+	ck_assert_int_eq(tt_run("'%s' -t bin --create-queues 4 --queue 2 "
+	    "-f '%s' --json", send_prog, path), 0);
+	ck_assert_contains(tt_out, "\"queue\":2,");
 
-	ck_assert_int_eq(run("'%s' -t bin --queue 2 --from first -n 1 --json",
-	    recv_prog), 0);
-	ck_assert_msg(json_valid(out), "not JSON: %s", out);
-	ck_assert_contains(out, "\"body_b64\":\"/wAB\"");
-	ck_assert_contains(out, "\"queue\":2,");
+	ck_assert_int_eq(tt_run("'%s' -t bin --queue 2 --from first -n 1 "
+	    "--json", recv_prog), 0);
+	ck_assert_msg(tt_json_valid(tt_out), "not JSON: %s", tt_out);
+	ck_assert_contains(tt_out, "\"body_b64\":\"/wAB\"");
+	ck_assert_contains(tt_out, "\"queue\":2,");
 
 	/* --body-only gives the bytes back exactly. */
 	ck_assert_int_eq(tu_sh("'%s' -t bin --queue 2 --from first -n 1 "
 	    "--body-only | cmp -s - '%s'", recv_prog, path), 0);
 
 	/* Another queue does not have it. */
-	ck_assert_int_eq(run("'%s' -t bin --queue 1 --from first -w 0",
+	ck_assert_int_eq(tt_run("'%s' -t bin --queue 1 --from first -w 0",
 	    recv_prog), 0);
-	ck_assert_str_eq(out, "");
+	ck_assert_str_eq(tt_out, "");
 
 	/* A queue the topic does not have. */
-	ck_assert_int_eq(run("'%s' -t bin --queue 9 -m x", send_prog), 1);
-	ck_assert_contains(err, "shmq-send: ");
-	ck_assert_contains(err, "bin");
+	ck_assert_int_eq(tt_run("'%s' -t bin --queue 9 -m x", send_prog), 1);
+	ck_assert_contains(tt_err, "shmq-send: ");
+	ck_assert_contains(tt_err, "bin");
 
 	/* One sharding key, one queue. */
-	ck_assert_int_eq(run("'%s' -t bin --shard user-7 -m s -c 5 --json",
+	ck_assert_int_eq(tt_run("'%s' -t bin --shard user-7 -m s -c 5 --json",
 	    send_prog), 0);
-	ck_assert_int_eq(count_lines(out), 5);
+	ck_assert_int_eq(tt_count_lines(tt_out), 5);
 	{
-		const char *q = strstr(line(out, 0), "\"queue\":");
+		const char *q = strstr(tt_line(tt_out, 0), "\"queue\":");
 		char want[32];
 
 		ck_assert_ptr_nonnull(q);
 		snprintf(want, sizeof(want), "%.9s", q);
-		ck_assert_contains(line(out, 4), want);
+		ck_assert_contains(tt_line(tt_out, 4), want);
 	}
 }
 END_TEST
@@ -615,28 +354,28 @@ END_TEST
  * options that make no sense with a group are refused. */
 START_TEST(test_recv_group)
 {
-	ck_assert_int_eq(run("'%s' -t grp --create-queues 2 -q -m 1 -m 2 "
+	ck_assert_int_eq(tt_run("'%s' -t grp --create-queues 2 -q -m 1 -m 2 "
 	    "-m 3 -m 4 -m 5 -m 6 -m 7 -m 8 -m 9 -m 10", send_prog), 0);
-	ck_assert_int_eq(run("'%s' -t grp -g readers --from first -n 4 "
+	ck_assert_int_eq(tt_run("'%s' -t grp -g readers --from first -n 4 "
 	    "--body-only", recv_prog), 0);
-	ck_assert_uint_eq(strlen(out), 4 + 0);
+	ck_assert_uint_eq(strlen(tt_out), 4 + 0);
 	/* The next run of the group goes on after those four. */
-	ck_assert_int_eq(run("'%s' -t grp -g readers -w 300 --body-only",
+	ck_assert_int_eq(tt_run("'%s' -t grp -g readers -w 300 --body-only",
 	    recv_prog), 0);
-	ck_assert_uint_eq(strlen(out), 6 + 1);	/* "10" is two bytes */
-	ck_assert_int_eq(run("'%s' -t grp -g readers -w 200", recv_prog), 0);
-	ck_assert_str_eq(out, "");
+	ck_assert_uint_eq(strlen(tt_out), 6 + 1);	/* "10" is two bytes */
+	ck_assert_int_eq(tt_run("'%s' -t grp -g readers -w 200", recv_prog), 0);
+	ck_assert_str_eq(tt_out, "");
 	/* Broadcasting: a named instance gets everything. */
-	ck_assert_int_eq(run("'%s' -t grp -g all --broadcast --instance a "
+	ck_assert_int_eq(tt_run("'%s' -t grp -g all --broadcast --instance a "
 	    "--from first -w 200 -v", recv_prog), 0);
-	ck_assert_int_eq(count_lines(out), 10);
+	ck_assert_int_eq(tt_count_lines(tt_out), 10);
 	/* Bad usage. */
-	ck_assert_int_eq(run("'%s' -t grp --broadcast", recv_prog), 2);
-	ck_assert_int_eq(run("'%s' -t grp -g x --queue 1", recv_prog), 2);
-	ck_assert_int_eq(run("'%s' -t grp -g x --from 3", recv_prog), 2);
-	ck_assert_int_eq(run("'%s' -t grp -g 'bad name' -w 10", recv_prog),
+	ck_assert_int_eq(tt_run("'%s' -t grp --broadcast", recv_prog), 2);
+	ck_assert_int_eq(tt_run("'%s' -t grp -g x --queue 1", recv_prog), 2);
+	ck_assert_int_eq(tt_run("'%s' -t grp -g x --from 3", recv_prog), 2);
+	ck_assert_int_eq(tt_run("'%s' -t grp -g 'bad name' -w 10", recv_prog),
 	    1);
-	ck_assert_int_eq(run("'%s' -t grp -g b --broadcast -w 10",
+	ck_assert_int_eq(tt_run("'%s' -t grp -g b --broadcast -w 10",
 	    recv_prog), 1);
 }
 END_TEST
@@ -647,25 +386,26 @@ START_TEST(test_from_time)
 	uint64_t ms;
 	struct timespec t;
 
-	ck_assert_int_eq(run("'%s' -t timed --create-queues 1 -m old",
+	ck_assert_int_eq(tt_run("'%s' -t timed --create-queues 1 -m old",
 	    send_prog), 0);
 	usleep(50 * 1000);
 	clock_gettime(CLOCK_REALTIME, &t);
 	ms = (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 	usleep(50 * 1000);
-	ck_assert_int_eq(run("'%s' -t timed -m new", send_prog), 0);
+	ck_assert_int_eq(tt_run("'%s' -t timed -m new", send_prog), 0);
 
 	snprintf(ts, sizeof(ts), "@%llu", (unsigned long long)ms);
-	ck_assert_int_eq(run("'%s' -t timed --from %s -w 200", recv_prog, ts),
-	    0);
-	ck_assert_str_eq(out, "new\n");
+	ck_assert_int_eq(tt_run("'%s' -t timed --from %s -w 200", recv_prog,
+	    ts), 0);
+	ck_assert_str_eq(tt_out, "new\n");
 
 	/* An ISO 8601 time before both, and a relative one. */
-	ck_assert_int_eq(run("'%s' -t timed --from 2001-01-01T00:00:00Z "
+	ck_assert_int_eq(tt_run("'%s' -t timed --from 2001-01-01T00:00:00Z "
 	    "-w 200", recv_prog), 0);
-	ck_assert_str_eq(out, "old\nnew\n");
-	ck_assert_int_eq(run("'%s' -t timed --from -1h -w 200", recv_prog), 0);
-	ck_assert_str_eq(out, "old\nnew\n");
+	ck_assert_str_eq(tt_out, "old\nnew\n");
+	ck_assert_int_eq(tt_run("'%s' -t timed --from -1h -w 200", recv_prog),
+	    0);
+	ck_assert_str_eq(tt_out, "old\nnew\n");
 }
 END_TEST
 
@@ -676,13 +416,13 @@ START_TEST(test_recv_live_and_signal)
 	pid_t pid;
 	int i;
 
-	ck_assert_int_eq(run("'%s' -t live --create-queues 2 -c 0 -m x",
+	ck_assert_int_eq(tt_run("'%s' -t live --create-queues 2 -c 0 -m x",
 	    send_prog), 0);
 	/* --from first: the topic is empty, and no message sent between the
 	 * reader's registration and its assignment can be missed. */
 	snprintf(cmd, sizeof(cmd), "exec '%s' -t live --from first >'%s' "
 	    "2>'%s'",
-	    recv_prog, out_path, err_path);
+	    recv_prog, tt_out_path(), tt_err_path());
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -700,15 +440,15 @@ START_TEST(test_recv_live_and_signal)
 	ck_assert_int_eq(tu_sh("'%s' -t live -m hello -m world -q",
 	    send_prog), 0);
 	for (i = 0; i < 100; i++) {
-		free(out);
-		out = slurp(out_path);
-		if (count_lines(out) >= 2)
+		free(tt_out);
+		tt_out = tt_slurp(tt_out_path());
+		if (tt_count_lines(tt_out) >= 2)
 			break;
 		usleep(50 * 1000);
 	}
-	ck_assert_int_eq(count_lines(out), 2);
-	ck_assert_contains(out, "hello\n");
-	ck_assert_contains(out, "world\n");
+	ck_assert_int_eq(tt_count_lines(tt_out), 2);
+	ck_assert_contains(tt_out, "hello\n");
+	ck_assert_contains(tt_out, "world\n");
 
 	kill(pid, SIGTERM);
 	ck_assert_int_eq(tu_wait(pid), 0);
@@ -721,43 +461,43 @@ END_TEST
 
 START_TEST(test_stat)
 {
-	ck_assert_int_eq(run("'%s' -t alpha --create-queues 2 -m x -c 7",
+	ck_assert_int_eq(tt_run("'%s' -t alpha --create-queues 2 -m x -c 7",
 	    send_prog), 0);
-	ck_assert_int_eq(run("'%s' -t beta --create-queues 1 -m y -c 5",
+	ck_assert_int_eq(tt_run("'%s' -t beta --create-queues 1 -m y -c 5",
 	    send_prog), 0);
 
-	ck_assert_int_eq(run("'%s' --json", stat_prog), 0);
-	ck_assert_msg(json_valid(out), "not JSON: %s", out);
-	ck_assert_int_eq(count_lines(out), 1);
-	ck_assert_contains(out, "\"bus\":{\"name\":");
-	ck_assert_contains(out, tu_bus());
-	ck_assert_contains(out, "\"name\":\"alpha\",\"queue_count\":2,"
+	ck_assert_int_eq(tt_run("'%s' --json", stat_prog), 0);
+	ck_assert_msg(tt_json_valid(tt_out), "not JSON: %s", tt_out);
+	ck_assert_int_eq(tt_count_lines(tt_out), 1);
+	ck_assert_contains(tt_out, "\"bus\":{\"name\":");
+	ck_assert_contains(tt_out, tu_bus());
+	ck_assert_contains(tt_out, "\"name\":\"alpha\",\"queue_count\":2,"
 	    "\"messages\":7");
-	ck_assert_contains(out, "\"name\":\"beta\",\"queue_count\":1,"
+	ck_assert_contains(tt_out, "\"name\":\"beta\",\"queue_count\":1,"
 	    "\"messages\":5,\"queues\":[{\"queue\":0,\"min_off\":0,"
 	    "\"max_off\":5,\"messages\":5");
-	ck_assert_contains(out, "\"topics\":2,");
-	ck_assert_contains(out, "\"clients\":[");
+	ck_assert_contains(tt_out, "\"topics\":2,");
+	ck_assert_contains(tt_out, "\"clients\":[");
 
 	/* -t restricts the topics. */
-	ck_assert_int_eq(run("'%s' --json -t beta", stat_prog), 0);
-	ck_assert_msg(json_valid(out), "not JSON: %s", out);
-	ck_assert_lacks(out, "\"alpha\"");
-	ck_assert_contains(out, "\"max_off\":5");
-	ck_assert_int_eq(run("'%s' -t gamma", stat_prog), 1);
-	ck_assert_contains(err, "shmq-stat: topic \"gamma\": no such topic");
+	ck_assert_int_eq(tt_run("'%s' --json -t beta", stat_prog), 0);
+	ck_assert_msg(tt_json_valid(tt_out), "not JSON: %s", tt_out);
+	ck_assert_lacks(tt_out, "\"alpha\"");
+	ck_assert_contains(tt_out, "\"max_off\":5");
+	ck_assert_int_eq(tt_run("'%s' -t gamma", stat_prog), 1);
+	ck_assert_contains(tt_err, "shmq-stat: topic \"gamma\": no such topic");
 
 	/* The text form names the same things. */
-	ck_assert_int_eq(run("'%s'", stat_prog), 0);
-	ck_assert_contains(out, "bus:");
-	ck_assert_contains(out, tu_bus());
-	ck_assert_contains(out, "alpha");
-	ck_assert_contains(out, "beta");
-	ck_assert_contains(out, "segment size:");
-	ck_assert_contains(out, "live clients:");
-	ck_assert_contains(out, "TOPIC");
-	ck_assert_contains(out, "CLIENT");
-	ck_assert_str_eq(err, "");
+	ck_assert_int_eq(tt_run("'%s'", stat_prog), 0);
+	ck_assert_contains(tt_out, "bus:");
+	ck_assert_contains(tt_out, tu_bus());
+	ck_assert_contains(tt_out, "alpha");
+	ck_assert_contains(tt_out, "beta");
+	ck_assert_contains(tt_out, "segment size:");
+	ck_assert_contains(tt_out, "live clients:");
+	ck_assert_contains(tt_out, "TOPIC");
+	ck_assert_contains(tt_out, "CLIENT");
+	ck_assert_str_eq(tt_err, "");
 }
 END_TEST
 
@@ -768,7 +508,7 @@ make_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("usage");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, tt_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_help_version);
 	tcase_add_test(tc, test_bad_usage);
@@ -777,7 +517,7 @@ make_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("send_recv");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, tt_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_send_recv_json);
 	tcase_add_test(tc, test_send_json_count);
@@ -790,7 +530,7 @@ make_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("stat");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, tt_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_stat);
 	suite_add_tcase(s, tc);

@@ -682,19 +682,6 @@ run_xproc(const struct xcfg *cfg, struct xshared *out)
 /* Tests                                                               */
 /* ------------------------------------------------------------------ */
 
-static void
-setup(void)
-{
-	tu_setup_store();
-}
-
-static void
-teardown(void)
-{
-	tu_sh("rm -f /dev/shm/shmq.*.%s.* 2>/dev/null", tu_bus());
-	tu_cleanup_store();
-}
-
 /*
  * Three producer processes and two consumers (one busy-polling, one
  * sleeping in poll with no timeout) exchange 1,020,000 messages through a
@@ -813,19 +800,19 @@ xproc_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("million");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, test_million);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("threads");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_threads_shard);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("rolls");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_tiny_segments);
 	tcase_add_test(tc, test_tiny_segments_threads);

@@ -15,6 +15,8 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#include <ck_pr.h>
+
 #include "shmq/shmq.h"
 #include "testutil.h"
 
@@ -83,6 +85,19 @@ tu_cleanup_store(void)
 	tu_sh("rm -rf '%s'", home);
 }
 
+void
+tu_setup(void)
+{
+	tu_setup_store();
+}
+
+void
+tu_teardown(void)
+{
+	tu_sh("rm -f /dev/shm/shmq.*.%s.* 2>/dev/null", tu_bus());
+	tu_cleanup_store();
+}
+
 const char *
 tu_bus(void)
 {
@@ -138,6 +153,57 @@ tu_bus_open(struct shmq_bus **out, uint64_t segment_bytes, uint32_t cq_entries)
 	o.segment_bytes = segment_bytes;
 	o.cq_entries = cq_entries;
 	return shmq_bus_open(out, NULL, &o);
+}
+
+struct shmq_bus *
+tu_bus_open_default(void)
+{
+	struct shmq_bus *b = NULL;
+	int rc = shmq_bus_open(&b, NULL, NULL);
+
+	ck_assert_msg(rc == 0, "bus open: %s (%s)", shmq_err_name(rc),
+	    shmq_errmsg());
+	return b;
+}
+
+struct committed {
+	const char	*topic;
+	uint64_t	*per_queue;
+	unsigned	 nq;
+	uint64_t	 sum;
+};
+
+static int
+committed_cb(void *arg, const struct shmq_group_info *gi)
+{
+	struct committed *c = arg;
+	size_t i;
+	int q;
+
+	for (i = 0; i < gi->nqueues; i++) {
+		if (strcmp(gi->queues[i].topic, c->topic) != 0)
+			continue;
+		c->sum += gi->queues[i].committed;
+		q = gi->queues[i].queue;
+		if (c->per_queue != NULL && q >= 0 && (unsigned)q < c->nq)
+			c->per_queue[q] = gi->queues[i].committed;
+	}
+	return 0;
+}
+
+uint64_t
+tu_group_committed(struct shmq_bus *b, const char *group,
+    const char *topic, uint64_t *per_queue, unsigned nq)
+{
+	struct committed c = { topic, per_queue, nq, 0 };
+	int rc;
+
+	if (per_queue != NULL)
+		memset(per_queue, 0, nq * sizeof(*per_queue));
+	rc = shmq_group_foreach(b, group, committed_cb, &c);
+	ck_assert_msg(rc == 0, "group %s: %s (%s)", group, shmq_err_name(rc),
+	    shmq_errmsg());
+	return c.sum;
 }
 
 const char *
@@ -302,6 +368,17 @@ tu_wait_deadline(pid_t pid, double secs)
 	}
 }
 
+void
+tu_wait_flag(const uint32_t *flag, double secs)
+{
+	uint64_t end = tu_mono_ns() + (uint64_t)(secs * tu_mult() * 1e9);
+
+	while (!ck_pr_load_32(flag)) {
+		ck_assert_msg(tu_mono_ns() < end, "timed out waiting");
+		usleep(1000);
+	}
+}
+
 int
 tu_report(const struct tu_child *ch, unsigned n, int expect,
     const char *(*name)(int), char *msg, size_t size)
@@ -336,6 +413,17 @@ tu_exit_name(int code)
 	case 128 + SIGKILL: return "SIGKILL";
 	default:	return "unexpected exit";
 	}
+}
+
+void
+tu_check_children(struct tu_child *ch, unsigned n, double secs,
+    const char *(*name)(int))
+{
+	char msg[2048];
+
+	tu_wait_children(ch, n, secs);
+	ck_assert_msg(tu_report(ch, n, 0, name, msg, sizeof(msg)) == 0, "%s",
+	    msg);
 }
 
 int

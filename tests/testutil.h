@@ -8,7 +8,10 @@
  * Multi-process tests: children report through _exit() codes and append
  * human-readable lines to a detail file (tu_detail) in the store root; the
  * parent waits for them with a deadline (tu_wait_children) and asserts once
- * with each failed child's code, its name and its details (tu_report).
+ * with each failed child's code, its name and its details (tu_report, or
+ * both at once: tu_check_children).
+ *
+ * tooltest.h, built on this, runs the command-line tools.
  */
 #ifndef SHMQ_TESTUTIL_H
 #define SHMQ_TESTUTIL_H
@@ -38,6 +41,15 @@ const char *tu_setup_store(void);
 /* Remove the store root made by tu_setup_store (rm -rf).  Safe to repeat. */
 void tu_cleanup_store(void);
 
+/*
+ * The usual checked fixture: tu_setup() makes the store (tu_setup_store);
+ * tu_teardown() removes what is left of this test's bus in /dev/shm (a
+ * process the test killed leaves its objects there) and then the store
+ * (tu_cleanup_store).
+ */
+void tu_setup(void);
+void tu_teardown(void);
+
 /* The bus name chosen by tu_setup_store. */
 const char *tu_bus(void);
 
@@ -57,6 +69,21 @@ int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 int tu_bus_open(struct shmq_bus **out, uint64_t segment_bytes,
     uint32_t cq_entries);
+
+/*
+ * Open this test's bus with the default options; fail the test, naming the
+ * error, if that fails.
+ */
+struct shmq_bus *tu_bus_open_default(void);
+
+/*
+ * The committed offsets of consumer group GROUP on TOPIC: per queue into
+ * PER_QUEUE[0..NQ) (zeroed first; queues from NQ up are left out; NULL
+ * for none), and their sum over all of TOPIC's queues as the return value.
+ * Fails the test if the group cannot be read.
+ */
+uint64_t tu_group_committed(struct shmq_bus *bus, const char *group,
+    const char *topic, uint64_t *per_queue, unsigned nq);
 
 /* Path of a built program, e.g. tu_prog("utils/shmq-send"). Static buffer. */
 const char *tu_prog(const char *rel);
@@ -133,6 +160,12 @@ void tu_wait_children(struct tu_child *ch, unsigned n, double secs);
 int tu_wait_deadline(pid_t pid, double secs);
 
 /*
+ * Wait until *FLAG (in a page shared with children) is nonzero; fail the
+ * test after SECS (scaled by tu_mult()).
+ */
+void tu_wait_flag(const uint32_t *flag, double secs);
+
+/*
  * Write "[who: exit N (name): details] " to MSG for each of the N children
  * CH whose code is not EXPECT, naming codes with NAME, and return how many
  * there were (0: MSG is "").
@@ -146,6 +179,14 @@ int tu_report(const struct tu_child *ch, unsigned n, int expect,
  * naming function ends with it.
  */
 const char *tu_exit_name(int code);
+
+/*
+ * Wait for the N children CH as tu_wait_children() (SECS) and fail the test
+ * unless every one exited 0, with tu_report()'s message (codes named by
+ * NAME).
+ */
+void tu_check_children(struct tu_child *ch, unsigned n, double secs,
+    const char *(*name)(int));
 
 /*
  * Run the suite made by MAKE in fork mode (multi-process tests need it) and
