@@ -1,6 +1,8 @@
 /*
- * info.c - introspection for shmq-stat: the bus, its queues and clients.
- * Reads the control region without locks; every figure is a snapshot.
+ * info.c - introspection for shmq-stat: the bus, its queues, clients and
+ * consumer groups (with their retry and dead-letter counts).  Reads the
+ * control region without locks, but for a group's members and offset sets
+ * (a snapshot under the admin lock); every figure is a snapshot.
  */
 #include "config.h"
 
@@ -14,11 +16,22 @@
 
 #include "client.h"
 #include "allocate.h"
+#include "commitlog.h"
 #include "consumequeue.h"
 #include "group.h"
+#include "msg.h"
 #include "offsets.h"
 #include "internal.h"
+#include "retry.h"
 #include "topic.h"
+
+/*
+ * shmq-admin's resend marker (utils/shmq-admin.c: RESENT_TAG and
+ * RESENT_PROP): an empty message in the DLQ that names, by id, the dead
+ * letter it settles.
+ */
+#define DLQ_RESENT_TAG	"%RESENT"
+#define DLQ_RESENT_PROP	"RESENT_ID"
 
 static __thread uint64_t du_bytes;
 
@@ -181,6 +194,150 @@ shmq_client_foreach(struct shmq_bus *bus,
 	return 0;
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Log offset of the dead letter that the record of entry E names if it is
+ * a resend marker of this store, else UINT64_MAX.  The tag hash sorts out
+ * all but the markers (and collisions) without reading a record.
+ */
+static uint64_t
+marker_target(struct shmq_bus *bus, const struct shmq_cq_entry *e,
+    uint32_t mhash)
+{
+	const struct shmq_rec *r;
+	const char *tags, *v;
+	char id[SHMQ_MSGID_LEN + 1];
+	uint64_t sid, off;
+	size_t vl;
+	int err;
+
+	if (ck_pr_load_32(&e->tag_hash) != mhash)
+		return UINT64_MAX;
+	r = shmq__log_record(bus, ck_pr_load_64(&e->log_off),
+	    ck_pr_load_32(&e->size), false, &err);
+	if (r == NULL)
+		return UINT64_MAX;
+	tags = (const char *)(r + 1) + r->topic_len;
+	if (r->tags_len != strlen(DLQ_RESENT_TAG) ||
+	    memcmp(tags, DLQ_RESENT_TAG, r->tags_len) != 0)
+		return UINT64_MAX;
+	v = shmq__prop_find(tags + r->tags_len + r->keys_len, r->props_len,
+	    DLQ_RESENT_PROP, &vl);
+	if (v == NULL || vl != SHMQ_MSGID_LEN)
+		return UINT64_MAX;
+	memcpy(id, v, vl);
+	id[vl] = '\0';
+	if (shmq__msg_id_parse(id, &sid, &off) < 0 || sid != bus->store_id)
+		return UINT64_MAX;
+	return off;
+}
+
+/*
+ * Dead letters of DLQ topic T: committed entries from min_off on that are
+ * not markers (*dead), and how many of them a marker names (*resent).  Two
+ * passes over the index; the markers' targets are sorted for the second.
+ */
+static int
+dlq_counts(struct shmq_bus *bus, struct shmq_topic *t, uint64_t *dead,
+    uint64_t *resent)
+{
+	struct shmq_cq_entry *e;
+	uint64_t *tg = NULL, *ntg, min, max, off, lo;
+	size_t n = 0, cap = 0;
+	uint32_t q, mhash = shmq__tag_hash(DLQ_RESENT_TAG,
+	    strlen(DLQ_RESENT_TAG));
+	int err, pass;
+
+	*dead = *resent = 0;
+	for (pass = 0; pass < 2; pass++) {
+		for (q = 0; q < t->queues; q++) {
+			min = ck_pr_load_64(&t->cq[q].qc->min_off);
+			max = shmq__cq_tail(&t->cq[q]);
+			for (off = min; off < max; off++) {
+				e = shmq__cq_entry(bus, t, &t->cq[q], off,
+				    false, &err);
+				if (e == NULL || shmq__cq_state(e) !=
+				    SHMQ_CQ_COMMITTED)
+					continue;
+				lo = marker_target(bus, e, mhash);
+				if (pass == 0) {
+					if (lo == UINT64_MAX)
+						continue;
+					if (n == cap) {
+						cap = cap == 0 ? 64 : cap * 2;
+						ntg = reallocarray(tg, cap,
+						    sizeof(*tg));
+						if (ntg == NULL) {
+							free(tg);
+							return SHMQ_ERR(
+							    SHMQ_ENOMEM,
+							    "dead letters");
+						}
+						tg = ntg;
+					}
+					tg[n++] = lo;
+					continue;
+				}
+				if (lo != UINT64_MAX)
+					continue;
+				(*dead)++;
+				lo = ck_pr_load_64(&e->log_off);
+				if (n > 0 && bsearch(&lo, tg, n, sizeof(*tg),
+				    cmp_u64) != NULL)
+					(*resent)++;
+			}
+		}
+		if (pass == 0 && n > 1)
+			qsort(tg, n, sizeof(*tg), cmp_u64);
+	}
+	free(tg);
+	return 0;
+}
+
+/*
+ * Retry and dead-letter counts of group GI (whose queues[] are filled).
+ * The retry topic's offsets are the group's like any topic's; before a
+ * member has subscribed to it, all its messages are pending.
+ */
+static int
+retry_counts(struct shmq_bus *bus, struct shmq_group_info *gi,
+    const struct shmq_group_queue_info *qi, size_t nq)
+{
+	char name[SHMQ_NAME_MAX + 16];
+	struct shmq_topic *t;
+	size_t i;
+	uint32_t q;
+	int seen = 0;
+
+	if ((size_t)snprintf(name, sizeof(name), "%s%s", SHMQ_RETRY_PREFIX,
+	    gi->name) < sizeof(name) &&
+	    (t = shmq__topic_find(bus, name)) != NULL) {
+		gi->has_retry = 1;
+		for (i = 0; i < nq; i++)
+			if (strcmp(qi[i].topic, name) == 0) {
+				gi->retry_pending += qi[i].lag;
+				seen = 1;
+			}
+		for (q = 0; !seen && q < t->queues; q++)
+			gi->retry_pending += shmq__cq_tail(&t->cq[q]) -
+			    ck_pr_load_64(&t->cq[q].qc->min_off);
+	}
+	if ((size_t)snprintf(name, sizeof(name), "%s%s", SHMQ_DLQ_PREFIX,
+	    gi->name) < sizeof(name) &&
+	    (t = shmq__topic_find(bus, name)) != NULL) {
+		gi->has_dlq = 1;
+		return dlq_counts(bus, t, &gi->dlq_messages, &gi->dlq_resent);
+	}
+	return 0;
+}
+
 /* Snapshot group G (under the admin lock), then call CB without it. */
 static int
 group_info(struct shmq_bus *bus, struct shmq_group_ctl *g,
@@ -273,6 +430,8 @@ group_info(struct shmq_bus *bus, struct shmq_group_ctl *g,
 	gi.members = mi;
 	gi.nqueues = nq;
 	gi.queues = qi;
+	if ((rc = retry_counts(bus, &gi, qi, nq)) < 0)
+		goto out;
 	rc = cb(arg, &gi);
 out:
 	free(mi);

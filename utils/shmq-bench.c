@@ -107,6 +107,9 @@
 #define TOPIC_DEFAULT	"shmq-bench"
 #define BUS_DEFAULT	"shmq-bench"
 #define GROUP		"shmq-bench"
+#define GROUP_QUEUES	8		/* --group: queues of the topic */
+#define GROUP_MAX	16		/* --group: members at most */
+#define GROUP_TOPIC	"shmq-bench-group"
 
 /* The start of every message body. */
 struct hdr {
@@ -249,6 +252,14 @@ struct opts {
 	int		 cpu[2];	/* producer, consumer */
 	int		 cpus_given;
 	int		 clock;		/* -1 auto, CLK_TSC, CLK_MONO */
+	int		 topic_given;
+	/* Group mode (--group). */
+	int		 group;		/* on */
+	int		 ngroup;	/* throughput runs */
+	int		 group_n[8];	/* their member counts */
+	uint64_t	 takeover_runs;
+	uint64_t	 group_rate;	/* takeover: producer's msg/s */
+	uint64_t	 ack_count;	/* ack path: messages per run */
 };
 
 enum {
@@ -1396,7 +1407,15 @@ keeper_main(struct ctx *x, int rfd)
 		ck_pr_store_32(&g_sh->c.keeper_state, (uint32_t)-1);
 		return EXIT_FAIL;
 	}
-	rc = shmq_topic_create(bus, x->o.topic, 1);
+	rc = shmq_topic_create(bus, x->o.topic, x->o.group ? GROUP_QUEUES : 1);
+	if (rc == SHMQ_EEXIST && x->o.group &&
+	    (rc = shmq_topic_queues(bus, x->o.topic)) != GROUP_QUEUES) {
+		warnx_("topic \"%s\": %d queues, the group mode needs %d: "
+		    "choose another with -t", x->o.topic, rc, GROUP_QUEUES);
+		ck_pr_store_32(&g_sh->c.keeper_state, (uint32_t)-1);
+		shmq_bus_close(bus);
+		return EXIT_FAIL;
+	}
 	if (rc < 0 && rc != SHMQ_EEXIST) {
 		warnx_("topic \"%s\": %s", x->o.topic, shmq_why(rc));
 		ck_pr_store_32(&g_sh->c.keeper_state, (uint32_t)-1);
@@ -2315,9 +2334,20 @@ usage(FILE *f)
 "                        before timing it (shmq_bus_prefault), to\n"
 "                        see the bus apart from the kernel's page allocation\n"
 "      --json            print one JSON document\n"
+"\n"
+"Group mode (instead of the rows above): one producer, N member processes\n"
+"of one clustering group, a topic of %d queues (default \"%s\"):\n"
+"      --group N,...     group throughput with N members, for each N (1 to\n"
+"                        %d); then the takeover and ack path runs\n"
+"      --takeover-runs N kill -9 runs (default 3; 0: none)\n"
+"      --group-rate R    producer's steady rate in those runs, msg/s\n"
+"                        (default 20000)\n"
+"      --ack-count N     messages of each ack path run (default 1000000;\n"
+"                        0: none)\n"
 "  -h, --help            print this help and exit\n"
 "  -V, --version         print the version and exit\n",
-	    PROG, BUS_DEFAULT, TOPIC_DEFAULT);
+	    PROG, BUS_DEFAULT, TOPIC_DEFAULT, GROUP_QUEUES, GROUP_TOPIC,
+	    GROUP_MAX);
 }
 
 static int
@@ -2391,7 +2421,11 @@ enum {
 	OPT_HOME,
 	OPT_KEEP,
 	OPT_PRETOUCH,
-	OPT_JSON
+	OPT_JSON,
+	OPT_GROUP,
+	OPT_TAKEOVER_RUNS,
+	OPT_GROUP_RATE,
+	OPT_ACK_COUNT
 };
 
 static const struct option longopts[] = {
@@ -2414,15 +2448,51 @@ static const struct option longopts[] = {
 	{ "keep",	no_argument,		NULL,	OPT_KEEP },
 	{ "pretouch",	no_argument,		NULL,	OPT_PRETOUCH },
 	{ "json",	no_argument,		NULL,	OPT_JSON },
+	{ "group",	required_argument,	NULL,	OPT_GROUP },
+	{ "takeover-runs", required_argument,	NULL,	OPT_TAKEOVER_RUNS },
+	{ "group-rate",	required_argument,	NULL,	OPT_GROUP_RATE },
+	{ "ack-count",	required_argument,	NULL,	OPT_ACK_COUNT },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "version",	no_argument,		NULL,	'V' },
 	{ NULL,		0,			NULL,	0 }
 };
 
+/* --group 1,2,4: member counts of the throughput runs. */
+static int
+parse_group(struct opts *o, const char *arg)
+{
+	const char *errstr;
+	char a[128], *tok, *save = NULL;
+
+	if (strlcpy(a, arg, sizeof a) >= sizeof a)
+		return usage_error("--group \"%s\": too long", arg);
+	o->ngroup = 0;
+	for (tok = strtok_r(a, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (o->ngroup == (int)(sizeof o->group_n /
+		    sizeof o->group_n[0]))
+			return usage_error("--group \"%s\": %zu counts at "
+			    "most", arg, sizeof o->group_n /
+			    sizeof o->group_n[0]);
+		o->group_n[o->ngroup++] = (int)strtonum(tok, 1, GROUP_MAX,
+		    &errstr);
+		if (errstr != NULL)
+			return usage_error("--group \"%s\": member count "
+			    "\"%s\" %s (1 to %d)", arg, tok, errstr,
+			    GROUP_MAX);
+	}
+	if (o->ngroup == 0)
+		return usage_error("--group \"%s\": expected member counts, "
+		    "e.g. 1,2,4", arg);
+	o->group = 1;
+	return 0;
+}
+
 static int
 parse_args(struct opts *o, int argc, char **argv)
 {
-	uint64_t v, n_busy = 0, n_sleep = 0, n_tput = 0;
+	uint64_t v, n_busy = 0, n_sleep = 0, n_tput = 0, ack = UINT64_MAX;
+	int group_only = 0;
 	double secs = 0;
 	char *end;
 	int ch, rc;
@@ -2436,6 +2506,7 @@ parse_args(struct opts *o, int argc, char **argv)
 	o->size = 64;
 	o->gap_us = 200;
 	o->clock = -1;
+	o->takeover_runs = UINT64_MAX;	/* not given */
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":s:n:b:t:hV", longopts,
 	    NULL)) != -1) {
@@ -2525,6 +2596,32 @@ parse_args(struct opts *o, int argc, char **argv)
 				return usage_error("topic \"%s\": %s", optarg,
 				    shmq_strerror(SHMQ_ENAME));
 			o->topic = optarg;
+			o->topic_given = 1;
+			break;
+		case OPT_GROUP:
+			if ((rc = parse_group(o, optarg)) != 0)
+				return rc;
+			break;
+		case OPT_TAKEOVER_RUNS:
+			if ((rc = parse_count("--takeover-runs", optarg, 0, 32,
+			    &o->takeover_runs)) != 0)
+				return rc;
+			group_only = 1;
+			break;
+		case OPT_GROUP_RATE:
+			if ((rc = parse_count("--group-rate", optarg, 1000,
+			    1000000, &o->group_rate)) != 0)
+				return rc;
+			group_only = 1;
+			break;
+		case OPT_ACK_COUNT:
+			if ((rc = parse_count("--ack-count", optarg, 0,
+			    100000000, &ack)) != 0)
+				return rc;
+			if (ack > 0 && ack < 1000)
+				return usage_error("--ack-count \"%s\": 0 or "
+				    "at least 1000", optarg);
+			group_only = 1;
 			break;
 		case OPT_HOME:
 			o->home = optarg;
@@ -2558,6 +2655,20 @@ parse_args(struct opts *o, int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (group_only && !o->group)
+		return usage_error("--takeover-runs, --group-rate and "
+		    "--ack-count go with --group");
+	if (o->group) {
+		if (!o->topic_given)
+			o->topic = GROUP_TOPIC;
+		if (o->group_rate == 0)
+			o->group_rate = 20000;
+		if (o->takeover_runs == UINT64_MAX)
+			o->takeover_runs = 3;
+		o->ack_count = ack != UINT64_MAX ? ack : o->quick ? 200000 :
+		    1000000;
+	} else
+		o->takeover_runs = 0;
 	o->n_busy = n_busy ? n_busy : o->quick ? 20000 : 200000;
 	o->n_sleep = n_sleep ? n_sleep : o->quick ? 1000 : 10000;
 	if (n_tput == 0) {
@@ -2628,6 +2739,1110 @@ shared_alloc(size_t len)
 	return p;
 }
 
+/* ------------------------------------------------------------------ */
+/* Group mode                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * --group: consumer groups instead of the transport rows.  One producer
+ * process and N consumer processes in one clustering group on a topic of
+ * GROUP_QUEUES queues; every measurement has a group of its own (a fresh
+ * name, start position LAST), so that none inherits offsets.
+ *
+ *  - Throughput, for each N of the list: after the members have settled
+ *    (every queue held, by N distinct members) and a warm-up that is not
+ *    counted, the producer sends as fast as it can, round-robin over the
+ *    queues; throughput is the messages sent divided by the time from the
+ *    first timed send to the last receive of any member.  The members wait
+ *    in shmq_consumer_poll (100 ms), auto-commit, and copy every message
+ *    out.
+ *  - Takeover: two members, a producer at a steady rate (--group-rate);
+ *    after TAKEOVER_STEADY_MS the producer reads which queues member 0
+ *    holds, arms the survivor, and kill -9s member 0.  For each of those
+ *    queues the survivor stamps its first receive; the figure of a run is
+ *    the largest stamp minus the time of the kill.  Both stamps are
+ *    CLOCK_MONOTONIC.
+ *  - Ack path: --ack-count messages are stored, then one member process
+ *    reads them all with a group of each kind in turn (g_ack_member),
+ *    without waiting, in batches of POLL_BATCH: no commit at all
+ *    (auto-commit off), auto-commit (each poll commits what the previous
+ *    one returned), and auto-commit off with shmq_consumer_commit() after
+ *    every message.  The figure is the member's thread CPU time per
+ *    message; the differences are the cost of committing.
+ */
+#define TAKEOVER_STEADY_MS 300
+#define TAKEOVER_MAX_MS	5000
+
+enum gkind {
+	G_TPUT,
+	G_TAKEOVER,
+	G_ACK
+};
+
+enum gack {
+	ACK_NONE,
+	ACK_AUTO,
+	ACK_EXPLICIT,
+	ACK_COUNT
+};
+
+static const struct {
+	const char	*label;
+	const char	*key;
+} gack_names[ACK_COUNT] = {
+	[ACK_NONE] =	 { "no commit", "none" },
+	[ACK_AUTO] =	 { "auto-commit per poll", "auto" },
+	[ACK_EXPLICIT] = { "commit per message", "explicit" },
+};
+
+/* One member's line: it writes, the producer and the parent read. */
+struct gmember {
+	_Alignas(LINE_BYTES) uint64_t received;
+	uint64_t	t_last;		/* ticks of the last receive */
+	uint64_t	cpu_ns;		/* thread CPU time from the first
+					   receive of the timed section */
+	int32_t		pid;
+	uint32_t	ready;		/* joined and subscribed */
+	uint64_t	first_ns[GROUP_QUEUES]; /* takeover: first receive
+					   from each queue once armed */
+};
+
+struct gshared {
+	_Alignas(LINE_BYTES) uint32_t stop;	/* producer: members stop */
+	uint32_t	armed;		/* takeover: stamp first receives */
+	uint32_t	go;		/* ack: messages stored, drain */
+	int32_t		victim;		/* takeover: pid killed */
+	uint32_t	victim_queues;	/* its queues, a bit each */
+	uint32_t	timed;		/* throughput: timed section began */
+	uint64_t	t_kill;		/* CLOCK_MONOTONIC ns */
+	uint64_t	t_first;	/* ticks: first timed send */
+	uint64_t	t_end;		/* ticks: last timed send */
+	uint64_t	warm;		/* messages sent before t_first */
+	uint64_t	sent;		/* timed messages sent */
+	uint64_t	target;		/* ack: messages to drain */
+	uint64_t	start_ms;	/* ack: CLOCK_REALTIME ms before the
+					   first of them was stored */
+	uint64_t	ack_cpu_ns[ACK_COUNT];	/* ack: per pass */
+	uint64_t	ack_wall_ns[ACK_COUNT];
+	uint64_t	ack_msgs[ACK_COUNT];
+	struct gmember	m[GROUP_MAX];
+};
+
+struct gtput {
+	int		 state;		/* 0 not run, 1 measured, -1 failed */
+	int		 consumers;
+	int		 cpus;		/* CPUs the consumers share, 0: not
+					   pinned */
+	uint64_t	 msgs;
+	uint64_t	 dups;
+	double		 secs;
+	double		 msg_s;
+	double		 prod_msg_s;	/* the producer's own rate */
+	double		 cons_cpu;	/* members' CPU time / wall time, sum */
+};
+
+struct gtake {
+	int		 state;
+	unsigned	 queues;	/* the victim's */
+	double		 max_ms;
+	double		 min_ms;
+};
+
+struct gackres {
+	int		 state;
+	uint64_t	 msgs;
+	double		 cpu_ns;	/* per message */
+	double		 wall_ns;
+};
+
+static struct {
+	struct gshared	*gs;
+	enum gkind	 kind;
+	int		 n;		/* members of the current run */
+	char		 name[64];	/* its group */
+	int		 cpus[CPU_SETSIZE < 1024 ? CPU_SETSIZE : 1024];
+	int		 ncpus;		/* consumers' CPUs */
+	struct gtput	 tp[8];
+	struct gtake	 to[32];
+	struct gackres	 ack_res[ACK_COUNT];
+	double		 rate_got;	/* takeover: producer's real rate */
+} G;
+
+static volatile uint64_t g_sink;	/* keeps the ack run's reads */
+
+static uint64_t
+g_received(int n)
+{
+	uint64_t s = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		s += ck_pr_load_64(&G.gs->m[i].received);
+	return s;
+}
+
+static void
+g_nap_us(long us)
+{
+	struct timespec ts = { 0, us * 1000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Whether the group has settled, from shmq_group_foreach. */
+struct gsettle {
+	struct ctx	*x;
+	int		 ok;
+	int		 victim;	/* pid whose queues to collect */
+	uint32_t	 mask;
+};
+
+static int
+g_settle_cb(void *arg, const struct shmq_group_info *gi)
+{
+	struct gsettle *st = arg;
+	struct ctx *x = st->x;
+	int owners[GROUP_QUEUES], nown = 0, held = 0, j, k, want;
+	size_t i;
+
+	st->ok = 0;
+	st->mask = 0;
+	if ((int)gi->nmembers != G.n)
+		return 0;
+	for (i = 0; i < gi->nqueues; i++) {
+		const struct shmq_group_queue_info *q = &gi->queues[i];
+
+		if (strcmp(q->topic, x->o.topic) != 0 || q->queue < 0 ||
+		    q->queue >= GROUP_QUEUES || q->owner_pid == 0)
+			continue;
+		held++;
+		if (q->owner_pid == st->victim)
+			st->mask |= 1U << q->queue;
+		for (j = 0; j < nown && owners[j] != q->owner_pid; j++)
+			;
+		if (j == nown)
+			owners[nown++] = q->owner_pid;
+	}
+	/* Every owner must be one of this run's members. */
+	for (j = 0; j < nown; j++) {
+		for (k = 0; k < G.n && G.gs->m[k].pid != owners[j]; k++)
+			;
+		if (k == G.n)
+			return 0;
+	}
+	want = G.n < GROUP_QUEUES ? G.n : GROUP_QUEUES;
+	st->ok = held == GROUP_QUEUES && nown == want;
+	return 0;
+}
+
+/* Wait until every queue is held by as many members as can hold one. */
+static int
+g_settle(struct ctx *x, struct shmq_bus *bus, int victim, uint32_t *mask)
+{
+	struct gsettle st = { x, 0, victim, 0 };
+	uint64_t end = mono_ns() + 10000000000ULL;
+	int rc;
+
+	for (;;) {
+		if ((rc = shmq_group_foreach(bus, G.name, g_settle_cb,
+		    &st)) < 0)
+			return child_fail(x, "producer: group \"%s\": %s",
+			    G.name, shmq_why(rc));
+		if (st.ok)
+			break;
+		if (aborted())
+			return EXIT_FAIL;
+		if (mono_ns() > end)
+			return child_fail(x, "producer: group \"%s\": %d "
+			    "members did not share the %d queues within 10 s",
+			    G.name, G.n, GROUP_QUEUES);
+		g_nap_us(1000);
+	}
+	if (mask != NULL)
+		*mask = st.mask;
+	return 0;
+}
+
+/* Wait until the members have received WANT messages in all. */
+static int
+g_wait_received(struct ctx *x, uint64_t want, unsigned secs)
+{
+	uint64_t end = mono_ns() + (uint64_t)secs * 1000000000ULL;
+
+	while (g_received(G.n) < want) {
+		if (aborted())
+			return EXIT_FAIL;
+		if (mono_ns() > end)
+			return child_fail(x, "producer: %" PRIu64 " of %" PRIu64
+			    " messages received after %u s", g_received(G.n),
+			    want, secs);
+		g_nap_us(200);
+	}
+	return 0;
+}
+
+/*
+ * The ack path's member: once the producer has stored the messages, it
+ * reads them all with one group of each kind in turn, the same messages
+ * each time (the groups start at the producer's time, SHMQ_SEEK_TIME): a
+ * first group, not counted, maps the pages of the log and the index into
+ * this process, so that no measured pass pays page faults the others do
+ * not.  Each pass is timed from its group's first poll (the join) to its
+ * last message.
+ */
+static int
+g_ack_member(struct ctx *x, struct shmq_bus *bus, char *buf)
+{
+	struct gshared *gs = G.gs;
+	struct gmember *me = &gs->m[0];
+	struct shmq_group_opts go;
+	struct shmq_consumer *c;
+	struct shmq_msgview v[POLL_BATCH];
+	struct usage u;
+	struct hdr h;
+	char name[80];
+	uint64_t got, seqs = 0, idle;
+	int pass, a, n, i, rc;
+
+	ck_pr_store_32((uint32_t *)&me->pid, (uint32_t)getpid());
+	ck_pr_fence_store();
+	ck_pr_store_32(&me->ready, 1);
+	if ((rc = child_pin(x)) != 0)
+		return rc;
+	while (ck_pr_load_32(&gs->go) == 0) {
+		if (aborted())
+			return EXIT_FAIL;
+		g_nap_us(100);
+	}
+	/* Acquire: pairs with the producer's release of go. */
+	ck_pr_fence_load();
+	for (pass = -1; pass < ACK_COUNT; pass++) {
+		a = pass < 0 ? ACK_NONE : pass;
+		snprintf(name, sizeof name, "%s.%s", G.name, pass < 0 ?
+		    "warm" : gack_names[a].key);
+		shmq_group_opts_init(&go);
+		go.auto_commit = a == ACK_AUTO;
+		go.start = SHMQ_SEEK_TIME;
+		go.start_time_ms = gs->start_ms;
+		if ((rc = shmq_consumer_open_group(&c, bus, name, &go)) < 0)
+			return child_fail(x, "member: group \"%s\": %s", name,
+			    shmq_why(rc));
+		if ((rc = shmq_consumer_subscribe(c, x->o.topic, NULL)) < 0)
+			return child_fail(x, "member: subscribe: %s",
+			    shmq_why(rc));
+		memset(&u, 0, sizeof u);
+		usage_start(&u);
+		idle = 0;
+		for (got = 0; got < gs->target; got += (uint64_t)n) {
+			n = shmq_consumer_poll(c, v, POLL_BATCH, 0);
+			if (n < 0)
+				return child_fail(x, "member: poll: %s",
+				    shmq_why(n));
+			if (n == 0) {
+				/* Everything was stored before go: only the
+				   join can take a few polls. */
+				if (idle == 0)
+					idle = mono_ns() + 2000000000ULL;
+				else if (mono_ns() > idle)
+					return child_fail(x, "member: group "
+					    "\"%s\": %" PRIu64 " of %" PRIu64
+					    " messages", name, got,
+					    gs->target);
+				continue;
+			}
+			for (i = 0; i < n; i++) {
+				/* The header only: the figure is the
+				   commit's cost, not a copy's. */
+				h = hdr_get(v[i].body);
+				seqs += h.seq;
+				if (a == ACK_EXPLICIT && (rc =
+				    shmq_consumer_commit(c, x->o.topic,
+				    v[i].queue, v[i].queue_off + 1)) < 0)
+					return child_fail(x, "member: "
+					    "commit: %s", shmq_why(rc));
+			}
+		}
+		usage_end(&u, SIDE_CONS);
+		if (pass >= 0) {
+			gs->ack_cpu_ns[a] = g_sh->c.cpu_ns[SIDE_CONS];
+			gs->ack_wall_ns[a] = (uint64_t)ticks_ns((double)
+			    g_sh->c.wall_ticks[SIDE_CONS]);
+			gs->ack_msgs[a] = got;
+		}
+		shmq_consumer_close(c);
+	}
+	g_sink = seqs;
+	shmq_bus_close(bus);
+	free(buf);
+	return EXIT_OK;
+}
+
+static int
+g_consumer(struct ctx *x, int k)
+{
+	struct gshared *gs = G.gs;
+	struct gmember *me = &gs->m[k];
+	struct shmq_bus_opts bo;
+	struct shmq_group_opts go;
+	struct shmq_bus *bus = NULL;
+	struct shmq_consumer *c = NULL;
+	struct shmq_msgview v[POLL_BATCH];
+	uint64_t got = 0, t0;
+	unsigned q;
+	char *buf;
+	int n, i, rc;
+
+	if ((buf = body_alloc(x)) == NULL)
+		return child_fail(x, "%s", strerror(errno));
+	shmq_bus_opts_init(&bo);
+	bo.home = x->home;
+	bo.create = 0;
+	if ((rc = shmq_bus_open(&bus, x->o.bus, &bo)) < 0)
+		return child_fail(x, "member %d: bus \"%s\": %s", k, x->o.bus,
+		    shmq_why(rc));
+	if (G.kind == G_ACK)
+		return g_ack_member(x, bus, buf);
+	shmq_group_opts_init(&go);
+	if ((rc = shmq_consumer_open_group(&c, bus, G.name, &go)) < 0)
+		return child_fail(x, "member %d: group \"%s\": %s", k, G.name,
+		    shmq_why(rc));
+	if ((rc = shmq_consumer_subscribe(c, x->o.topic, NULL)) < 0)
+		return child_fail(x, "member %d: subscribe: %s", k,
+		    shmq_why(rc));
+	if ((rc = child_pin(x)) != 0)
+		return rc;
+	/* Joins (the first member sets the group's offsets: LAST). */
+	if ((n = shmq_consumer_poll(c, v, POLL_BATCH, 0)) < 0)
+		return child_fail(x, "member %d: poll: %s", k, shmq_why(n));
+	got = (uint64_t)n;
+	ck_pr_store_64(&me->received, got);
+	ck_pr_store_32((uint32_t *)&me->pid, (uint32_t)getpid());
+	/* Release: pid before ready (the producer reads both). */
+	ck_pr_fence_store();
+	ck_pr_store_32(&me->ready, 1);
+	t0 = 0;
+	for (;;) {
+		n = shmq_consumer_poll(c, v, POLL_BATCH, 100);
+		if (n < 0)
+			return child_fail(x, "member %d: poll: %s", k,
+			    shmq_why(n));
+		if (n == 0) {
+			if (ck_pr_load_32(&gs->stop) != 0)
+				break;
+			if (aborted())
+				return EXIT_FAIL;
+			if (g_yield)
+				sched_yield();
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			if (v[i].body_len != x->o.size)
+				return child_fail(x, "member %d: message at "
+				    "queue %d offset %" PRIu64 ": %zu bytes, "
+				    "sent %" PRIu64, k, v[i].queue,
+				    v[i].queue_off, v[i].body_len, x->o.size);
+			memcpy(buf, v[i].body, x->o.size);
+			q = (unsigned)v[i].queue;
+			if (q < GROUP_QUEUES && me->first_ns[q] == 0 &&
+			    ck_pr_load_32(&gs->armed) != 0)
+				me->first_ns[q] = mono_ns();
+		}
+		got += (uint64_t)n;
+		ck_pr_store_64(&me->received, got);
+		me->t_last = now_ticks();
+		if (t0 == 0 && ck_pr_load_32(&gs->timed) != 0)
+			t0 = cputime_ns(CLOCK_THREAD_CPUTIME_ID);
+	}
+	if (t0 != 0)
+		me->cpu_ns = cputime_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
+	shmq_consumer_close(c);
+	shmq_bus_close(bus);
+	free(buf);
+	return EXIT_OK;
+}
+
+/* Send one message of the run; 0 or an exit code. */
+static int
+g_send(struct ctx *x, struct shmq_producer *p, struct shmq_msg *m,
+    char *buf, uint64_t seq)
+{
+	int rc;
+
+	hdr_put(buf, seq, 0);
+	if ((rc = shmq_producer_send_oneway(p, m)) < 0)
+		return child_fail(x, "producer: send: %s", shmq_why(rc));
+	return 0;
+}
+
+/* Takeover: steady sends until the victim's queues are consumed again. */
+static int
+g_takeover(struct ctx *x, struct shmq_bus *bus, struct shmq_producer *p,
+    struct shmq_msg *m, char *buf)
+{
+	struct gshared *gs = G.gs;
+	struct timespec at;
+	uint64_t seq = 0, t0, kill_at = 0, per_ms, i, end;
+	uint32_t mask = 0, done;
+	int rc, j, killed = 0;
+
+	per_ms = x->o.group_rate / 1000 > 0 ? x->o.group_rate / 1000 : 1;
+	clock_gettime(CLOCK_MONOTONIC, &at);
+	t0 = mono_ns();
+	end = t0 + (TAKEOVER_STEADY_MS + TAKEOVER_MAX_MS) * 1000000ULL;
+	for (;;) {
+		for (i = 0; i < per_ms; i++)
+			if ((rc = g_send(x, p, m, buf, seq++)) != 0)
+				return rc;
+		if (!killed && mono_ns() - t0 >= TAKEOVER_STEADY_MS *
+		    1000000ULL) {
+			if ((rc = g_settle(x, bus, gs->m[0].pid, &mask)) != 0)
+				return rc;
+			if (mask == 0)
+				return child_fail(x, "producer: member 0 "
+				    "holds no queue");
+			gs->victim = gs->m[0].pid;
+			gs->victim_queues = mask;
+			ck_pr_store_32(&gs->armed, 1);
+			/* Armed before the kill: the survivor stamps every
+			   first receive from then on. */
+			ck_pr_fence_memory();
+			kill_at = mono_ns();
+			gs->t_kill = kill_at;
+			if (kill(gs->m[0].pid, SIGKILL) == -1)
+				return child_fail(x, "producer: kill %d: %s",
+				    (int)gs->m[0].pid, strerror(errno));
+			killed = 1;
+		}
+		if (killed) {
+			done = 0;
+			for (j = 0; j < GROUP_QUEUES; j++) {
+				if (!(mask & (1U << j)))
+					continue;
+				if (ck_pr_load_64(&gs->m[1].first_ns[j]) != 0)
+					done |= 1U << j;
+			}
+			if (done == mask)
+				break;
+		}
+		if (aborted())
+			return EXIT_FAIL;
+		if (mono_ns() > end)
+			return child_fail(x, "producer: the killed member's "
+			    "queues were not consumed again within %d ms",
+			    TAKEOVER_MAX_MS);
+		at.tv_nsec += 1000000L;
+		if (at.tv_nsec >= 1000000000L) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000L;
+		}
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at,
+		    NULL) == EINTR)
+			;
+	}
+	gs->sent = seq;
+	gs->t_end = mono_ns() - t0;	/* ns, for the real rate */
+	return 0;
+}
+
+static int
+g_producer(struct ctx *x)
+{
+	struct gshared *gs = G.gs;
+	struct shmq_bus_opts bo;
+	struct shmq_bus *bus = NULL;
+	struct shmq_producer *p = NULL;
+	struct shmq_msg m;
+	struct usage u;
+	uint64_t i, end, warm, endt;
+	char *buf;
+	int k, rc;
+
+	memset(&u, 0, sizeof u);
+	if ((buf = body_alloc(x)) == NULL)
+		return child_fail(x, "%s", strerror(errno));
+	shmq_bus_opts_init(&bo);
+	bo.home = x->home;
+	bo.create = 0;
+	if ((rc = shmq_bus_open(&bus, x->o.bus, &bo)) < 0)
+		return child_fail(x, "producer: bus \"%s\": %s", x->o.bus,
+		    shmq_why(rc));
+	if ((rc = shmq_producer_open(&p, bus, GROUP)) < 0)
+		return child_fail(x, "producer: open: %s", shmq_why(rc));
+	shmq_msg_init(&m);
+	m.topic = x->o.topic;
+	m.body = buf;
+	m.body_len = x->o.size;
+	if ((rc = child_pin(x)) != 0)
+		return rc;
+	endt = mono_ns() + 20000000000ULL;
+	for (k = 0; k < G.n; k++)
+		while (ck_pr_load_32(&gs->m[k].ready) == 0) {
+			if (aborted())
+				return EXIT_FAIL;
+			if (mono_ns() > endt)
+				return child_fail(x, "producer: member %d did "
+				    "not join within 20 s", k);
+			g_nap_us(500);
+		}
+	ck_pr_fence_load();
+	if (G.kind != G_ACK && (rc = g_settle(x, bus, 0, NULL)) != 0)
+		return rc;
+	switch (G.kind) {
+	case G_TPUT:
+		warm = x->o.n_tput / 10;
+		if (warm > 20000)
+			warm = 20000;
+		if (warm < 1000)
+			warm = 1000;
+		for (i = 0; i < warm; i++)
+			if ((rc = g_send(x, p, &m, buf, i)) != 0)
+				return rc;
+		gs->warm = warm;
+		if ((rc = g_wait_received(x, warm, 10)) != 0)
+			return rc;
+		usage_start(&u);
+		gs->t_first = now_ticks();
+		ck_pr_store_32(&gs->timed, 1);
+		end = gs->t_first + x->tput_ticks;
+		for (i = 0; i < x->o.n_tput; i++) {
+			if ((i & 255) == 0 && i > 0 && now_ticks() > end)
+				break;
+			if ((rc = g_send(x, p, &m, buf, warm + i)) != 0)
+				return rc;
+		}
+		gs->t_end = now_ticks();
+		usage_end(&u, SIDE_PROD);
+		gs->sent = i;
+		rc = g_wait_received(x, warm + i, 30 + (unsigned)(x->o.tput_secs
+		    * 4));
+		break;
+	case G_TAKEOVER:
+		rc = g_takeover(x, bus, p, &m, buf);
+		break;
+	case G_ACK:
+		/* Messages stored before were stored at least 2 ms before
+		   start_ms (the groups' start time). */
+		g_nap_us(2000);
+		gs->start_ms = shmq_now_ns() / 1000000;
+		for (i = 0; i < gs->target; i++)
+			if ((rc = g_send(x, p, &m, buf, i)) != 0)
+				return rc;
+		gs->sent = gs->target;
+		/* Release: the messages are stored before go. */
+		ck_pr_fence_store();
+		ck_pr_store_32(&gs->go, 1);
+		rc = 0;
+		break;
+	}
+	ck_pr_store_32(&gs->stop, 1);
+	shmq_producer_close(p);
+	shmq_bus_close(bus);
+	free(buf);
+	return rc;
+}
+
+/*
+ * Wait for the N children; a SIGKILL of the takeover's victim is what the
+ * run is about, not a failure.  As reap(): 0 if all went well.
+ */
+static int
+g_reap(struct ctx *x, pid_t *pids, int n, unsigned deadline)
+{
+	int live = n, i, st, bad = 0, killed = 0, timedout = 0;
+	pid_t p;
+
+	g_alarm = 0;
+	alarm(deadline);
+	while (live > 0) {
+		if ((p = waitpid(-1, &st, 0)) == -1) {
+			if (errno != EINTR)
+				break;
+			if (g_alarm && !killed) {
+				if (!timedout) {
+					timedout = 1;
+					warnx_("%s: no progress after %u s: "
+					    "stopping it", x->what, deadline);
+					ck_pr_store_32(&g_sh->c.abort, 1);
+					g_alarm = 0;
+					alarm(3);
+				} else {
+					for (i = 0; i < n; i++)
+						if (pids[i] > 0)
+							kill(pids[i], SIGKILL);
+					killed = 1;
+				}
+			}
+			continue;
+		}
+		for (i = 0; i < n && pids[i] != p; i++)
+			;
+		if (i == n)
+			continue;
+		pids[i] = 0;
+		live--;
+		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL &&
+		    p == G.gs->victim && G.kind == G_TAKEOVER)
+			continue;
+		if (WIFSIGNALED(st)) {
+			if (WTERMSIG(st) != SIGKILL || !killed)
+				warnx_("%s: %s killed by signal %d", x->what,
+				    i == n - 1 ? "producer" : "member",
+				    WTERMSIG(st));
+			bad = 1;
+			ck_pr_store_32(&g_sh->c.abort, 1);
+		} else if (WEXITSTATUS(st) != 0) {
+			bad = 1;
+			ck_pr_store_32(&g_sh->c.abort, 1);
+		}
+	}
+	alarm(0);
+	return bad || timedout || g_interrupted ? -1 : 0;
+}
+
+/* Run N members and a producer for one measurement. */
+static int
+g_run(struct ctx *x, enum gkind kind, int n)
+{
+	static int seq;
+	pid_t pids[GROUP_MAX + 1];
+	int i, cpu;
+
+	memset(G.gs, 0, sizeof *G.gs);
+	x->sh->c.abort = 0;
+	memset(x->sh->c.csw, 0, sizeof x->sh->c.csw);
+	memset(x->sh->c.cpu_ns, 0, sizeof x->sh->c.cpu_ns);
+	memset(x->sh->c.helper_ns, 0, sizeof x->sh->c.helper_ns);
+	memset(x->sh->c.wall_ticks, 0, sizeof x->sh->c.wall_ticks);
+	G.kind = kind;
+	G.n = n;
+	G.gs->target = x->o.ack_count;
+	snprintf(G.name, sizeof G.name, "shmq-bench.%d.%d", (int)getpid(),
+	    ++seq);
+	if (g_interrupted)
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	for (i = 0; i <= n; i++) {
+		if ((pids[i] = fork()) == -1) {
+			warnx_("%s: fork: %s", x->what, strerror(errno));
+			x->sh->c.abort = 1;
+			g_reap(x, pids, i, 5);
+			return -1;
+		}
+		if (pids[i] == 0) {
+			cpu = i == n ? x->o.cpu[0] : G.ncpus > 0 ?
+			    G.cpus[i % G.ncpus] : -1;
+			child_init(x, cpu);
+			if (!x->pin || cpu < 0)
+				x->my_cpu = -1;
+			_exit(i == n ? g_producer(x) : g_consumer(x, i));
+		}
+	}
+	return g_reap(x, pids, n + 1, kind == G_TPUT ? 60 +
+	    (unsigned)(x->o.tput_secs * 4) : kind == G_ACK ? 120 : 30);
+}
+
+static void
+g_throughput(struct ctx *x, int slot, int n)
+{
+	struct gtput *tp = &G.tp[slot];
+	const struct gshared *gs = G.gs;
+	uint64_t last = 0, got;
+	double cpu = 0, wall;
+	int i;
+
+	tp->consumers = n;
+	tp->cpus = x->pin ? (n < G.ncpus ? n : G.ncpus) : 0;
+	x->tput_ticks = ns_ticks(x->o.tput_secs * 1e9);
+	snprintf(x->what, sizeof x->what, "group throughput, %d member%s", n,
+	    n == 1 ? "" : "s");
+	progress(x->what);
+	if (g_run(x, G_TPUT, n) == -1) {
+		tp->state = -1;
+		x->failures++;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (gs->m[i].t_last > last)
+			last = gs->m[i].t_last;
+		cpu += (double)gs->m[i].cpu_ns;
+	}
+	got = g_received(n);
+	tp->msgs = gs->sent;
+	tp->dups = got > gs->warm + gs->sent ? got - gs->warm - gs->sent : 0;
+	tp->secs = last > gs->t_first ?
+	    ticks_ns((double)(last - gs->t_first)) / 1e9 : 0;
+	if (tp->secs <= 0 || tp->msgs == 0) {
+		warnx_("%s: nothing measured", x->what);
+		tp->state = -1;
+		x->failures++;
+		return;
+	}
+	tp->msg_s = (double)tp->msgs / tp->secs;
+	wall = ticks_ns((double)(gs->t_end - gs->t_first));
+	tp->prod_msg_s = wall > 0 ? (double)tp->msgs / (wall / 1e9) : 0;
+	/* Members' CPU from their first poll of the timed section to their
+	   exit (asleep after the last message) over the timed wall time. */
+	tp->cons_cpu = cpu / (tp->secs * 1e9);
+	tp->state = 1;
+}
+
+static void
+g_takeover_run(struct ctx *x, int slot)
+{
+	struct gtake *to = &G.to[slot];
+	const struct gshared *gs = G.gs;
+	uint64_t f;
+	double d;
+	int j;
+
+	snprintf(x->what, sizeof x->what, "group takeover, run %d", slot + 1);
+	progress(x->what);
+	if (g_run(x, G_TAKEOVER, 2) == -1) {
+		to->state = -1;
+		x->failures++;
+		return;
+	}
+	to->max_ms = 0;
+	to->min_ms = 1e18;
+	for (j = 0; j < GROUP_QUEUES; j++) {
+		if (!(gs->victim_queues & (1U << j)))
+			continue;
+		f = gs->m[1].first_ns[j];
+		d = f > gs->t_kill ? (double)(f - gs->t_kill) / 1e6 : 0;
+		if (d > to->max_ms)
+			to->max_ms = d;
+		if (d < to->min_ms)
+			to->min_ms = d;
+		to->queues++;
+	}
+	if (gs->t_end > 0)
+		G.rate_got = (double)gs->sent / ((double)gs->t_end / 1e9);
+	to->state = to->queues > 0 ? 1 : -1;
+	if (to->state != 1)
+		x->failures++;
+}
+
+static void
+g_ack_run(struct ctx *x)
+{
+	const struct gshared *gs = G.gs;
+	struct gackres *r;
+	int a, failed;
+
+	snprintf(x->what, sizeof x->what, "ack path");
+	progress(x->what);
+	failed = g_run(x, G_ACK, 1) == -1;
+	for (a = 0; a < ACK_COUNT; a++) {
+		r = &G.ack_res[a];
+		r->msgs = gs->ack_msgs[a];
+		if (failed || r->msgs < x->o.ack_count ||
+		    gs->ack_cpu_ns[a] == 0) {
+			r->state = -1;
+			continue;
+		}
+		r->cpu_ns = (double)gs->ack_cpu_ns[a] / (double)r->msgs;
+		r->wall_ns = (double)gs->ack_wall_ns[a] / (double)r->msgs;
+		r->state = 1;
+	}
+	if (failed)
+		x->failures++;
+}
+
+static int
+cmp_dbl(const void *a, const void *b)
+{
+	double u = *(const double *)a, v = *(const double *)b;
+
+	return (u > v) - (u < v);
+}
+
+/* Median and worst of the takeover runs' figures; 0 runs measured: -1. */
+static int
+g_takeover_summary(struct ctx *x, double *median, double *worst)
+{
+	double v[32];
+	int i, n = 0;
+
+	for (i = 0; i < (int)x->o.takeover_runs; i++)
+		if (G.to[i].state == 1)
+			v[n++] = G.to[i].max_ms;
+	if (n == 0)
+		return -1;
+	qsort(v, (size_t)n, sizeof v[0], cmp_dbl);
+	*median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	*worst = v[n - 1];
+	return 0;
+}
+
+static void
+g_print_text(struct ctx *x)
+{
+	char b[4][32];
+	double med, worst, base;
+	int i;
+
+	printf("%s %s (libshmq %s): group mode, %" PRIu64 "-byte messages, "
+	    "topic \"%s\" (%d queues), one clustering group per "
+	    "measurement (averagely)\n", PROG, SHMQ_VERSION_STRING,
+	    shmq_version(), x->o.size, x->o.topic, GROUP_QUEUES);
+	if (x->pin) {
+		printf("producer on CPU %d, members on CPU", x->o.cpu[0]);
+		for (i = 0; i < G.ncpus; i++)
+			printf("%s%d", i == 0 ? " " : ",", G.cpus[i]);
+		printf(" (round-robin)\n");
+	} else
+		printf("not pinned\n");
+	printf("store: %s (%s%s)\n", x->home, x->store_kind,
+	    strcmp(x->store_kind, "disk") == 0 ? ", async flush" :
+	    ", no disk I/O");
+	if (x->o.ngroup > 0) {
+		printf("\n%-26s %9s %9s %8s %10s %6s %5s %5s\n",
+		    "group throughput", "msg/s", "messages", "seconds",
+		    "prod msg/s", "cpus", "cpu%", "dups");
+		for (i = 0; i < x->o.ngroup; i++) {
+			const struct gtput *tp = &G.tp[i];
+
+			snprintf(b[1], sizeof b[1], "%d member%s",
+			    tp->consumers, tp->consumers == 1 ? "" : "s");
+			if (tp->state != 1) {
+				printf("%-26s %9s\n", b[1], "failed");
+				continue;
+			}
+			fmt_rate(b[0], sizeof b[0], tp->msg_s);
+			fmt_rate(b[2], sizeof b[2], tp->prod_msg_s);
+			printf("%-26s %9s %9" PRIu64 " %8.3f %10s %6d %5.0f "
+			    "%5" PRIu64 "\n", b[1], b[0], tp->msgs, tp->secs,
+			    b[2], tp->cpus, tp->cons_cpu * 100, tp->dups);
+		}
+		printf("(one producer at full speed; members wait in "
+		    "shmq_consumer_poll, auto-commit, copy each message; "
+		    "cpu%%: members' CPU time, all of them, over the timed "
+		    "wall time)\n");
+		for (i = 0; i < x->o.ngroup; i++)
+			if (G.tp[i].state == 1 && G.tp[i].msg_s <
+			    0.95 * G.tp[i].prod_msg_s)
+				break;
+		if (i == x->o.ngroup)
+			printf("(every row kept up with the producer: the "
+			    "producer's send rate is the limit)\n");
+	}
+	if (x->o.takeover_runs > 0) {
+		printf("\ntakeover: kill -9 of 1 of 2 members, producer at %"
+		    PRIu64 " msg/s (%.0f real), kill to the first message from "
+		    "each of its queues at the survivor\n", x->o.group_rate,
+		    G.rate_got);
+		for (i = 0; i < (int)x->o.takeover_runs; i++) {
+			const struct gtake *to = &G.to[i];
+
+			if (to->state != 1) {
+				printf("  run %d: failed\n", i + 1);
+				continue;
+			}
+			printf("  run %d: %u queues, max %.1f ms (first "
+			    "%.1f ms)\n", i + 1, to->queues, to->max_ms,
+			    to->min_ms);
+		}
+		if (g_takeover_summary(x, &med, &worst) == 0)
+			printf("  takeover (max over queues): median %.1f ms, "
+			    "worst %.1f ms\n", med, worst);
+	}
+	if (x->o.ack_count > 0) {
+		printf("\n%-26s %12s %12s %12s\n", "ack path (1 member)",
+		    "cpu ns/msg", "wall ns/msg", "vs none");
+		base = G.ack_res[ACK_NONE].state == 1 ?
+		    G.ack_res[ACK_NONE].cpu_ns : -1;
+		for (i = 0; i < ACK_COUNT; i++) {
+			const struct gackres *r = &G.ack_res[i];
+
+			if (r->state != 1) {
+				printf("%-26s %12s\n", gack_names[i].label,
+				    "failed");
+				continue;
+			}
+			if (base >= 0 && i != ACK_NONE)
+				snprintf(b[0], sizeof b[0], "%+.1f",
+				    r->cpu_ns - base);
+			else
+				snprintf(b[0], sizeof b[0], "-");
+			printf("%-26s %12.1f %12.1f %12s\n",
+			    gack_names[i].label, r->cpu_ns, r->wall_ns, b[0]);
+		}
+		printf("(%" PRIu64 " messages stored first, then read by one "
+		    "process with a group of each kind in turn, after an "
+		    "uncounted one, in polls of %d without waiting; the "
+		    "member's thread CPU time)\n", x->o.ack_count, POLL_BATCH);
+	}
+	for (i = 0; i < x->nwarnings; i++)
+		printf("%swarning: %s\n", i == 0 ? "\n" : "", x->warnings[i]);
+}
+
+static void
+g_print_json(struct ctx *x)
+{
+	double med, worst;
+	int i;
+
+	printf("{\"tool\":\"%s\",\"version\":\"%s\",\"libshmq\":", PROG,
+	    SHMQ_VERSION_STRING);
+	json_str(shmq_version());
+	printf(",\"mode\":\"group\",\"config\":{\"size\":%" PRIu64
+	    ",\"queues\":%d,\"pinned\":%s,\"producer_cpu\":%d,"
+	    "\"member_cpus\":[", x->o.size, GROUP_QUEUES,
+	    x->pin ? "true" : "false", x->pin ? x->o.cpu[0] : -1);
+	for (i = 0; x->pin && i < G.ncpus; i++)
+		printf("%s%d", i > 0 ? "," : "", G.cpus[i]);
+	printf("],\"clock\":\"%s\",\"tput_max_messages\":%" PRIu64
+	    ",\"tput_max_seconds\":%.3f,\"takeover_runs\":%" PRIu64
+	    ",\"takeover_rate\":%" PRIu64 ",\"ack_messages\":%" PRIu64
+	    ",\"poll_batch\":%d,\"bus\":", clk == CLK_TSC ? "tsc" :
+	    "monotonic", x->o.n_tput, x->o.tput_secs, x->o.takeover_runs,
+	    x->o.group_rate, x->o.ack_count, POLL_BATCH);
+	json_str(x->o.bus);
+	printf(",\"topic\":");
+	json_str(x->o.topic);
+	printf(",\"store\":");
+	json_str(x->home);
+	printf(",\"store_kind\":");
+	json_str(x->store_kind);
+	printf("},\"throughput\":[");
+	for (i = 0; i < x->o.ngroup; i++) {
+		const struct gtput *tp = &G.tp[i];
+
+		printf("%s{\"members\":%d,", i > 0 ? "," : "", tp->consumers);
+		if (tp->state != 1)
+			printf("\"error\":true}");
+		else
+			printf("\"member_cpus\":%d,\"messages\":%" PRIu64
+			    ",\"seconds\":%.6f,\"msg_per_s\":%.1f,"
+			    "\"producer_msg_per_s\":%.1f,\"members_cpu\":%.4f,"
+			    "\"duplicates\":%" PRIu64 "}", tp->cpus, tp->msgs,
+			    tp->secs, tp->msg_s, tp->prod_msg_s, tp->cons_cpu,
+			    tp->dups);
+	}
+	printf("],\"takeover\":");
+	if (x->o.takeover_runs == 0)
+		printf("null");
+	else {
+		printf("{\"members\":2,\"rate\":%" PRIu64 ",\"real_rate\":%.1f,"
+		    "\"runs\":[", x->o.group_rate, G.rate_got);
+		for (i = 0; i < (int)x->o.takeover_runs; i++) {
+			const struct gtake *to = &G.to[i];
+
+			if (to->state != 1)
+				printf("%s{\"error\":true}", i > 0 ? "," : "");
+			else
+				printf("%s{\"queues\":%u,\"max_ms\":%.3f,"
+				    "\"min_ms\":%.3f}", i > 0 ? "," : "",
+				    to->queues, to->max_ms, to->min_ms);
+		}
+		printf("]");
+		if (g_takeover_summary(x, &med, &worst) == 0)
+			printf(",\"max_ms_median\":%.3f,\"max_ms_worst\":%.3f",
+			    med, worst);
+		printf("}");
+	}
+	printf(",\"ack\":");
+	if (x->o.ack_count == 0)
+		printf("null");
+	else {
+		printf("[");
+		for (i = 0; i < ACK_COUNT; i++) {
+			const struct gackres *r = &G.ack_res[i];
+
+			printf("%s{\"commit\":\"%s\",", i > 0 ? "," : "",
+			    gack_names[i].key);
+			if (r->state != 1)
+				printf("\"error\":true}");
+			else
+				printf("\"messages\":%" PRIu64
+				    ",\"cpu_ns_per_msg\":%.2f,"
+				    "\"wall_ns_per_msg\":%.2f}",
+				    r->msgs, r->cpu_ns, r->wall_ns);
+		}
+		printf("]");
+	}
+	printf(",\"warnings\":[");
+	for (i = 0; i < x->nwarnings; i++) {
+		if (i > 0)
+			putchar(',');
+		json_str(x->warnings[i]);
+	}
+	printf("],\"ok\":%s}\n", x->failures == 0 ? "true" : "false");
+}
+
+/* The members' CPUs: the consumer CPU, then the others but the
+   producer's. */
+static void
+g_cpus(struct ctx *x)
+{
+	cpu_set_t set;
+	int i, maxn = 0;
+
+	G.ncpus = 0;
+	if (!x->pin)
+		return;
+	G.cpus[G.ncpus++] = x->o.cpu[1];
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		for (i = 0; i < CPU_SETSIZE &&
+		    G.ncpus < (int)(sizeof G.cpus / sizeof G.cpus[0]); i++)
+			if (CPU_ISSET(i, &set) && i != x->o.cpu[0] &&
+			    i != x->o.cpu[1])
+				G.cpus[G.ncpus++] = i;
+	for (i = 0; i < x->o.ngroup; i++)
+		if (x->o.group_n[i] > maxn)
+			maxn = x->o.group_n[i];
+	if (maxn > G.ncpus)
+		note(x, "%d CPU%s for the members (the producer has CPU %d): "
+		    "the rows with more than %d member%s share %s, so they "
+		    "measure the cost of sharing the queues among processes "
+		    "on the same CPU%s, not scaling", G.ncpus,
+		    G.ncpus == 1 ? "" : "s", x->o.cpu[0], G.ncpus,
+		    G.ncpus == 1 ? "" : "s", G.ncpus == 1 ? "it" : "them",
+		    G.ncpus == 1 ? "" : "s");
+}
+
+/* The whole group mode; main()'s exit status. */
+static int
+group_main(struct ctx *x)
+{
+	int i;
+
+	if ((G.gs = shared_alloc(sizeof *G.gs)) == NULL) {
+		warnx_("shared memory: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	g_cpus(x);
+	if (store_setup(x) == -1 || keeper_start(x) == -1) {
+		keeper_stop(x);
+		if (x->home[0] != '\0')
+			store_cleanup(x);
+		return EXIT_FAIL;
+	}
+	for (i = 0; i < x->o.ngroup && !g_interrupted; i++)
+		g_throughput(x, i, x->o.group_n[i]);
+	for (i = 0; i < (int)x->o.takeover_runs && !g_interrupted; i++)
+		g_takeover_run(x, i);
+	if (x->o.ack_count > 0 && !g_interrupted)
+		g_ack_run(x);
+	progress(NULL);
+	keeper_stop(x);
+	store_cleanup(x);
+	if (g_interrupted) {
+		warnx_("interrupted");
+		return EXIT_FAIL;
+	}
+	if (x->o.json)
+		g_print_json(x);
+	else
+		g_print_text(x);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		warnx_("stdout: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	return x->failures > 0 ? EXIT_FAIL : EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2688,6 +3903,8 @@ main(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	g_sh = x->sh;
+	if (x->o.group)
+		return group_main(x);
 
 	if (want_shmq) {
 		if (store_setup(x) == -1 || keeper_start(x) == -1) {

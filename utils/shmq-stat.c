@@ -1,7 +1,8 @@
 /*
  * shmq-stat - show what a bus holds and who uses it: the store and control
- * region, every topic and queue (offsets, messages, rates with --watch) and
- * every client (pid, role, alive, counters).
+ * region, every topic and queue (offsets, messages, rates with --watch),
+ * every client (pid, role, alive, counters) and every consumer group
+ * (members, owners, committed offsets and lag, retries, dead letters).
  *
  * It opens the bus without creating it (a typo in -b must not make a new
  * bus) and registers no client; while it runs it holds the bus open like
@@ -60,12 +61,20 @@ static int
 add_group(void *arg, const struct shmq_group_info *g)
 {
 	struct group_out *o = arg;
+	char topic[160];
 	size_t i;
 
 	fprintf(o->text, "\ngroup %s: %s (%s), generation %llu, %zu "
 	    "member%s, resets %llu\n", g->name, g->model, g->strategy,
 	    (unsigned long long)g->generation, g->nmembers,
 	    g->nmembers == 1 ? "" : "s", (unsigned long long)g->resets);
+	if (strcmp(g->model, "clustering") == 0)
+		fprintf(o->text, "  retry: %llu pending%s; dead letters: %llu "
+		    "(%llu resent)%s\n", (unsigned long long)g->retry_pending,
+		    g->has_retry ? "" : " (no retry topic)",
+		    (unsigned long long)g->dlq_messages,
+		    (unsigned long long)g->dlq_resent,
+		    g->has_dlq ? "" : " (no dead-letter topic)");
 	if (g->nmembers > 0)
 		fprintf(o->text, "  %6s %8s %-5s %8s %6s  %s\n", "CLIENT",
 		    "PID", "ALIVE", "BEAT_MS", "QUEUES", "INSTANCE");
@@ -98,9 +107,28 @@ add_group(void *arg, const struct shmq_group_info *g)
 	cli_json_cstr(o->json, g->model);
 	fprintf(o->json, ",\"strategy\":");
 	cli_json_cstr(o->json, g->strategy);
-	fprintf(o->json, ",\"generation\":%llu,\"resets\":%llu,"
-	    "\"members\":[", (unsigned long long)g->generation,
+	fprintf(o->json, ",\"generation\":%llu,\"resets\":%llu,",
+	    (unsigned long long)g->generation,
 	    (unsigned long long)g->resets);
+	/* Topics by name (null: not made yet), counts as in the text. */
+	fprintf(o->json, "\"retry\":{\"topic\":");
+	if (g->has_retry) {
+		snprintf(topic, sizeof(topic), "%%RETRY%%%s", g->name);
+		cli_json_cstr(o->json, topic);
+	} else
+		fprintf(o->json, "null");
+	fprintf(o->json, ",\"pending\":%llu},\"dlq\":{\"topic\":",
+	    (unsigned long long)g->retry_pending);
+	if (g->has_dlq) {
+		snprintf(topic, sizeof(topic), "%%DLQ%%%s", g->name);
+		cli_json_cstr(o->json, topic);
+	} else
+		fprintf(o->json, "null");
+	fprintf(o->json, ",\"messages\":%llu,\"resent\":%llu,"
+	    "\"not_resent\":%llu},\"members\":[",
+	    (unsigned long long)g->dlq_messages,
+	    (unsigned long long)g->dlq_resent,
+	    (unsigned long long)(g->dlq_messages - g->dlq_resent));
 	for (i = 0; i < g->nmembers; i++) {
 		const struct shmq_group_member_info *m = &g->members[i];
 
@@ -137,8 +165,10 @@ usage(FILE *f)
 	fprintf(f,
 "usage: shmq-stat [-t TOPIC] [--json] [-w SECONDS] [-b BUS] [--home DIR]\n"
 "Show a bus: its store and control region, its topics and queues (offsets,\n"
-"message counts) and its clients (pid, role, alive, messages sent and\n"
-"received).  The bus is never created.\n"
+"message counts), its clients (pid, role, alive, messages sent and\n"
+"received) and its consumer groups (members, queue owners, committed\n"
+"offsets and lag, retries pending, dead letters).  The bus is never\n"
+"created.\n"
 "\n"
 "  -t, --topic TOPIC   show only TOPIC's queues\n"
 "      --json          print one JSON document\n"

@@ -550,13 +550,33 @@ struct shmq_group_info {
 	const struct shmq_group_member_info *members;
 	size_t		 nqueues;
 	const struct shmq_group_queue_info *queues;
+	/*
+	 * Retries and dead letters (clustering groups; 0 for others).  The
+	 * queues of the retry topic are in queues[] too.
+	 */
+	int		 has_retry;	/* %RETRY%<group> exists */
+	int		 has_dlq;	/* %DLQ%<group> exists */
+	uint64_t	 retry_pending;	/* messages in %RETRY%<group> that the
+					   group has not consumed yet, due or
+					   not: the sum over its queues of
+					   max_off - committed (max_off -
+					   min_off where the group has no
+					   offset yet) */
+	uint64_t	 dlq_messages;	/* dead letters stored in %DLQ%<group>:
+					   its committed entries from min_off
+					   on, resend markers excluded */
+	uint64_t	 dlq_resent;	/* of those, the ones a resend marker
+					   names (shmq-admin dlq resend: tag
+					   "%RESENT", property RESENT_ID) */
 };
 
 /*
  * Call CB(ARG, info) for every group of the bus (or GROUP only; then
  * SHMQ_ENOGROUP if there is none), in creation order.  The arrays in *info
  * are valid during the call only.  Stops early and returns CB's value if
- * it returns non-zero.  Returns 0 or a negative code.  Thread-safe.
+ * it returns non-zero.  Returns 0 or a negative code.  Thread-safe.  The
+ * dead-letter counts read the index of %DLQ%<group> (32 bytes a message)
+ * and the records of its resend markers: a large DLQ makes this slower.
  */
 SHMQ_API int shmq_group_foreach(struct shmq_bus *bus, const char *group,
     int (*cb)(void *arg, const struct shmq_group_info *info), void *arg);
