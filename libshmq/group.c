@@ -355,6 +355,32 @@ reap_locked(struct shmq_bus *bus, struct shmq_group_ctl *g, uint64_t self,
 	return removed;
 }
 
+/*
+ * Remove the gone members of every group (shmqd's reaper: the same rule as
+ * the members' own scan, for groups none of whose members polls).
+ * Returns how many.
+ */
+unsigned
+shmq__group_reap_all(struct shmq_bus *bus)
+{
+	struct shmq_group_ctl *g;
+	uint64_t now = shmq__coarse_ms();
+	uint32_t id, n = ck_pr_load_32(&bus->ctl->ngroups);
+	unsigned removed = 0, r;
+
+	for (id = 0; id < n; id++) {
+		if ((g = shmq__group_ctl(bus, id)) == NULL)
+			continue;
+		if (shmq__admin_lock(bus) < 0)
+			break;
+		if ((r = reap_locked(bus, g, 0, now)) > 0)
+			shmq__group_bump(bus, g);
+		shmq__admin_unlock(bus);
+		removed += r;
+	}
+	return removed;
+}
+
 /* The group's liveness scan (see the top). */
 static void
 scan(struct shmq_consumer *c, uint64_t now)
@@ -501,9 +527,10 @@ release_sub(struct shmq_consumer *c, size_t i)
 
 	if (cg->drop_hook != NULL)	/* push.c: finish, commit */
 		cg->drop_hook(cg->drop_arg, s, SHMQ_DROP_RELEASE);
-	if (cg->auto_commit && s->pos != s->committed &&
-	    s->committed != SHMQ_COMMIT_CONFLICT)
-		(void)ck_pr_cas_64(&s->gq->committed, s->committed, s->pos);
+	if (cg->auto_commit && s->committed != SHMQ_COMMIT_CONFLICT &&
+	    s->pos != shmq__commit_off(s->committed))
+		(void)ck_pr_cas_64(&s->gq->committed, s->committed,
+		    shmq__commit_with(s->committed, s->pos));
 	/* Release: the commit before the owner word; pairs with the
 	 * acquire in take_pending. */
 	ck_pr_fence_store();
@@ -552,9 +579,10 @@ take_pending(struct shmq_consumer *c)
 		/* Acquire: the previous owner's last commit; pairs with
 		 * the release in release_sub. */
 		ck_pr_fence_acquire();
-		off = ck_pr_load_64(&gq->committed);
+		off = ck_pr_load_64(&gq->committed);	/* the word */
 		if ((err = shmq__consumer_sub_add(c, gt->t, cg->pend[k].q,
-		    gt->expr, start_pos(&gt->t->cq[cg->pend[k].q], off),
+		    gt->expr, start_pos(&gt->t->cq[cg->pend[k].q],
+		    shmq__commit_off(off)),
 		    &s)) < 0) {
 			(void)ck_pr_cas_64(&gq->owner, cg->token, 0);
 			return err;
@@ -719,7 +747,8 @@ rebalance(struct shmq_consumer *c)
 				cg->drop_hook(cg->drop_arg, s,
 				    SHMQ_DROP_RESET);
 			s->committed = ck_pr_load_64(&s->gq->committed);
-			s->pos = start_pos(s->cq, s->committed);
+			s->pos = start_pos(s->cq,
+			    shmq__commit_off(s->committed));
 			s->stall_state = 0;
 			s->idle_ec = UINT64_MAX;
 		}
@@ -996,7 +1025,8 @@ gtopic_add(struct shmq_consumer *c, struct shmq_topic *t, const char *expr,
 			uint64_t off = ck_pr_load_64(&gqs[q].committed);
 
 			if ((err = shmq__consumer_sub_add(c, t, q, expr,
-			    start_pos(&t->cq[q], off), &s)) < 0)
+			    start_pos(&t->cq[q], shmq__commit_off(off)),
+			    &s)) < 0)
 				return err;
 			s->gq = &gqs[q];
 			s->committed = off;

@@ -37,6 +37,38 @@
  * until the next generation says what happened (reset or takeover). */
 #define SHMQ_COMMIT_CONFLICT	UINT64_MAX
 
+/*
+ * A queue's committed word (struct shmq_group_queue, and s->committed, the
+ * word a member last saw): the offset in the low 48 bits, a count of
+ * resets in the high 16.  A member commits by CAS from the word it saw, so
+ * a reset in between makes that CAS fail even when the reset chose the
+ * very offset the member had seen.
+ */
+#define SHMQ_COMMIT_OFF_BITS	48
+#define SHMQ_COMMIT_OFF_MASK	((UINT64_C(1) << SHMQ_COMMIT_OFF_BITS) - 1)
+
+static inline uint64_t
+shmq__commit_off(uint64_t w)
+{
+	return w & SHMQ_COMMIT_OFF_MASK;
+}
+
+/* W with its offset replaced by OFF (same reset count). */
+static inline uint64_t
+shmq__commit_with(uint64_t w, uint64_t off)
+{
+	return (w & ~SHMQ_COMMIT_OFF_MASK) | (off & SHMQ_COMMIT_OFF_MASK);
+}
+
+/* The word a reset to OFF stores over W: one more reset. */
+static inline uint64_t
+shmq__commit_reset(uint64_t w, uint64_t off)
+{
+	return ((w & ~SHMQ_COMMIT_OFF_MASK) +
+	    (UINT64_C(1) << SHMQ_COMMIT_OFF_BITS)) |
+	    (off & SHMQ_COMMIT_OFF_MASK);
+}
+
 /* A subscribed topic of a group consumer. */
 struct shmq_gtopic {
 	struct shmq_topic	*t;
@@ -123,15 +155,17 @@ static inline void
 shmq__group_commit_moved(struct shmq_consumer *c)
 {
 	struct sub *s;
+	uint64_t w;
 	size_t i;
 
 	for (i = 0; i < c->nsubs; i++) {
 		s = &c->subs[i];
-		if (s->pos == s->committed || s->committed ==
-		    SHMQ_COMMIT_CONFLICT)
+		if (s->committed == SHMQ_COMMIT_CONFLICT ||
+		    s->pos == shmq__commit_off(s->committed))
 			continue;
-		if (ck_pr_cas_64(&s->gq->committed, s->committed, s->pos))
-			s->committed = s->pos;
+		w = shmq__commit_with(s->committed, s->pos);
+		if (ck_pr_cas_64(&s->gq->committed, s->committed, w))
+			s->committed = w;
 		else {
 			s->committed = SHMQ_COMMIT_CONFLICT;
 			c->grp->need_slow = true;
@@ -160,6 +194,9 @@ shmq__group_enter(struct shmq_consumer *c)
 
 /* Leave the group: commit (auto-commit), let the queues go, save. */
 void shmq__group_close(struct shmq_consumer *c);
+
+/* Remove the gone members of every group (shmqd).  Returns how many. */
+unsigned shmq__group_reap_all(struct shmq_bus *bus);
 
 /* Group ID's control block, or NULL. */
 struct shmq_group_ctl *shmq__group_ctl(struct shmq_bus *bus, uint32_t id);

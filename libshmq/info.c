@@ -396,7 +396,8 @@ group_info(struct shmq_bus *bus, struct shmq_group_ctl *g,
 			memcpy(x->instance, o->instance,
 			    sizeof(x->instance) - 1);
 			x->queue = (int)q;
-			x->committed = ck_pr_load_64(&gq[q].committed);
+			x->committed = shmq__commit_off(
+			    ck_pr_load_64(&gq[q].committed));
 			x->min_off = ck_pr_load_64(&t->cq[q].qc->min_off);
 			x->max_off = shmq__cq_tail(&t->cq[q]);
 			x->lag = x->max_off > x->committed ?

@@ -174,10 +174,11 @@ commit_one(struct shmq_consumer *c, struct sub *s, uint64_t off)
 		return SHMQ_ERR(SHMQ_EBUSY, "topic \"%s\" queue %u: offset "
 		    "changed by a reset or a takeover", s->t->name,
 		    s->cq->queue);
-	if (s->committed == off)
+	if (shmq__commit_off(s->committed) == off)
 		return 0;
-	if (ck_pr_cas_64(&s->gq->committed, s->committed, off)) {
-		s->committed = off;
+	if (ck_pr_cas_64(&s->gq->committed, s->committed,
+	    shmq__commit_with(s->committed, off))) {
+		s->committed = shmq__commit_with(s->committed, off);
 		return 0;
 	}
 	s->committed = SHMQ_COMMIT_CONFLICT;
@@ -261,9 +262,10 @@ shmq_group_reset(struct shmq_bus *bus, const char *group, const char *topic,
 		    (gq = shmq__oset_queues(bus, &a->o[i])) == NULL)
 			continue;
 		for (q = 0; q < ot->queues && q < a->o[i].queues; q++)
-			ck_pr_store_64(&gq[q].committed,
+			ck_pr_store_64(&gq[q].committed, shmq__commit_reset(
+			    ck_pr_load_64(&gq[q].committed),
 			    shmq__cq_seek_time(bus, ot, &ot->cq[q],
-			    time_ms * 1000000ull));
+			    time_ms * 1000000ull)));
 		matched++;
 	}
 	if (t != NULL && matched == 0 && g->model == SHMQ_GROUP_CLUSTERING)
@@ -327,8 +329,8 @@ shmq__offsets_save(struct shmq_bus *bus, struct shmq_group_ctl *g, bool sync,
 			for (q = 0; q < o->queues && q < t->queues; q++)
 				fprintf(f, "o %s %s %u %llu\n", t->name,
 				    o->instance[0] != '\0' ? o->instance : "*",
-				    q, (unsigned long long)
-				    ck_pr_load_64(&gq[q].committed));
+				    q, (unsigned long long)shmq__commit_off(
+				    ck_pr_load_64(&gq[q].committed)));
 		}
 	}
 	if (fclose(f) != 0 || buf == NULL) {

@@ -453,14 +453,17 @@ static void
 commit_sub(struct shmq_push *p, struct sub *s, uint64_t off)
 {
 	struct shmq_cgroup *cg = p->c->grp;
+	uint64_t w;
 
-	if (off == s->committed || s->committed == SHMQ_COMMIT_CONFLICT)
+	if (s->committed == SHMQ_COMMIT_CONFLICT ||
+	    off == shmq__commit_off(s->committed))
 		return;
 	if (cg->model == SHMQ_GROUP_CLUSTERING &&
 	    ck_pr_load_64(&s->gq->owner) != cg->token)
 		return;
-	if (ck_pr_cas_64(&s->gq->committed, s->committed, off))
-		s->committed = off;
+	w = shmq__commit_with(s->committed, off);
+	if (ck_pr_cas_64(&s->gq->committed, s->committed, w))
+		s->committed = w;
 	else {
 		s->committed = SHMQ_COMMIT_CONFLICT;
 		cg->need_slow = true;
