@@ -687,6 +687,20 @@ wait_cons_ready(void)
 	return 0;
 }
 
+/*
+ * The two sides meet once set up: the consumer announces that it is
+ * ready, the producer waits for that.  0 or EXIT_FAIL.
+ */
+static int
+meet(int producer)
+{
+	if (!producer) {
+		cons_ready();
+		return 0;
+	}
+	return wait_cons_ready() == -1 ? EXIT_FAIL : 0;
+}
+
 /* Fill a body with a pattern (the header is written per message). */
 static char *
 body_alloc(struct ctx *x)
@@ -724,62 +738,49 @@ hdr_get(const char *buf)
  * Latency: the producer stores the stamp, then the sequence number; the
  * consumer spins on the sequence number.  The acknowledgement carries the
  * consumer's own stamp, which gives the one-way time in the other
- * direction: if the two medians differ, the CPUs' clocks disagree.
+ * direction: if the two medians differ, the CPUs' clocks disagree.  The
+ * two sides mirror each other: each posts on its own line and samples the
+ * other's, the producer before its wait, the consumer after.
  */
-static int
-cl_lat_producer(struct ctx *x)
+static inline void
+cl_post(uint64_t *seq, uint64_t *stamp, uint64_t v)
 {
-	struct shared *sh = g_sh;
-	struct usage u;
-	uint64_t i, total = x->warm + x->n, t;
-
-	memset(&u, 0, sizeof u);
-	if (child_pin(x) != 0 || wait_cons_ready() == -1)
-		return EXIT_FAIL;
-	for (i = 0; i < total; i++) {
-		if (i == x->warm)
-			usage_start(&u);
-		ck_pr_store_64(&sh->msg.stamp, now_ticks());
-		/* Release: the stamp before the sequence number. */
-		ck_pr_fence_store();
-		ck_pr_store_64(&sh->msg.seq, i + 1);
-		if (spin_eq(&sh->ack.seq, i + 1, 0) == -1)
-			return EXIT_FAIL;
-		t = now_ticks();
-		if (i >= x->warm)
-			x->rev[i - x->warm] =
-			    (int64_t)(t - ck_pr_load_64(&sh->ack.stamp));
-	}
-	usage_end(&u, SIDE_PROD);
-	return EXIT_OK;
+	ck_pr_store_64(stamp, now_ticks());
+	/* Release: the stamp before the sequence number. */
+	ck_pr_fence_store();
+	ck_pr_store_64(seq, v);
 }
 
 static int
-cl_lat_consumer(struct ctx *x)
+cl_lat_side(struct ctx *x, int producer)
 {
 	struct shared *sh = g_sh;
+	uint64_t *out_seq = producer ? &sh->msg.seq : &sh->ack.seq;
+	uint64_t *out_stamp = producer ? &sh->msg.stamp : &sh->ack.stamp;
+	const uint64_t *in_seq = producer ? &sh->ack.seq : &sh->msg.seq;
+	const uint64_t *in_stamp = producer ? &sh->ack.stamp : &sh->msg.stamp;
+	int64_t *samp = producer ? x->rev : x->fwd;
 	struct usage u;
 	uint64_t i, total = x->warm + x->n, t;
 
 	memset(&u, 0, sizeof u);
-	if (child_pin(x) != 0)
+	if (child_pin(x) != 0 || meet(producer) != 0)
 		return EXIT_FAIL;
-	cons_ready();
 	for (i = 0; i < total; i++) {
 		if (i == x->warm)
 			usage_start(&u);
-		if (spin_eq(&sh->msg.seq, i + 1, 0) == -1)
+		if (producer)
+			cl_post(out_seq, out_stamp, i + 1);
+		if (spin_eq(in_seq, i + 1, 0) == -1)
 			return EXIT_FAIL;
 		t = now_ticks();
 		if (i >= x->warm)
-			x->fwd[i - x->warm] =
-			    (int64_t)(t - ck_pr_load_64(&sh->msg.stamp));
-		ck_pr_store_64(&sh->ack.stamp, now_ticks());
-		/* Release: the stamp before the sequence number. */
-		ck_pr_fence_store();
-		ck_pr_store_64(&sh->ack.seq, i + 1);
+			samp[i - x->warm] =
+			    (int64_t)(t - ck_pr_load_64(in_stamp));
+		if (!producer)
+			cl_post(out_seq, out_stamp, i + 1);
 	}
-	usage_end(&u, SIDE_CONS);
+	usage_end(&u, producer ? SIDE_PROD : SIDE_CONS);
 	return EXIT_OK;
 }
 
@@ -788,57 +789,79 @@ cl_lat_consumer(struct ctx *x)
  * slots.  The producer publishes every message; the consumer drains what it
  * sees and publishes its index once per batch.
  */
+
+/* Throughput producers: the warm-up is consumed; start the clock. */
+static int
+tput_start(struct ctx *x, struct usage *u, uint64_t *end)
+{
+	if (spin_eq(&g_sh->ack.seq, x->warm, 1) == -1)
+		return -1;
+	usage_start(u);
+	g_sh->c.t_first = now_ticks();
+	*end = g_sh->c.t_first + x->tput_ticks;
+	return 0;
+}
+
+/* Whether a timed run is over, checked every 256 messages. */
+static inline int
+tput_over(uint64_t i, uint64_t end)
+{
+	return (i & 255) == 0 && now_ticks() > end;
+}
+
+/* Wait for a free slot at HEAD; -1 if the run is aborted. */
+static inline int
+ring_room(struct ctx *x, uint64_t head, uint64_t *tail)
+{
+	while (head - *tail >= x->ring_slots) {
+		*tail = ck_pr_load_64(&g_sh->tail.v);
+		ck_pr_stall();
+		if (aborted())
+			return -1;
+	}
+	return 0;
+}
+
+/* Copy BUF, numbered SEQ, into the slot of HEAD and publish it. */
+static inline void
+ring_put(struct ctx *x, char *buf, uint64_t head, uint64_t seq)
+{
+	hdr_put(buf, seq, 0);
+	memcpy(x->ring + (head & (x->ring_slots - 1)) * x->slot_bytes, buf,
+	    x->o.size);
+	/* Release: the slot before the index that publishes it. */
+	ck_pr_fence_store();
+	ck_pr_store_64(&g_sh->head.v, head + 1);
+}
+
 static int
 ring_producer(struct ctx *x)
 {
-	struct shared *sh = g_sh;
 	struct usage u;
-	uint64_t head = 0, tail = 0, total = x->warm + x->n, mask, end;
+	uint64_t head = 0, tail = 0, total = x->warm + x->n, end = 0;
 	char *buf;
 
 	memset(&u, 0, sizeof u);
 	if ((buf = body_alloc(x)) == NULL)
 		return child_fail(x, "%s", strerror(errno));
-	mask = x->ring_slots - 1;
-	if (child_pin(x) != 0 || wait_cons_ready() == -1)
+	if (child_pin(x) != 0 || meet(1) != 0)
 		return EXIT_FAIL;
-	end = 0;
 	for (;;) {
-		if (head == x->warm) {
-			/* Warm-up done: wait until it is consumed, then time. */
-			if (spin_eq(&sh->ack.seq, x->warm, 1) == -1)
-				return EXIT_FAIL;
-			usage_start(&u);
-			sh->c.t_first = now_ticks();
-			end = sh->c.t_first + x->tput_ticks;
-		}
-		if (head >= total || (head > x->warm &&
-		    (head & 255) == 0 && now_ticks() > end))
+		/* Warm-up done: wait until it is consumed, then time. */
+		if (head == x->warm && tput_start(x, &u, &end) == -1)
+			return EXIT_FAIL;
+		if (head >= total || (head > x->warm && tput_over(head, end)))
 			break;
-		while (head - tail >= x->ring_slots) {
-			tail = ck_pr_load_64(&sh->tail.v);
-			ck_pr_stall();
-			if (aborted())
-				return EXIT_FAIL;
-		}
-		hdr_put(buf, head, 0);
-		memcpy(x->ring + (head & mask) * x->slot_bytes, buf,
-		    x->o.size);
-		/* Release: the slot before the index that publishes it. */
-		ck_pr_fence_store();
-		ck_pr_store_64(&sh->head.v, ++head);
+		if (ring_room(x, head, &tail) == -1)
+			return EXIT_FAIL;
+		ring_put(x, buf, head, head);
+		head++;
 	}
 	usage_end(&u, SIDE_PROD);
-	sh->c.sent = head - x->warm;
-	while (head - tail >= x->ring_slots) {
-		tail = ck_pr_load_64(&sh->tail.v);
-		if (aborted())
-			return EXIT_FAIL;
-	}
-	hdr_put(buf, SEQ_END, 0);
-	memcpy(x->ring + (head & mask) * x->slot_bytes, buf, x->o.size);
-	ck_pr_fence_store();
-	ck_pr_store_64(&sh->head.v, head + 1);
+	g_sh->c.sent = head - x->warm;
+	if (ring_room(x, head, &tail) == -1)
+		return EXIT_FAIL;
+	ring_put(x, buf, head, SEQ_END);
 	free(buf);
 	return EXIT_OK;
 }
@@ -855,9 +878,8 @@ ring_consumer(struct ctx *x)
 	memset(&u, 0, sizeof u);
 	if ((buf = body_alloc(x)) == NULL)
 		return child_fail(x, "%s", strerror(errno));
-	if (child_pin(x) != 0)
+	if (child_pin(x) != 0 || meet(0) != 0)
 		return EXIT_FAIL;
-	cons_ready();
 	for (;;) {
 		while (tail == head) {
 			head = ck_pr_load_64(&sh->head.v);
@@ -955,10 +977,42 @@ read_full(int fd, void *p, size_t n)
 	return 1;
 }
 
+/* Attach to the keeper's bus; WHO names the side.  0 or an exit code. */
+static int
+child_bus_open(struct ctx *x, struct shmq_bus **bus, const char *who)
+{
+	struct shmq_bus_opts o;
+	int rc;
+
+	shmq_bus_opts_init(&o);
+	o.home = x->home;
+	o.create = 0;
+	if ((rc = shmq_bus_open(bus, x->o.bus, &o)) < 0)
+		return child_fail(x, "%s: bus \"%s\": %s", who, x->o.bus,
+		    shmq_why(rc));
+	return 0;
+}
+
+/* A producer whose message M sends BUF to QUEUE.  0 or an exit code. */
+static int
+child_producer_open(struct ctx *x, struct shmq_bus *bus,
+    struct shmq_producer **p, struct shmq_msg *m, char *buf, int queue)
+{
+	int rc;
+
+	if ((rc = shmq_producer_open(p, bus, GROUP)) < 0)
+		return child_fail(x, "producer: open: %s", shmq_why(rc));
+	shmq_msg_init(m);
+	m->topic = x->o.topic;
+	m->queue = queue;
+	m->body = buf;
+	m->body_len = x->o.size;
+	return 0;
+}
+
 static int
 ep_open(struct endpt *e, struct ctx *x, int producer)
 {
-	struct shmq_bus_opts o;
 	int rc;
 
 	memset(e, 0, sizeof *e);
@@ -975,23 +1029,13 @@ ep_open(struct endpt *e, struct ctx *x, int producer)
 	case T_SHMQ_BUSY:
 	case T_SHMQ_SLEEP:
 		e->tmo = x->t == T_SHMQ_BUSY ? 0 : 1000;
-		shmq_bus_opts_init(&o);
-		o.home = x->home;
-		o.create = 0;
-		if ((rc = shmq_bus_open(&e->bus, x->o.bus, &o)) < 0)
-			return child_fail(x, "%s: bus \"%s\": %s",
-			    producer ? "producer" : "consumer", x->o.bus,
-			    shmq_why(rc));
+		if ((rc = child_bus_open(x, &e->bus, producer ? "producer" :
+		    "consumer")) != 0)
+			return rc;
 		if (producer) {
-			if ((rc = shmq_producer_open(&e->prod, e->bus,
-			    GROUP)) < 0)
-				return child_fail(x, "producer: open: %s",
-				    shmq_why(rc));
-			shmq_msg_init(&e->msg);
-			e->msg.topic = x->o.topic;
-			e->msg.queue = 0;
-			e->msg.body = e->buf;
-			e->msg.body_len = x->o.size;
+			if ((rc = child_producer_open(x, e->bus, &e->prod,
+			    &e->msg, e->buf, 0)) != 0)
+				return rc;
 			break;
 		}
 		if ((rc = shmq_consumer_open(&e->cons, e->bus)) < 0)
@@ -1069,14 +1113,56 @@ ep_send(struct endpt *e)
 	}
 }
 
+/*
+ * Poll until at least one message arrives, at most MAX: the count, or 0
+ * once the run failed.  A busy consumer looks for an abort every 4096
+ * empty polls, a sleeping one after every timeout.
+ */
+static int
+ep_poll(struct endpt *e, int max)
+{
+	uint32_t k = 0;
+	int n;
+
+	for (;;) {
+		n = shmq_consumer_poll(e->cons, e->v, max, e->tmo);
+		if (n > 0)
+			return n;
+		if (n < 0) {
+			child_fail(e->x, "consumer: poll: %s", shmq_why(n));
+			return 0;
+		}
+		if (e->tmo != 0 || ++k == 4096) {
+			k = 0;
+			if (aborted())
+				return 0;
+		}
+		if (g_yield)
+			sched_yield();
+	}
+}
+
+/* Copy the body of view I into e->buf.  0 or an exit code. */
+static inline int
+ep_copy(struct endpt *e, int i)
+{
+	struct ctx *x = e->x;
+
+	if (e->v[i].body_len != x->o.size)
+		return child_fail(x, "consumer: message at offset %" PRIu64
+		    ": %zu bytes, sent %" PRIu64, e->v[i].queue_off,
+		    e->v[i].body_len, x->o.size);
+	memcpy(e->buf, e->v[i].body, x->o.size);
+	return 0;
+}
+
 /* Receive one message into e->buf.  0 or an exit code. */
 static inline int
 ep_recv(struct endpt *e)
 {
 	struct ctx *x = e->x;
 	struct timespec to = { 0, 100000000L };
-	uint32_t w, k = 0;
-	int n;
+	uint32_t w;
 
 	switch (x->t) {
 	case T_FUTEX:
@@ -1111,30 +1197,20 @@ ep_recv(struct endpt *e)
 		}
 	case T_SHMQ_BUSY:
 	case T_SHMQ_SLEEP:
-		for (;;) {
-			n = shmq_consumer_poll(e->cons, e->v, 1, e->tmo);
-			if (n > 0)
-				break;
-			if (n < 0)
-				return child_fail(x, "consumer: poll: %s",
-				    shmq_why(n));
-			if (e->tmo != 0 || ++k == 4096) {
-				k = 0;
-				if (aborted())
-					return EXIT_FAIL;
-			}
-			if (g_yield)
-				sched_yield();
-		}
-		if (e->v[0].body_len != x->o.size)
-			return child_fail(x, "consumer: message at offset %"
-			    PRIu64 ": %zu bytes, sent %" PRIu64,
-			    e->v[0].queue_off, e->v[0].body_len, x->o.size);
-		memcpy(e->buf, e->v[0].body, x->o.size);
-		return 0;
+		return ep_poll(e, 1) == 0 ? EXIT_FAIL : ep_copy(e, 0);
 	default:
 		return child_fail(x, "no such transport");
 	}
+}
+
+/* A message's number against the one expected.  0 or an exit code. */
+static inline int
+seq_check(struct ctx *x, uint64_t seq, uint64_t want)
+{
+	if (seq == want)
+		return 0;
+	return child_fail(x, "consumer: message %" PRIu64 " arrived as "
+	    "number %" PRIu64 " (lost, repeated or reordered)", seq, want);
 }
 
 /* --pretouch: allocate the log pages the run will fill, before timing. */
@@ -1153,6 +1229,22 @@ pretouch(struct ctx *x, struct endpt *e, uint64_t total)
 	return 0;
 }
 
+/*
+ * Open this side's end of the transport (the producer pretouches the log
+ * for TOTAL messages), then meet the other side.  0 or an exit code.
+ */
+static int
+ep_start(struct endpt *e, struct ctx *x, int producer, uint64_t total)
+{
+	int rc;
+
+	if ((rc = ep_open(e, x, producer)) != 0)
+		return rc;
+	if (producer && (rc = pretouch(x, e, total)) != 0)
+		return rc;
+	return meet(producer);
+}
+
 static int
 lat_producer(struct ctx *x)
 {
@@ -1163,13 +1255,9 @@ lat_producer(struct ctx *x)
 
 	memset(&u, 0, sizeof u);
 	if (x->t == T_CACHELINE)
-		return cl_lat_producer(x);
-	if ((rc = ep_open(&e, x, 1)) != 0)
+		return cl_lat_side(x, 1);
+	if ((rc = ep_start(&e, x, 1, total)) != 0)
 		return rc;
-	if ((rc = pretouch(x, &e, total)) != 0)
-		return rc;
-	if (wait_cons_ready() == -1)
-		return EXIT_FAIL;
 	for (i = 0; i < total; i++) {
 		if (i == x->warm)
 			usage_start(&u);
@@ -1198,10 +1286,9 @@ lat_consumer(struct ctx *x)
 
 	memset(&u, 0, sizeof u);
 	if (x->t == T_CACHELINE)
-		return cl_lat_consumer(x);
-	if ((rc = ep_open(&e, x, 0)) != 0)
+		return cl_lat_side(x, 0);
+	if ((rc = ep_start(&e, x, 0, total)) != 0)
 		return rc;
-	cons_ready();
 	for (i = 0; i < total; i++) {
 		if (i == x->warm)
 			usage_start(&u);
@@ -1209,10 +1296,8 @@ lat_consumer(struct ctx *x)
 			return rc;
 		t = now_ticks();
 		h = hdr_get(e.buf);
-		if (h.seq != i)
-			return child_fail(x, "consumer: message %" PRIu64
-			    " arrived as number %" PRIu64 " (lost, repeated "
-			    "or reordered)", h.seq, i);
+		if ((rc = seq_check(x, h.seq, i)) != 0)
+			return rc;
 		if (i >= x->warm)
 			x->fwd[i - x->warm] = (int64_t)(t - h.stamp);
 		/* Release: the sample is written before the producer goes
@@ -1238,21 +1323,13 @@ tput_producer(struct ctx *x)
 	memset(&u, 0, sizeof u);
 	if (x->t == T_CACHELINE)
 		return ring_producer(x);
-	if ((rc = ep_open(&e, x, 1)) != 0)
+	if ((rc = ep_start(&e, x, 1, total)) != 0)
 		return rc;
-	if ((rc = pretouch(x, &e, total)) != 0)
-		return rc;
-	if (wait_cons_ready() == -1)
-		return EXIT_FAIL;
 	for (i = 0; i < total; i++) {
 		if (i == x->warm) {
-			if (spin_eq(&g_sh->ack.seq, x->warm, 1) == -1)
+			if (tput_start(x, &u, &end) == -1)
 				return EXIT_FAIL;
-			usage_start(&u);
-			g_sh->c.t_first = now_ticks();
-			end = g_sh->c.t_first + x->tput_ticks;
-		} else if (i > x->warm && (i & 255) == 0 &&
-		    now_ticks() > end)
+		} else if (i > x->warm && tput_over(i, end))
 			break;
 		hdr_put(e.buf, i, 0);
 		if ((rc = ep_send(&e)) != 0)
@@ -1270,6 +1347,19 @@ tput_producer(struct ctx *x)
 	return EXIT_OK;
 }
 
+/* read(2), restarted: bytes, 0 at end of file, -1 once failed. */
+static ssize_t
+stream_read(struct ctx *x, int fd, char *buf, size_t n)
+{
+	ssize_t r;
+
+	while ((r = read(fd, buf, n)) == -1 && errno == EINTR)
+		;
+	if (r == -1)
+		child_fail(x, "consumer: read: %s", strerror(errno));
+	return r;
+}
+
 /* Pipe or socket: read big chunks until end of file, count bytes. */
 static int
 stream_consumer(struct ctx *x, struct endpt *e)
@@ -1283,34 +1373,23 @@ stream_consumer(struct ctx *x, struct endpt *e)
 	memset(&u, 0, sizeof u);
 	if ((chunk = malloc(STREAM_CHUNK)) == NULL)
 		return child_fail(x, "%s", strerror(errno));
-	cons_ready();
 	while (got < warm_bytes) {
 		want = warm_bytes - got < STREAM_CHUNK ?
 		    (size_t)(warm_bytes - got) : STREAM_CHUNK;
-		if ((r = read(e->fd, chunk, want)) <= 0) {
-			if (r == -1 && errno == EINTR)
-				continue;
-			return child_fail(x, "consumer: read: %s",
-			    r == 0 ? "unexpected end of file" :
-			    strerror(errno));
-		}
+		if ((r = stream_read(x, e->fd, chunk, want)) <= 0)
+			return r == -1 ? EXIT_FAIL : child_fail(x,
+			    "consumer: read: unexpected end of file");
 		got += (uint64_t)r;
 	}
 	usage_start(&u);
 	ck_pr_store_64(&g_sh->ack.seq, x->warm);
 	got = 0;
-	for (;;) {
-		if ((r = read(e->fd, chunk, STREAM_CHUNK)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return child_fail(x, "consumer: read: %s",
-			    strerror(errno));
-		}
-		if (r == 0)
-			break;
+	while ((r = stream_read(x, e->fd, chunk, STREAM_CHUNK)) > 0) {
 		g_sh->c.t_last = now_ticks();
 		got += (uint64_t)r;
 	}
+	if (r == -1)
+		return EXIT_FAIL;
 	usage_end(&u, SIDE_CONS);
 	if (got % x->o.size != 0)
 		return child_fail(x, "consumer: %" PRIu64 " bytes: not a whole "
@@ -1326,50 +1405,30 @@ tput_consumer(struct ctx *x)
 	struct endpt e;
 	struct usage u;
 	struct hdr h;
-	uint64_t expect = 0, k = 0;
+	uint64_t expect = 0;
 	int n, i, rc;
 
 	memset(&u, 0, sizeof u);
 	if (x->t == T_CACHELINE)
 		return ring_consumer(x);
-	if ((rc = ep_open(&e, x, 0)) != 0)
+	if ((rc = ep_start(&e, x, 0, 0)) != 0)
 		return rc;
 	if (x->t == T_PIPE || x->t == T_UNIX) {
 		rc = stream_consumer(x, &e);
 		ep_close(&e);
 		return rc;
 	}
-	cons_ready();
 	for (;;) {
-		n = shmq_consumer_poll(e.cons, e.v, POLL_BATCH, e.tmo);
-		if (n < 0)
-			return child_fail(x, "consumer: poll: %s",
-			    shmq_why(n));
-		if (n == 0) {
-			if (e.tmo != 0 || ++k == 4096) {
-				k = 0;
-				if (aborted())
-					return EXIT_FAIL;
-			}
-			if (g_yield)
-				sched_yield();
-			continue;
-		}
+		if ((n = ep_poll(&e, POLL_BATCH)) == 0)
+			return EXIT_FAIL;
 		for (i = 0; i < n; i++) {
-			if (e.v[i].body_len != x->o.size)
-				return child_fail(x, "consumer: message at "
-				    "offset %" PRIu64 ": %zu bytes, sent %"
-				    PRIu64, e.v[i].queue_off, e.v[i].body_len,
-				    x->o.size);
-			memcpy(e.buf, e.v[i].body, x->o.size);
+			if ((rc = ep_copy(&e, i)) != 0)
+				return rc;
 			h = hdr_get(e.buf);
 			if (h.seq == SEQ_END)
 				goto done;
-			if (h.seq != expect)
-				return child_fail(x, "consumer: message %"
-				    PRIu64 " arrived as number %" PRIu64
-				    " (lost, repeated or reordered)", h.seq,
-				    expect);
+			if ((rc = seq_check(x, h.seq, expect)) != 0)
+				return rc;
 			if (++expect == x->warm) {
 				usage_start(&u);
 				ck_pr_store_64(&g_sh->ack.seq, x->warm);
@@ -1404,29 +1463,29 @@ keeper_main(struct ctx *x, int rfd)
 	if ((rc = shmq_bus_open(&bus, x->o.bus, &o)) < 0) {
 		warnx_("bus \"%s\" in %s: %s", x->o.bus, x->home,
 		    shmq_why(rc));
-		ck_pr_store_32(&g_sh->c.keeper_state, (uint32_t)-1);
-		return EXIT_FAIL;
+		bus = NULL;
+		goto fail;
 	}
 	rc = shmq_topic_create(bus, x->o.topic, x->o.group ? GROUP_QUEUES : 1);
 	if (rc == SHMQ_EEXIST && x->o.group &&
 	    (rc = shmq_topic_queues(bus, x->o.topic)) != GROUP_QUEUES) {
 		warnx_("topic \"%s\": %d queues, the group mode needs %d: "
 		    "choose another with -t", x->o.topic, rc, GROUP_QUEUES);
-		ck_pr_store_32(&g_sh->c.keeper_state, (uint32_t)-1);
-		shmq_bus_close(bus);
-		return EXIT_FAIL;
+		goto fail;
 	}
 	if (rc < 0 && rc != SHMQ_EEXIST) {
 		warnx_("topic \"%s\": %s", x->o.topic, shmq_why(rc));
-		ck_pr_store_32(&g_sh->c.keeper_state, (uint32_t)-1);
-		shmq_bus_close(bus);
-		return EXIT_FAIL;
+		goto fail;
 	}
 	ck_pr_store_32(&g_sh->c.keeper_state, 1);
 	while (read(rfd, &c, 1) == -1 && errno == EINTR)
 		;
 	shmq_bus_close(bus);
 	return EXIT_OK;
+fail:
+	ck_pr_store_32(&g_sh->c.keeper_state, (uint32_t)-1);
+	shmq_bus_close(bus);
+	return EXIT_FAIL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1463,11 +1522,14 @@ progress(const char *what)
 
 /*
  * Wait for the N children in PIDS, at most DEADLINE seconds; then abort
- * the run and, after a grace period, kill them.  Returns 0 if every child
- * exited with 0.
+ * the run and, after a grace period, kill them.  PIDS[PROD] is the
+ * producer, the others are each a WHO ("consumer", "member").  A SIGKILL
+ * of *SPARED, the takeover's victim, is what the run is about, not a
+ * failure.  Returns 0 if every child exited with 0.
  */
 static int
-reap(struct ctx *x, pid_t *pids, int n, unsigned deadline)
+reap(struct ctx *x, pid_t *pids, int n, int prod, const char *who,
+    const int32_t *spared, unsigned deadline)
 {
 	int live = n, i, st, bad = 0, killed = 0, timedout = 0;
 	pid_t p;
@@ -1475,8 +1537,7 @@ reap(struct ctx *x, pid_t *pids, int n, unsigned deadline)
 	g_alarm = 0;
 	alarm(deadline);
 	while (live > 0) {
-		p = waitpid(-1, &st, 0);
-		if (p == -1) {
+		if ((p = waitpid(-1, &st, 0)) == -1) {
 			if (errno != EINTR)
 				break;
 			if (g_alarm && !killed) {
@@ -1496,26 +1557,39 @@ reap(struct ctx *x, pid_t *pids, int n, unsigned deadline)
 			}
 			continue;
 		}
-		for (i = 0; i < n; i++) {
-			if (pids[i] != p)
-				continue;
-			pids[i] = 0;
-			live--;
-			if (WIFSIGNALED(st)) {
-				if (WTERMSIG(st) != SIGKILL || !killed)
-					warnx_("%s: %s killed by signal %d",
-					    x->what, i == 0 ? "consumer" :
-					    "producer", WTERMSIG(st));
-				bad = 1;
-				ck_pr_store_32(&g_sh->c.abort, 1);
-			} else if (WEXITSTATUS(st) != 0) {
-				bad = 1;
-				ck_pr_store_32(&g_sh->c.abort, 1);
-			}
+		for (i = 0; i < n && pids[i] != p; i++)
+			;
+		if (i == n)
+			continue;
+		pids[i] = 0;
+		live--;
+		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL &&
+		    spared != NULL && p == *spared)
+			continue;
+		if (WIFSIGNALED(st)) {
+			if (WTERMSIG(st) != SIGKILL || !killed)
+				warnx_("%s: %s killed by signal %d", x->what,
+				    i == prod ? "producer" : who,
+				    WTERMSIG(st));
+			bad = 1;
+			ck_pr_store_32(&g_sh->c.abort, 1);
+		} else if (WEXITSTATUS(st) != 0) {
+			bad = 1;
+			ck_pr_store_32(&g_sh->c.abort, 1);
 		}
 	}
 	alarm(0);
 	return bad || timedout || g_interrupted ? -1 : 0;
+}
+
+/* Clear what the timed sections of the last run reported. */
+static void
+ctl_reset_usage(struct ctl *c)
+{
+	memset(c->csw, 0, sizeof c->csw);
+	memset(c->cpu_ns, 0, sizeof c->cpu_ns);
+	memset(c->helper_ns, 0, sizeof c->helper_ns);
+	memset(c->wall_ticks, 0, sizeof c->wall_ticks);
 }
 
 /* Run CONS and PROD in two children pinned to their CPUs. */
@@ -1535,10 +1609,7 @@ run_pair(struct ctx *x, int (*prod)(struct ctx *), int (*cons)(struct ctx *),
 	sh->c.cons_ready = 0;
 	sh->c.t_first = sh->c.t_last = 0;
 	sh->c.sent = sh->c.received = 0;
-	memset(sh->c.csw, 0, sizeof sh->c.csw);
-	memset(sh->c.cpu_ns, 0, sizeof sh->c.cpu_ns);
-	memset(sh->c.helper_ns, 0, sizeof sh->c.helper_ns);
-	memset(sh->c.wall_ticks, 0, sizeof sh->c.wall_ticks);
+	ctl_reset_usage(&sh->c);
 	if (g_interrupted)
 		return -1;
 	fflush(stdout);
@@ -1549,7 +1620,7 @@ run_pair(struct ctx *x, int (*prod)(struct ctx *), int (*cons)(struct ctx *),
 			sh->c.abort = 1;
 			if (i == 1) {
 				pids[1] = 0;
-				reap(x, pids, 1, 5);
+				reap(x, pids, 1, 1, "consumer", NULL, 5);
 			}
 			return -1;
 		}
@@ -1563,7 +1634,7 @@ run_pair(struct ctx *x, int (*prod)(struct ctx *), int (*cons)(struct ctx *),
 			close(x->fd[i]);
 		x->fd[i] = -1;
 	}
-	return reap(x, pids, 2, deadline);
+	return reap(x, pids, 2, 1, "consumer", NULL, deadline);
 }
 
 static int
@@ -1587,22 +1658,31 @@ pct(const int64_t *s, uint64_t n, uint64_t q)
 	return ticks_ns((double)s[k - 1]);
 }
 
-/* CPU time over wall time of one side's timed section. */
+/* NS[SIDE] (CPU time of one side's timed section) over its wall time. */
 static double
-cpu_share(const struct ctl *c, int side)
+share(const struct ctl *c, const uint64_t *ns, int side)
 {
 	if (c->wall_ticks[side] == 0)
 		return 0;
-	return (double)c->cpu_ns[side] / ticks_ns((double)c->wall_ticks[side]);
+	return (double)ns[side] / ticks_ns((double)c->wall_ticks[side]);
 }
 
-static double
-helper_share(const struct ctl *c, int side)
+/* Both sides' CPU shares: main threads (CPU, PCPU), then helpers. */
+static void
+shares(const struct ctl *c, double *cpu, double *pcpu, double *helper)
 {
-	if (c->wall_ticks[side] == 0)
-		return 0;
-	return (double)c->helper_ns[side] /
-	    ticks_ns((double)c->wall_ticks[side]);
+	*cpu = share(c, c->cpu_ns, SIDE_CONS);
+	*pcpu = share(c, c->cpu_ns, SIDE_PROD);
+	helper[SIDE_CONS] = share(c, c->helper_ns, SIDE_CONS);
+	helper[SIDE_PROD] = share(c, c->helper_ns, SIDE_PROD);
+}
+
+/* A measurement failed: mark its STATE and count it. */
+static void
+failed(struct ctx *x, int *state)
+{
+	*state = -1;
+	x->failures++;
 }
 
 static void
@@ -1624,10 +1704,7 @@ lat_stats(struct ctx *x, struct latency *l)
 	l->max = ticks_ns((double)x->fwd[n - 1]);
 	l->mean = ticks_ns(sum / (double)n);
 	l->csw = (double)c->csw[SIDE_CONS] / (double)n;
-	l->cpu = cpu_share(c, SIDE_CONS);
-	l->pcpu = cpu_share(c, SIDE_PROD);
-	l->helper[SIDE_CONS] = helper_share(c, SIDE_CONS);
-	l->helper[SIDE_PROD] = helper_share(c, SIDE_PROD);
+	shares(c, &l->cpu, &l->pcpu, l->helper);
 	if (x->t == T_CACHELINE) {
 		qsort(x->rev, n, sizeof x->rev[0], cmp_i64);
 		l->rev_p50 = pct(x->rev, n, 50000);
@@ -1684,8 +1761,7 @@ measure_latency(struct ctx *x, enum transport t)
 	deadline = 20 + (unsigned)(per * (double)(x->n + x->warm));
 	if (make_fds(x) == -1 ||
 	    run_pair(x, lat_producer, lat_consumer, deadline) == -1) {
-		r->lat.state = -1;
-		x->failures++;
+		failed(x, &r->lat.state);
 		return;
 	}
 	lat_stats(x, &r->lat);
@@ -1713,33 +1789,57 @@ measure_throughput(struct ctx *x, enum transport t)
 	deadline = 30 + (unsigned)(x->o.tput_secs * 4);
 	if (make_fds(x) == -1 ||
 	    run_pair(x, tput_producer, tput_consumer, deadline) == -1) {
-		tp->state = -1;
-		x->failures++;
+		failed(x, &tp->state);
 		return;
 	}
 	if (c->received != c->sent) {
 		warnx_("%s: %" PRIu64 " messages sent, %" PRIu64 " received",
 		    x->what, c->sent, c->received);
-		tp->state = -1;
-		x->failures++;
+		failed(x, &tp->state);
 		return;
 	}
 	tp->msgs = c->received;
 	tp->secs = ticks_ns((double)(c->t_last - c->t_first)) / 1e9;
 	if (tp->secs <= 0 || tp->msgs == 0) {
 		warnx_("%s: nothing measured", x->what);
-		tp->state = -1;
-		x->failures++;
+		failed(x, &tp->state);
 		return;
 	}
 	tp->msg_s = (double)tp->msgs / tp->secs;
 	tp->mb_s = tp->msg_s * (double)x->o.size / 1e6;
 	tp->csw = (double)c->csw[SIDE_CONS] / (double)tp->msgs;
-	tp->cpu = cpu_share(c, SIDE_CONS);
-	tp->pcpu = cpu_share(c, SIDE_PROD);
-	tp->helper[SIDE_CONS] = helper_share(c, SIDE_CONS);
-	tp->helper[SIDE_PROD] = helper_share(c, SIDE_PROD);
+	shares(c, &tp->cpu, &tp->pcpu, tp->helper);
 	tp->state = 1;
+}
+
+/*
+ * Each shmq row runs right after the floor it is compared with, so that
+ * both see the same placement of the virtual CPUs.
+ */
+static const enum transport order_lat[T_COUNT] = {
+	T_CACHELINE, T_SHMQ_BUSY, T_FUTEX, T_SHMQ_SLEEP, T_PIPE, T_UNIX
+};
+static const enum transport order_tput[T_COUNT] = {
+	T_CACHELINE, T_SHMQ_BUSY, T_SHMQ_SLEEP, T_PIPE, T_UNIX, T_FUTEX
+};
+
+/* Measure the selected rows, latency or (TPUT) throughput, in ORDER. */
+static void
+measure_rows(struct ctx *x, const enum transport *order, int tput)
+{
+	struct row *r;
+	int i;
+
+	for (i = 0; i < T_COUNT && !g_interrupted; i++) {
+		r = &rows[order[i]];
+		if (!r->selected || !(tput ? r->has_tput : r->has_lat) ||
+		    (tput ? r->tp.state : r->lat.state) != 0)
+			continue;
+		if (tput)
+			measure_throughput(x, order[i]);
+		else
+			measure_latency(x, order[i]);
+	}
 }
 
 /* ---- the store and the keeper ------------------------------------- */
@@ -1912,6 +2012,25 @@ children_cpu_ns(void)
 }
 
 /*
+ * Add "LABEL WHAT N%" to LIST if a side that spins got less than 90% of its
+ * CPU: the producer always spins, a busy consumer too.  CPU and PCPU are
+ * the consumer's and the producer's shares.
+ */
+static void
+noise_item(char *list, size_t len, const struct row *r, const char *label,
+    const char *what, double cpu, double pcpu)
+{
+	char item[64];
+
+	if (pcpu >= 0.9 && (r->sleeps || cpu >= 0.9))
+		return;
+	snprintf(item, sizeof item, "%s%s %s %.0f%%", list[0] != '\0' ?
+	    ", " : "", label, what, 100 * (pcpu < cpu || r->sleeps ? pcpu :
+	    cpu));
+	strlcat(list, item, len);
+}
+
+/*
  * A side that spins must own its CPU: when it got less, other processes
  * or the hypervisor took the CPU, and the figures carry their noise.
  */
@@ -1920,29 +2039,19 @@ check_noise(struct ctx *x, const struct cpu_times *t0, uint64_t kids0)
 {
 	struct cpu_times t1;
 	struct row *r;
-	char list[384] = "", item[64];
+	char list[384] = "";
 	double hz = (double)sysconf(_SC_CLK_TCK), other, steal, all;
 	int i;
 
 	for (i = 0; i < T_COUNT; i++) {
 		r = &rows[i];
-		if (r->lat.state == 1 && (r->lat.pcpu < 0.9 ||
-		    (!r->sleeps && r->lat.cpu < 0.9))) {
-			snprintf(item, sizeof item, "%s%s latency %.0f%%",
-			    list[0] != '\0' ? ", " : "", r->label,
-			    100 * (r->lat.pcpu < r->lat.cpu || r->sleeps ?
-			    r->lat.pcpu : r->lat.cpu));
-			strlcat(list, item, sizeof list);
-		}
+		if (r->lat.state == 1)
+			noise_item(list, sizeof list, r, r->label, "latency",
+			    r->lat.cpu, r->lat.pcpu);
 		if (r->tp.state == 1 && (i == T_CACHELINE ||
-		    i == T_SHMQ_BUSY || i == T_SHMQ_SLEEP) &&
-		    (r->tp.pcpu < 0.9 || (!r->sleeps && r->tp.cpu < 0.9))) {
-			snprintf(item, sizeof item, "%s%s throughput %.0f%%",
-			    list[0] != '\0' ? ", " : "", r->tput_label,
-			    100 * (r->tp.pcpu < r->tp.cpu || r->sleeps ?
-			    r->tp.pcpu : r->tp.cpu));
-			strlcat(list, item, sizeof list);
-		}
+		    i == T_SHMQ_BUSY || i == T_SHMQ_SLEEP))
+			noise_item(list, sizeof list, r, r->tput_label,
+			    "throughput", r->tp.cpu, r->tp.pcpu);
 	}
 	r = &rows[T_SHMQ_SLEEP];
 	if (r->lat.state == 1 && r->lat.csw < 0.5)
@@ -2006,13 +2115,36 @@ struct ratio {
 	int		 ok;		/* target met */
 };
 
+/* The ratios without a target: A over B, msg/s (TPUT) or p50. */
+static const struct {
+	const char	*what;
+	const char	*key;
+	enum transport	 a, b;
+	int		 tput;
+} plain[] = {
+	{ "shmq busy msg/s / spsc ring msg/s", "busy_tput_vs_ring",
+	  T_SHMQ_BUSY, T_CACHELINE, 1 },
+	{ "shmq sleep msg/s / shmq busy msg/s", "sleep_tput_vs_busy",
+	  T_SHMQ_SLEEP, T_SHMQ_BUSY, 1 },
+	{ "shmq busy p50 / pipe p50", "busy_p50_vs_pipe",
+	  T_SHMQ_BUSY, T_PIPE, 0 },
+	{ "shmq sleep p50 / pipe p50", "sleep_p50_vs_pipe",
+	  T_SHMQ_SLEEP, T_PIPE, 0 },
+	{ "shmq sleep p50 / unix socket p50", "sleep_p50_vs_unix",
+	  T_SHMQ_SLEEP, T_UNIX, 0 },
+	{ "shmq busy msg/s / pipe msg/s", "busy_tput_vs_pipe",
+	  T_SHMQ_BUSY, T_PIPE, 1 },
+	{ "shmq busy msg/s / unix socket msg/s", "busy_tput_vs_unix",
+	  T_SHMQ_BUSY, T_UNIX, 1 },
+};
+
 static int
 ratios(struct ctx *x, struct ratio *out, int max)
 {
 	struct row *cl = &rows[T_CACHELINE], *fx = &rows[T_FUTEX];
-	struct row *pp = &rows[T_PIPE], *ux = &rows[T_UNIX];
 	struct row *sb = &rows[T_SHMQ_BUSY], *ss = &rows[T_SHMQ_SLEEP];
-	int n = 0, is64 = x->o.size == 64, is4k = x->o.size == 4096;
+	const struct row *a, *b;
+	int i, n = 0, is64 = x->o.size == 64, is4k = x->o.size == 4096;
 
 #define ADD(w, k, v, u, tg, okv) do {					\
 	if (n < max) {							\
@@ -2047,27 +2179,17 @@ ratios(struct ctx *x, struct ratio *out, int max)
 			    sb->tp.msg_s, "msg/s", is64 ? ">= 10M msg/s" :
 			    NULL, sb->tp.msg_s >= 10e6);
 	}
-	if (sb->tp.state == 1 && cl->tp.state == 1)
-		ADD("shmq busy msg/s / spsc ring msg/s", "busy_tput_vs_ring",
-		    sb->tp.msg_s / cl->tp.msg_s, "x", NULL, 1);
-	if (ss->tp.state == 1 && sb->tp.state == 1)
-		ADD("shmq sleep msg/s / shmq busy msg/s", "sleep_tput_vs_busy",
-		    ss->tp.msg_s / sb->tp.msg_s, "x", NULL, 1);
-	if (sb->lat.state == 1 && pp->lat.state == 1)
-		ADD("shmq busy p50 / pipe p50", "busy_p50_vs_pipe",
-		    sb->lat.p50 / pp->lat.p50, "x", NULL, 1);
-	if (ss->lat.state == 1 && pp->lat.state == 1)
-		ADD("shmq sleep p50 / pipe p50", "sleep_p50_vs_pipe",
-		    ss->lat.p50 / pp->lat.p50, "x", NULL, 1);
-	if (ss->lat.state == 1 && ux->lat.state == 1)
-		ADD("shmq sleep p50 / unix socket p50", "sleep_p50_vs_unix",
-		    ss->lat.p50 / ux->lat.p50, "x", NULL, 1);
-	if (sb->tp.state == 1 && pp->tp.state == 1)
-		ADD("shmq busy msg/s / pipe msg/s", "busy_tput_vs_pipe",
-		    sb->tp.msg_s / pp->tp.msg_s, "x", NULL, 1);
-	if (sb->tp.state == 1 && ux->tp.state == 1)
-		ADD("shmq busy msg/s / unix socket msg/s", "busy_tput_vs_unix",
-		    sb->tp.msg_s / ux->tp.msg_s, "x", NULL, 1);
+	for (i = 0; i < (int)(sizeof plain / sizeof plain[0]); i++) {
+		a = &rows[plain[i].a];
+		b = &rows[plain[i].b];
+		if (plain[i].tput && a->tp.state == 1 && b->tp.state == 1)
+			ADD(plain[i].what, plain[i].key,
+			    a->tp.msg_s / b->tp.msg_s, "x", NULL, 1);
+		else if (!plain[i].tput && a->lat.state == 1 &&
+		    b->lat.state == 1)
+			ADD(plain[i].what, plain[i].key,
+			    a->lat.p50 / b->lat.p50, "x", NULL, 1);
+	}
 #undef ADD
 	return n;
 }
@@ -2081,6 +2203,15 @@ helper_line(const struct row *r, int state, const double *h)
 	printf("(%s: libshmq's helper threads used %.0f%% of a CPU in the "
 	    "producer, %.0f%% in the consumer)\n", r->label,
 	    100 * h[SIDE_PROD], 100 * h[SIDE_CONS]);
+}
+
+static void
+print_warnings(const struct ctx *x)
+{
+	int i;
+
+	for (i = 0; i < x->nwarnings; i++)
+		printf("%swarning: %s\n", i == 0 ? "\n" : "", x->warnings[i]);
 }
 
 static void
@@ -2177,8 +2308,7 @@ print_text(struct ctx *x)
 			    rt[i].ok ? "ok" : "MISSED");
 		printf("\n");
 	}
-	for (i = 0; i < x->nwarnings; i++)
-		printf("%swarning: %s\n", i == 0 ? "\n" : "", x->warnings[i]);
+	print_warnings(x);
 }
 
 static void
@@ -2202,6 +2332,52 @@ json_str(const char *s)
 	putchar('"');
 }
 
+/* ,"KEY":"VAL" (or null). */
+static void
+json_kv(const char *key, const char *val)
+{
+	printf(",\"%s\":", key);
+	json_str(val);
+}
+
+/* The document's opening, the same in both modes. */
+static void
+json_head(void)
+{
+	printf("{\"tool\":\"%s\",\"version\":\"%s\",\"libshmq\":", PROG,
+	    SHMQ_VERSION_STRING);
+	json_str(shmq_version());
+}
+
+/* The warnings and the verdict, and the document's end. */
+static void
+json_tail(const struct ctx *x)
+{
+	int i;
+
+	printf(",\"warnings\":[");
+	for (i = 0; i < x->nwarnings; i++) {
+		if (i > 0)
+			putchar(',');
+		json_str(x->warnings[i]);
+	}
+	printf("],\"ok\":%s}\n", x->failures == 0 ? "true" : "false");
+}
+
+/*
+ * A measurement's value: null if it was not asked for, an error object if
+ * it failed.  Returns 1 if the caller prints the object.
+ */
+static int
+json_result(int asked, int state)
+{
+	if (!asked)
+		printf("null");
+	else if (state != 1)
+		printf("{\"error\":true}");
+	return asked && state == 1;
+}
+
 static void
 print_json(struct ctx *x)
 {
@@ -2209,26 +2385,21 @@ print_json(struct ctx *x)
 	struct row *r;
 	int i, n, first;
 
-	printf("{\"tool\":\"%s\",\"version\":\"%s\",\"libshmq\":", PROG,
-	    SHMQ_VERSION_STRING);
-	json_str(shmq_version());
+	json_head();
 	printf(",\"config\":{\"size\":%" PRIu64 ",\"pinned\":%s,"
 	    "\"producer_cpu\":%d,\"consumer_cpu\":%d,\"clock\":\"%s\","
 	    "\"tsc_mhz\":%.3f,\"busy_samples\":%" PRIu64 ",\"sleep_samples\":%"
 	    PRIu64 ",\"gap_us\":%" PRIu64 ",\"tput_max_messages\":%" PRIu64
-	    ",\"tput_max_seconds\":%.3f,\"quick\":%s,\"bus\":",
+	    ",\"tput_max_seconds\":%.3f,\"quick\":%s",
 	    x->o.size, x->pin ? "true" : "false", x->pin ? x->o.cpu[0] : -1,
 	    x->pin ? x->o.cpu[1] : -1, clk == CLK_TSC ? "tsc" : "monotonic",
 	    clk == CLK_TSC ? 1e3 / ns_per_tick : 0.0, x->o.n_busy,
 	    x->o.n_sleep, x->o.gap_us, x->o.n_tput, x->o.tput_secs,
 	    x->o.quick ? "true" : "false");
-	json_str(x->o.bus);
-	printf(",\"topic\":");
-	json_str(x->o.topic);
-	printf(",\"store\":");
-	json_str(x->home[0] != '\0' ? x->home : NULL);
-	printf(",\"store_kind\":");
-	json_str(x->home[0] != '\0' ? x->store_kind : NULL);
+	json_kv("bus", x->o.bus);
+	json_kv("topic", x->o.topic);
+	json_kv("store", x->home[0] != '\0' ? x->home : NULL);
+	json_kv("store_kind", x->home[0] != '\0' ? x->store_kind : NULL);
 	printf(",\"pretouch\":%s", x->o.pretouch ? "true" : "false");
 	printf("},\"results\":[");
 	first = 1;
@@ -2241,11 +2412,7 @@ print_json(struct ctx *x)
 		    r->key, r->floor ? "true" : "false",
 		    r->sleeps ? "true" : "false");
 		first = 0;
-		if (!r->has_lat || !x->o.do_lat)
-			printf("null");
-		else if (r->lat.state != 1)
-			printf("{\"error\":true}");
-		else
+		if (json_result(r->has_lat && x->o.do_lat, r->lat.state))
 			printf("{\"samples\":%" PRIu64 ",\"min_ns\":%.1f,"
 			    "\"p50_ns\":%.1f,\"p90_ns\":%.1f,\"p99_ns\":%.1f,"
 			    "\"p999_ns\":%.1f,\"max_ns\":%.1f,\"mean_ns\":%.1f,"
@@ -2261,11 +2428,7 @@ print_json(struct ctx *x)
 			printf(",\"reverse\":{\"min_ns\":%.1f,\"p50_ns\":%.1f}",
 			    r->lat.rev_min, r->lat.rev_p50);
 		printf(",\"throughput\":");
-		if (!r->has_tput || !x->o.do_tput)
-			printf("null");
-		else if (r->tp.state != 1)
-			printf("{\"error\":true}");
-		else
+		if (json_result(r->has_tput && x->o.do_tput, r->tp.state))
 			printf("{\"method\":\"%s\",\"messages\":%" PRIu64
 			    ",\"seconds\":%.6f,\"msg_per_s\":%.1f,"
 			    "\"mb_per_s\":%.2f,\"consumer_csw_per_msg\":%.6f,"
@@ -2289,13 +2452,8 @@ print_json(struct ctx *x)
 			printf(",\"met\":%s", rt[i].ok ? "true" : "false");
 		printf("}");
 	}
-	printf("],\"warnings\":[");
-	for (i = 0; i < x->nwarnings; i++) {
-		if (i > 0)
-			putchar(',');
-		json_str(x->warnings[i]);
-	}
-	printf("],\"ok\":%s}\n", x->failures == 0 ? "true" : "false");
+	printf("]");
+	json_tail(x);
 }
 
 /* ---- options ------------------------------------------------------- */
@@ -2457,6 +2615,23 @@ static const struct option longopts[] = {
 	{ NULL,		0,			NULL,	0 }
 };
 
+/* The options that take a count, and its range. */
+static const struct {
+	int		 ch;
+	const char	*name;
+	uint64_t	 min, max;
+	int		 group_only;	/* goes with --group */
+} counts[] = {
+	{ 's',			"--size",	   MIN_SIZE, MAX_SIZE,	 0 },
+	{ 'n',			"--count",	   100,	 100000000,	 0 },
+	{ OPT_SLEEP_COUNT,	"--sleep-count",   100,	 10000000,	 0 },
+	{ OPT_TPUT_COUNT,	"--tput-count",	   1000, 1000000000,	 0 },
+	{ OPT_GAP,		"--gap",	   0,	 1000000,	 0 },
+	{ OPT_TAKEOVER_RUNS,	"--takeover-runs", 0,	 32,		 1 },
+	{ OPT_GROUP_RATE,	"--group-rate",	   1000, 1000000,	 1 },
+	{ OPT_ACK_COUNT,	"--ack-count",	   0,	 100000000,	 1 },
+};
+
 /* --group 1,2,4: member counts of the throughput runs. */
 static int
 parse_group(struct opts *o, const char *arg)
@@ -2491,11 +2666,11 @@ parse_group(struct opts *o, const char *arg)
 static int
 parse_args(struct opts *o, int argc, char **argv)
 {
-	uint64_t v, n_busy = 0, n_sleep = 0, n_tput = 0, ack = UINT64_MAX;
-	int group_only = 0;
+	uint64_t v = 0, n_busy = 0, n_sleep = 0, n_tput = 0, ack = UINT64_MAX;
+	int group_only = 0, nc = (int)(sizeof counts / sizeof counts[0]);
 	double secs = 0;
 	char *end;
-	int ch, rc;
+	int ch, rc, i;
 
 	memset(o, 0, sizeof *o);
 	o->bus = BUS_DEFAULT;
@@ -2510,31 +2685,28 @@ parse_args(struct opts *o, int argc, char **argv)
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":s:n:b:t:hV", longopts,
 	    NULL)) != -1) {
+		for (i = 0; i < nc && counts[i].ch != ch; i++)
+			;
+		if (i < nc) {
+			if ((rc = parse_count(counts[i].name, optarg,
+			    counts[i].min, counts[i].max, &v)) != 0)
+				return rc;
+			group_only |= counts[i].group_only;
+		}
 		switch (ch) {
 		case 's':
-			if ((rc = parse_count("--size", optarg, MIN_SIZE,
-			    MAX_SIZE, &o->size)) != 0)
-				return rc;
+			o->size = v;
 			break;
 		case 'n':
-			if ((rc = parse_count("--count", optarg, 100,
-			    100000000, &n_busy)) != 0)
-				return rc;
+			n_busy = v;
 			break;
 		case OPT_SLEEP_COUNT:
-			if ((rc = parse_count("--sleep-count", optarg, 100,
-			    10000000, &n_sleep)) != 0)
-				return rc;
+			n_sleep = v;
 			break;
 		case OPT_TPUT_COUNT:
-			if ((rc = parse_count("--tput-count", optarg, 1000,
-			    1000000000, &n_tput)) != 0)
-				return rc;
+			n_tput = v;
 			break;
 		case OPT_GAP:
-			if ((rc = parse_count("--gap", optarg, 0, 1000000,
-			    &v)) != 0)
-				return rc;
 			o->gap_us = v;
 			break;
 		case OPT_TPUT_TIME:
@@ -2603,25 +2775,16 @@ parse_args(struct opts *o, int argc, char **argv)
 				return rc;
 			break;
 		case OPT_TAKEOVER_RUNS:
-			if ((rc = parse_count("--takeover-runs", optarg, 0, 32,
-			    &o->takeover_runs)) != 0)
-				return rc;
-			group_only = 1;
+			o->takeover_runs = v;
 			break;
 		case OPT_GROUP_RATE:
-			if ((rc = parse_count("--group-rate", optarg, 1000,
-			    1000000, &o->group_rate)) != 0)
-				return rc;
-			group_only = 1;
+			o->group_rate = v;
 			break;
 		case OPT_ACK_COUNT:
-			if ((rc = parse_count("--ack-count", optarg, 0,
-			    100000000, &ack)) != 0)
-				return rc;
-			if (ack > 0 && ack < 1000)
+			if (v > 0 && v < 1000)
 				return usage_error("--ack-count \"%s\": 0 or "
 				    "at least 1000", optarg);
-			group_only = 1;
+			ack = v;
 			break;
 		case OPT_HOME:
 			o->home = optarg;
@@ -2981,6 +3144,22 @@ g_wait_received(struct ctx *x, uint64_t want, unsigned secs)
 	return 0;
 }
 
+/* WHO joins group NAME and subscribes to the topic.  0 or an exit code. */
+static int
+g_join(struct ctx *x, struct shmq_bus *bus, const char *who,
+    const char *name, const struct shmq_group_opts *go,
+    struct shmq_consumer **c)
+{
+	int rc;
+
+	if ((rc = shmq_consumer_open_group(c, bus, name, go)) < 0)
+		return child_fail(x, "%s: group \"%s\": %s", who, name,
+		    shmq_why(rc));
+	if ((rc = shmq_consumer_subscribe(*c, x->o.topic, NULL)) < 0)
+		return child_fail(x, "%s: subscribe: %s", who, shmq_why(rc));
+	return 0;
+}
+
 /*
  * The ack path's member: once the producer has stored the messages, it
  * reads them all with one group of each kind in turn, the same messages
@@ -3024,12 +3203,8 @@ g_ack_member(struct ctx *x, struct shmq_bus *bus, char *buf)
 		go.auto_commit = a == ACK_AUTO;
 		go.start = SHMQ_SEEK_TIME;
 		go.start_time_ms = gs->start_ms;
-		if ((rc = shmq_consumer_open_group(&c, bus, name, &go)) < 0)
-			return child_fail(x, "member: group \"%s\": %s", name,
-			    shmq_why(rc));
-		if ((rc = shmq_consumer_subscribe(c, x->o.topic, NULL)) < 0)
-			return child_fail(x, "member: subscribe: %s",
-			    shmq_why(rc));
+		if ((rc = g_join(x, bus, "member", name, &go, &c)) != 0)
+			return rc;
 		memset(&u, 0, sizeof u);
 		usage_start(&u);
 		idle = 0;
@@ -3082,33 +3257,25 @@ g_consumer(struct ctx *x, int k)
 {
 	struct gshared *gs = G.gs;
 	struct gmember *me = &gs->m[k];
-	struct shmq_bus_opts bo;
 	struct shmq_group_opts go;
 	struct shmq_bus *bus = NULL;
 	struct shmq_consumer *c = NULL;
 	struct shmq_msgview v[POLL_BATCH];
 	uint64_t got = 0, t0;
 	unsigned q;
-	char *buf;
+	char *buf, who[32];
 	int n, i, rc;
 
 	if ((buf = body_alloc(x)) == NULL)
 		return child_fail(x, "%s", strerror(errno));
-	shmq_bus_opts_init(&bo);
-	bo.home = x->home;
-	bo.create = 0;
-	if ((rc = shmq_bus_open(&bus, x->o.bus, &bo)) < 0)
-		return child_fail(x, "member %d: bus \"%s\": %s", k, x->o.bus,
-		    shmq_why(rc));
+	snprintf(who, sizeof who, "member %d", k);
+	if ((rc = child_bus_open(x, &bus, who)) != 0)
+		return rc;
 	if (G.kind == G_ACK)
 		return g_ack_member(x, bus, buf);
 	shmq_group_opts_init(&go);
-	if ((rc = shmq_consumer_open_group(&c, bus, G.name, &go)) < 0)
-		return child_fail(x, "member %d: group \"%s\": %s", k, G.name,
-		    shmq_why(rc));
-	if ((rc = shmq_consumer_subscribe(c, x->o.topic, NULL)) < 0)
-		return child_fail(x, "member %d: subscribe: %s", k,
-		    shmq_why(rc));
+	if ((rc = g_join(x, bus, who, G.name, &go, &c)) != 0)
+		return rc;
 	if ((rc = child_pin(x)) != 0)
 		return rc;
 	/* Joins (the first member sets the group's offsets: LAST). */
@@ -3248,7 +3415,6 @@ static int
 g_producer(struct ctx *x)
 {
 	struct gshared *gs = G.gs;
-	struct shmq_bus_opts bo;
 	struct shmq_bus *bus = NULL;
 	struct shmq_producer *p = NULL;
 	struct shmq_msg m;
@@ -3260,18 +3426,10 @@ g_producer(struct ctx *x)
 	memset(&u, 0, sizeof u);
 	if ((buf = body_alloc(x)) == NULL)
 		return child_fail(x, "%s", strerror(errno));
-	shmq_bus_opts_init(&bo);
-	bo.home = x->home;
-	bo.create = 0;
-	if ((rc = shmq_bus_open(&bus, x->o.bus, &bo)) < 0)
-		return child_fail(x, "producer: bus \"%s\": %s", x->o.bus,
-		    shmq_why(rc));
-	if ((rc = shmq_producer_open(&p, bus, GROUP)) < 0)
-		return child_fail(x, "producer: open: %s", shmq_why(rc));
-	shmq_msg_init(&m);
-	m.topic = x->o.topic;
-	m.body = buf;
-	m.body_len = x->o.size;
+	if ((rc = child_bus_open(x, &bus, "producer")) != 0 ||
+	    (rc = child_producer_open(x, bus, &p, &m, buf,
+	    SHMQ_QUEUE_ANY)) != 0)
+		return rc;
 	if ((rc = child_pin(x)) != 0)
 		return rc;
 	endt = mono_ns() + 20000000000ULL;
@@ -3305,7 +3463,7 @@ g_producer(struct ctx *x)
 		ck_pr_store_32(&gs->timed, 1);
 		end = gs->t_first + x->tput_ticks;
 		for (i = 0; i < x->o.n_tput; i++) {
-			if ((i & 255) == 0 && i > 0 && now_ticks() > end)
+			if (i > 0 && tput_over(i, end))
 				break;
 			if ((rc = g_send(x, p, &m, buf, warm + i)) != 0)
 				return rc;
@@ -3341,64 +3499,6 @@ g_producer(struct ctx *x)
 	return rc;
 }
 
-/*
- * Wait for the N children; a SIGKILL of the takeover's victim is what the
- * run is about, not a failure.  As reap(): 0 if all went well.
- */
-static int
-g_reap(struct ctx *x, pid_t *pids, int n, unsigned deadline)
-{
-	int live = n, i, st, bad = 0, killed = 0, timedout = 0;
-	pid_t p;
-
-	g_alarm = 0;
-	alarm(deadline);
-	while (live > 0) {
-		if ((p = waitpid(-1, &st, 0)) == -1) {
-			if (errno != EINTR)
-				break;
-			if (g_alarm && !killed) {
-				if (!timedout) {
-					timedout = 1;
-					warnx_("%s: no progress after %u s: "
-					    "stopping it", x->what, deadline);
-					ck_pr_store_32(&g_sh->c.abort, 1);
-					g_alarm = 0;
-					alarm(3);
-				} else {
-					for (i = 0; i < n; i++)
-						if (pids[i] > 0)
-							kill(pids[i], SIGKILL);
-					killed = 1;
-				}
-			}
-			continue;
-		}
-		for (i = 0; i < n && pids[i] != p; i++)
-			;
-		if (i == n)
-			continue;
-		pids[i] = 0;
-		live--;
-		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL &&
-		    p == G.gs->victim && G.kind == G_TAKEOVER)
-			continue;
-		if (WIFSIGNALED(st)) {
-			if (WTERMSIG(st) != SIGKILL || !killed)
-				warnx_("%s: %s killed by signal %d", x->what,
-				    i == n - 1 ? "producer" : "member",
-				    WTERMSIG(st));
-			bad = 1;
-			ck_pr_store_32(&g_sh->c.abort, 1);
-		} else if (WEXITSTATUS(st) != 0) {
-			bad = 1;
-			ck_pr_store_32(&g_sh->c.abort, 1);
-		}
-	}
-	alarm(0);
-	return bad || timedout || g_interrupted ? -1 : 0;
-}
-
 /* Run N members and a producer for one measurement. */
 static int
 g_run(struct ctx *x, enum gkind kind, int n)
@@ -3409,10 +3509,7 @@ g_run(struct ctx *x, enum gkind kind, int n)
 
 	memset(G.gs, 0, sizeof *G.gs);
 	x->sh->c.abort = 0;
-	memset(x->sh->c.csw, 0, sizeof x->sh->c.csw);
-	memset(x->sh->c.cpu_ns, 0, sizeof x->sh->c.cpu_ns);
-	memset(x->sh->c.helper_ns, 0, sizeof x->sh->c.helper_ns);
-	memset(x->sh->c.wall_ticks, 0, sizeof x->sh->c.wall_ticks);
+	ctl_reset_usage(&x->sh->c);
 	G.kind = kind;
 	G.n = n;
 	G.gs->target = x->o.ack_count;
@@ -3426,7 +3523,7 @@ g_run(struct ctx *x, enum gkind kind, int n)
 		if ((pids[i] = fork()) == -1) {
 			warnx_("%s: fork: %s", x->what, strerror(errno));
 			x->sh->c.abort = 1;
-			g_reap(x, pids, i, 5);
+			reap(x, pids, i, n, "member", NULL, 5);
 			return -1;
 		}
 		if (pids[i] == 0) {
@@ -3438,7 +3535,8 @@ g_run(struct ctx *x, enum gkind kind, int n)
 			_exit(i == n ? g_producer(x) : g_consumer(x, i));
 		}
 	}
-	return g_reap(x, pids, n + 1, kind == G_TPUT ? 60 +
+	return reap(x, pids, n + 1, n, "member", kind == G_TAKEOVER ?
+	    &G.gs->victim : NULL, kind == G_TPUT ? 60 +
 	    (unsigned)(x->o.tput_secs * 4) : kind == G_ACK ? 120 : 30);
 }
 
@@ -3458,8 +3556,7 @@ g_throughput(struct ctx *x, int slot, int n)
 	    n == 1 ? "" : "s");
 	progress(x->what);
 	if (g_run(x, G_TPUT, n) == -1) {
-		tp->state = -1;
-		x->failures++;
+		failed(x, &tp->state);
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -3474,8 +3571,7 @@ g_throughput(struct ctx *x, int slot, int n)
 	    ticks_ns((double)(last - gs->t_first)) / 1e9 : 0;
 	if (tp->secs <= 0 || tp->msgs == 0) {
 		warnx_("%s: nothing measured", x->what);
-		tp->state = -1;
-		x->failures++;
+		failed(x, &tp->state);
 		return;
 	}
 	tp->msg_s = (double)tp->msgs / tp->secs;
@@ -3499,8 +3595,7 @@ g_takeover_run(struct ctx *x, int slot)
 	snprintf(x->what, sizeof x->what, "group takeover, run %d", slot + 1);
 	progress(x->what);
 	if (g_run(x, G_TAKEOVER, 2) == -1) {
-		to->state = -1;
-		x->failures++;
+		failed(x, &to->state);
 		return;
 	}
 	to->max_ms = 0;
@@ -3518,9 +3613,10 @@ g_takeover_run(struct ctx *x, int slot)
 	}
 	if (gs->t_end > 0)
 		G.rate_got = (double)gs->sent / ((double)gs->t_end / 1e9);
-	to->state = to->queues > 0 ? 1 : -1;
-	if (to->state != 1)
-		x->failures++;
+	if (to->queues > 0)
+		to->state = 1;
+	else
+		failed(x, &to->state);
 }
 
 static void
@@ -3673,8 +3769,7 @@ g_print_text(struct ctx *x)
 		    "uncounted one, in polls of %d without waiting; the "
 		    "member's thread CPU time)\n", x->o.ack_count, POLL_BATCH);
 	}
-	for (i = 0; i < x->nwarnings; i++)
-		printf("%swarning: %s\n", i == 0 ? "\n" : "", x->warnings[i]);
+	print_warnings(x);
 }
 
 static void
@@ -3683,9 +3778,7 @@ g_print_json(struct ctx *x)
 	double med, worst;
 	int i;
 
-	printf("{\"tool\":\"%s\",\"version\":\"%s\",\"libshmq\":", PROG,
-	    SHMQ_VERSION_STRING);
-	json_str(shmq_version());
+	json_head();
 	printf(",\"mode\":\"group\",\"config\":{\"size\":%" PRIu64
 	    ",\"queues\":%d,\"pinned\":%s,\"producer_cpu\":%d,"
 	    "\"member_cpus\":[", x->o.size, GROUP_QUEUES,
@@ -3695,16 +3788,13 @@ g_print_json(struct ctx *x)
 	printf("],\"clock\":\"%s\",\"tput_max_messages\":%" PRIu64
 	    ",\"tput_max_seconds\":%.3f,\"takeover_runs\":%" PRIu64
 	    ",\"takeover_rate\":%" PRIu64 ",\"ack_messages\":%" PRIu64
-	    ",\"poll_batch\":%d,\"bus\":", clk == CLK_TSC ? "tsc" :
+	    ",\"poll_batch\":%d", clk == CLK_TSC ? "tsc" :
 	    "monotonic", x->o.n_tput, x->o.tput_secs, x->o.takeover_runs,
 	    x->o.group_rate, x->o.ack_count, POLL_BATCH);
-	json_str(x->o.bus);
-	printf(",\"topic\":");
-	json_str(x->o.topic);
-	printf(",\"store\":");
-	json_str(x->home);
-	printf(",\"store_kind\":");
-	json_str(x->store_kind);
+	json_kv("bus", x->o.bus);
+	json_kv("topic", x->o.topic);
+	json_kv("store", x->home);
+	json_kv("store_kind", x->store_kind);
 	printf("},\"throughput\":[");
 	for (i = 0; i < x->o.ngroup; i++) {
 		const struct gtput *tp = &G.tp[i];
@@ -3762,13 +3852,7 @@ g_print_json(struct ctx *x)
 		}
 		printf("]");
 	}
-	printf(",\"warnings\":[");
-	for (i = 0; i < x->nwarnings; i++) {
-		if (i > 0)
-			putchar(',');
-		json_str(x->warnings[i]);
-	}
-	printf("],\"ok\":%s}\n", x->failures == 0 ? "true" : "false");
+	json_tail(x);
 }
 
 /* The members' CPUs: the consumer CPU, then the others but the
@@ -3851,7 +3935,7 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	struct row *r;
 	struct cpu_times ct0;
-	int rc, i, want_shmq, order_lat[T_COUNT], order_tput[T_COUNT];
+	int rc, i, want_shmq;
 	uint64_t slots, kids0;
 
 	if ((rc = parse_args(&x->o, argc, argv)) != 0)
@@ -3915,38 +3999,12 @@ main(int argc, char **argv)
 		}
 	}
 
-	/*
-	 * Each shmq row runs right after the floor it is compared with, so
-	 * that both see the same placement of the virtual CPUs.
-	 */
-	order_lat[0] = T_CACHELINE;
-	order_lat[1] = T_SHMQ_BUSY;
-	order_lat[2] = T_FUTEX;
-	order_lat[3] = T_SHMQ_SLEEP;
-	order_lat[4] = T_PIPE;
-	order_lat[5] = T_UNIX;
-	order_tput[0] = T_CACHELINE;
-	order_tput[1] = T_SHMQ_BUSY;
-	order_tput[2] = T_SHMQ_SLEEP;
-	order_tput[3] = T_PIPE;
-	order_tput[4] = T_UNIX;
-	order_tput[5] = T_FUTEX;
 	cpu_times(x, &ct0);
 	kids0 = children_cpu_ns();
 	if (x->o.do_lat)
-		for (i = 0; i < T_COUNT && !g_interrupted; i++) {
-			r = &rows[order_lat[i]];
-			if (!r->selected || !r->has_lat || r->lat.state != 0)
-				continue;
-			measure_latency(x, (enum transport)order_lat[i]);
-		}
+		measure_rows(x, order_lat, 0);
 	if (x->o.do_tput)
-		for (i = 0; i < T_COUNT && !g_interrupted; i++) {
-			r = &rows[order_tput[i]];
-			if (!r->selected || !r->has_tput || r->tp.state != 0)
-				continue;
-			measure_throughput(x, (enum transport)order_tput[i]);
-		}
+		measure_rows(x, order_tput, 1);
 	progress(NULL);
 	check_noise(x, &ct0, kids0);
 	keeper_stop(x);
