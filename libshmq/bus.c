@@ -591,13 +591,13 @@ last_checkpoint(const struct shmq_bus *bus)
  * the index files of queues that took records since, and the directories
  * that name files made since) is written and waited for here; the
  * checkpoint itself is then written with fdatasync and renamed into
- * place.  Caller alone on the bus (the last closer).
+ * place.  Caller alone on the bus (the last closer), or shmqd's flush
+ * (flush.c), which only passes a TO below which every record is indexed.
  */
-static int
-store_sync(struct shmq_bus *bus, uint64_t to)
+int
+shmq__store_sync(struct shmq_bus *bus, uint64_t from, uint64_t to)
 {
 	char path[PATH_MAX];
-	uint64_t from = last_checkpoint(bus);
 	struct shmq_topic *t;
 	uint32_t id, q, ntopics, nq = 0;
 	int err, fd, pass, touched;
@@ -678,7 +678,7 @@ shmq_bus_close(struct shmq_bus *bus)
 		shmq__prefault_stop(bus);
 		shmq__offsets_save_all(bus);
 		tail = ck_pr_load_64(&bus->ctl->log_tail);
-		if (store_sync(bus, tail) == 0)
+		if (shmq__store_sync(bus, last_checkpoint(bus), tail) == 0)
 			(void)shmq__checkpoint_write(bus, tail, 1);
 	}
 	bus_free(bus, last);

@@ -127,6 +127,12 @@ shmq__ctl_ptr(const struct shmq_bus *bus, uint64_t off, uint64_t len)
 	return (char *)bus->ctl + off;
 }
 
+/*
+ * Write to disk what a checkpoint at TO vouches for, given the one at FROM
+ * (bus.c, store_sync).  0 or a code.
+ */
+int shmq__store_sync(struct shmq_bus *bus, uint64_t from, uint64_t to);
+
 /* Create a fresh control region (any old one is unlinked first). */
 int shmq__ctl_create(struct shmq_bus *bus);
 /* Attach the existing control region and check its header. */

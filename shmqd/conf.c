@@ -1,0 +1,155 @@
+/*
+ * conf.c - shmqd's settings (see conf.h).
+ *
+ * The file is INI: keys at the top or in a [shmqd] section; unknown
+ * sections and keys are errors, so a typo is not silently ignored.
+ *
+ *	bus = orders
+ *	home = /var/lib/shmq
+ *	pidfile = /run/shmqd-orders.pid
+ *	log = syslog			# or stderr
+ *	log_level = info		# error warning notice info debug
+ *	flush_interval_ms = 500		# 0: no periodic flush
+ *	reap_interval_ms = 100		# 0: no reaper
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "conf.h"
+#include "log.h"
+
+void
+conf_defaults(struct shmqd_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->level = LOG_INFO;
+	c->flush_ms = SHMQD_FLUSH_MS_DEF;
+	c->reap_ms = SHMQD_REAP_MS_DEF;
+}
+
+int
+conf_ms(const char *s, uint32_t *out, const char **errstr)
+{
+	long long v = strtonum(s, 0, SHMQD_MS_MAX, errstr);
+
+	if (*errstr != NULL)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+struct load {
+	struct shmqd_conf	*c;
+	char			 err[256];
+};
+
+static int
+copy(char *dst, size_t len, const char *v, struct load *l, const char *key)
+{
+	if (strlcpy(dst, v, len) >= len) {
+		snprintf(l->err, sizeof(l->err), "%s: too long", key);
+		return 0;
+	}
+	return 1;
+}
+
+/* inih handler: 1 to go on, 0 for an error on this line. */
+static int
+handler(void *arg, const char *section, const char *key, const char *v)
+{
+	struct load *l = arg;
+	struct shmqd_conf *c = l->c;
+	const char *errstr;
+
+	if (section[0] != '\0' && strcmp(section, "shmqd") != 0) {
+		snprintf(l->err, sizeof(l->err), "unknown section [%s] "
+		    "(only [shmqd])", section);
+		return 0;
+	}
+	if (strcmp(key, "bus") == 0)
+		return copy(c->bus, sizeof(c->bus), v, l, key);
+	if (strcmp(key, "home") == 0)
+		return copy(c->home, sizeof(c->home), v, l, key);
+	if (strcmp(key, "pidfile") == 0)
+		return copy(c->pidfile, sizeof(c->pidfile), v, l, key);
+	if (strcmp(key, "log") == 0) {
+		if (strcmp(v, "syslog") != 0 && strcmp(v, "stderr") != 0) {
+			snprintf(l->err, sizeof(l->err), "log: \"%s\": "
+			    "stderr or syslog", v);
+			return 0;
+		}
+		c->syslog_on = strcmp(v, "syslog") == 0;
+		c->log_given = true;
+		return 1;
+	}
+	if (strcmp(key, "log_level") == 0) {
+		if ((c->level = log_level_parse(v)) < 0) {
+			snprintf(l->err, sizeof(l->err), "log_level: \"%s\": "
+			    "error, warning, notice, info or debug", v);
+			return 0;
+		}
+		return 1;
+	}
+	if (strcmp(key, "flush_interval_ms") == 0 ||
+	    strcmp(key, "reap_interval_ms") == 0) {
+		uint32_t *p = key[0] == 'f' ? &c->flush_ms : &c->reap_ms;
+
+		if (conf_ms(v, p, &errstr) < 0) {
+			snprintf(l->err, sizeof(l->err), "%s: \"%s\": %s "
+			    "(milliseconds, 0 to %d)", key, v, errstr,
+			    SHMQD_MS_MAX);
+			return 0;
+		}
+		return 1;
+	}
+	snprintf(l->err, sizeof(l->err), "unknown key \"%s\"", key);
+	return 0;
+}
+
+int
+conf_load(struct shmqd_conf *c, const char *path, char *err, size_t errlen)
+{
+	struct load l = { .c = c };
+	int r;
+
+	r = ini_parse(path, handler, &l);
+	if (r == 0)
+		return 0;
+	if (r == -1)
+		snprintf(err, errlen, "%s: cannot open", path);
+	else if (r == -2)
+		snprintf(err, errlen, "%s: out of memory", path);
+	else if (l.err[0] != '\0')
+		snprintf(err, errlen, "%s:%d: %s", path, r, l.err);
+	else
+		snprintf(err, errlen, "%s:%d: syntax error (expected "
+		    "[section] or key = value)", path, r);
+	return -1;
+}
+
+void
+conf_override(struct shmqd_conf *dst, const struct shmqd_conf *src)
+{
+	if (src->set & CONF_BUS)
+		memcpy(dst->bus, src->bus, sizeof(dst->bus));
+	if (src->set & CONF_HOME)
+		memcpy(dst->home, src->home, sizeof(dst->home));
+	if (src->set & CONF_PIDFILE)
+		memcpy(dst->pidfile, src->pidfile, sizeof(dst->pidfile));
+	if (src->set & CONF_LOG) {
+		dst->syslog_on = src->syslog_on;
+		dst->log_given = true;
+	}
+	if (src->set & CONF_LEVEL)
+		dst->level = src->level;
+	if (src->set & CONF_FLUSH)
+		dst->flush_ms = src->flush_ms;
+	if (src->set & CONF_REAP)
+		dst->reap_ms = src->reap_ms;
+	dst->set = src->set;
+}

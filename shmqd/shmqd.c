@@ -1,0 +1,457 @@
+/*
+ * shmqd.c - the bus daemon: options and config, one instance per bus (a
+ * pidfile in the store, flock()ed through libbsd), foreground or
+ * background, signals, and two worker threads: the flusher (flush.c in
+ * libshmq: log and index to disk, then a checkpoint) and the reaper
+ * (reaper.c).  While shmqd runs it holds the bus open, so the control
+ * region stays in place between clients.
+ *
+ * Threads.  SIGHUP, SIGTERM and SIGINT are blocked in every thread; the
+ * main thread takes them with sigwaitinfo().  Workers sleep on a condition
+ * variable with their interval as the deadline, so a stop or a reload
+ * reaches them at once.
+ *
+ * Stop.  The workers finish their pass and exit; a final flush writes a
+ * checkpoint up to the safe point; then shmq_bus_close(), which, when
+ * shmqd is the last process on the bus, syncs the rest and writes the
+ * clean checkpoint at the log tail.
+ *
+ * Exit codes: 0 stopped cleanly, 1 failed (bus, pidfile, another
+ * instance), 2 bad usage or bad config.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libutil.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <shmq/shmq.h>
+
+#include "bus.h"
+#include "flush.h"
+#include "internal.h"
+
+#include "conf.h"
+#include "log.h"
+#include "reaper.h"
+
+struct daemon {
+	struct shmq_bus		*bus;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;
+	bool			 stop;
+	uint32_t		 flush_ms;	/* under lock */
+	uint32_t		 reap_ms;
+	struct shmq_flusher	 fl;		/* flusher thread's */
+	struct reaper		 rp;		/* reaper thread's */
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: shmqd [-f] [-b BUS] [--home DIR] [-c FILE] [--log stderr|syslog]\n"
+"             [--log-level LEVEL] [--flush-interval MS] [--reap-interval MS]\n"
+"             [--pidfile FILE]\n"
+"The daemon of one shmq bus: periodic flush and checkpoints, reaping of dead\n"
+"clients.  See shmqd(8).\n"
+"  -b, --bus BUS          bus name (default $SHMQ_BUS, else \"default\")\n"
+"      --home DIR         store root (default $SHMQ_HOME or its default)\n"
+"  -c, --config FILE      INI config file ([shmqd] keys; see shmqd(8))\n"
+"  -f, --foreground       stay in the foreground (logs to stderr)\n"
+"      --log WHERE        stderr or syslog (background default: syslog)\n"
+"      --log-level LEVEL  error, warning, notice, info (default), debug\n"
+"      --flush-interval MS  async flush period (default 500; 0: none)\n"
+"      --reap-interval MS   reaper period (default 100; 0: none)\n"
+"      --pidfile FILE     default <store>/shmqd.pid\n"
+"  -h, --help, -V, --version\n");
+}
+
+static void __attribute__((noreturn))
+bad(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("shmqd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (shmqd --help)\n", stderr);
+	exit(2);
+}
+
+static void
+parse_args(int argc, char **argv, struct shmqd_conf *cl, const char **cfg,
+    bool *fg)
+{
+	enum { O_HOME = 256, O_LOG, O_LEVEL, O_FLUSH, O_REAP, O_PIDFILE };
+	static const struct option lopts[] = {
+		{ "bus", required_argument, NULL, 'b' },
+		{ "home", required_argument, NULL, O_HOME },
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "log", required_argument, NULL, O_LOG },
+		{ "log-level", required_argument, NULL, O_LEVEL },
+		{ "flush-interval", required_argument, NULL, O_FLUSH },
+		{ "reap-interval", required_argument, NULL, O_REAP },
+		{ "pidfile", required_argument, NULL, O_PIDFILE },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *errstr;
+	int ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":b:c:fhV", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'b':
+			if (shmq_name_check(optarg) < 0 ||
+			    strlcpy(cl->bus, optarg, sizeof(cl->bus)) >=
+			    sizeof(cl->bus))
+				bad("bus \"%s\": invalid name", optarg);
+			cl->set |= CONF_BUS;
+			break;
+		case O_HOME:
+			if (strlcpy(cl->home, optarg, sizeof(cl->home)) >=
+			    sizeof(cl->home))
+				bad("--home: too long");
+			cl->set |= CONF_HOME;
+			break;
+		case 'c':
+			*cfg = optarg;
+			break;
+		case 'f':
+			*fg = true;
+			break;
+		case O_LOG:
+			if (strcmp(optarg, "stderr") != 0 &&
+			    strcmp(optarg, "syslog") != 0)
+				bad("--log \"%s\": stderr or syslog", optarg);
+			cl->syslog_on = strcmp(optarg, "syslog") == 0;
+			cl->set |= CONF_LOG;
+			break;
+		case O_LEVEL:
+			if ((cl->level = log_level_parse(optarg)) < 0)
+				bad("--log-level \"%s\": error, warning, "
+				    "notice, info or debug", optarg);
+			cl->set |= CONF_LEVEL;
+			break;
+		case O_FLUSH:
+		case O_REAP:
+			if (conf_ms(optarg, ch == O_FLUSH ? &cl->flush_ms :
+			    &cl->reap_ms, &errstr) < 0)
+				bad("--%s-interval \"%s\": %s (milliseconds, "
+				    "0 to %d)", ch == O_FLUSH ? "flush" :
+				    "reap", optarg, errstr, SHMQD_MS_MAX);
+			cl->set |= ch == O_FLUSH ? CONF_FLUSH : CONF_REAP;
+			break;
+		case O_PIDFILE:
+			if (strlcpy(cl->pidfile, optarg, sizeof(cl->pidfile))
+			    >= sizeof(cl->pidfile))
+				bad("--pidfile: too long");
+			cl->set |= CONF_PIDFILE;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("shmqd %s\n", PACKAGE_VERSION);
+			exit(0);
+		case ':':
+			bad("option %s needs an argument", argv[optind - 1]);
+		default:
+			if (optopt != 0)
+				bad("unknown option -%c", optopt);
+			bad("unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		bad("unexpected argument \"%s\"", argv[optind]);
+}
+
+/* Read the config file (if any) and apply the command line over it. */
+static int
+load(struct shmqd_conf *c, const struct shmqd_conf *cl, const char *cfg,
+    char *err, size_t errlen)
+{
+	conf_defaults(c);
+	if (cfg != NULL && conf_load(c, cfg, err, errlen) < 0)
+		return -1;
+	conf_override(c, cl);
+	return 0;
+}
+
+/* Sleep until MS from now or a stop; true if stopping.  Lock held. */
+static bool
+nap(struct daemon *d, uint32_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	if (!d->stop)
+		pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+	return d->stop;
+}
+
+static void
+flush_report(struct daemon *d, int r)
+{
+	struct shmq_flusher *f = &d->fl;
+
+	if (r < 0)
+		log_err("flush: %s", shmq_errmsg());
+	else if (r > 0)
+		log_debug("flush: checkpoint at %llu (%llu bytes in %.3f ms, "
+		    "%llu bytes not yet safe)",
+		    (unsigned long long)f->ckpt_off,
+		    (unsigned long long)f->last_bytes,
+		    (double)f->last_dur_ns / 1e6,
+		    (unsigned long long)f->lag_bytes);
+}
+
+static void *
+flusher(void *arg)
+{
+	struct daemon *d = arg;
+	uint32_t ms;
+	int r;
+
+	pthread_mutex_lock(&d->lock);
+	for (;;) {
+		ms = d->flush_ms;
+		if (nap(d, ms == 0 ? 1000 : ms))
+			break;
+		if (d->flush_ms == 0)
+			continue;
+		pthread_mutex_unlock(&d->lock);
+		r = shmq__flush(d->bus, &d->fl);
+		flush_report(d, r);
+		pthread_mutex_lock(&d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+static void *
+reaper(void *arg)
+{
+	struct daemon *d = arg;
+	uint32_t ms;
+
+	pthread_mutex_lock(&d->lock);
+	for (;;) {
+		ms = d->reap_ms;
+		if (nap(d, ms == 0 ? 1000 : ms))
+			break;
+		if (d->reap_ms == 0)
+			continue;
+		pthread_mutex_unlock(&d->lock);
+		(void)reaper_pass(&d->rp);
+		pthread_mutex_lock(&d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/* SIGHUP: read the file again; apply what can change, say what cannot. */
+static void
+reload(struct daemon *d, struct shmqd_conf *cur, const struct shmqd_conf *cl,
+    const char *cfg)
+{
+	struct shmqd_conf n;
+	char err[512];
+
+	if (load(&n, cl, cfg, err, sizeof(err)) < 0) {
+		log_err("reload: %s; keeping the running settings", err);
+		return;
+	}
+	if (strcmp(n.bus, cur->bus) != 0 || strcmp(n.home, cur->home) != 0 ||
+	    strcmp(n.pidfile, cur->pidfile) != 0 ||
+	    (n.log_given && n.syslog_on != cur->syslog_on))
+		log_warn("reload: bus, home, pidfile and log target are "
+		    "fixed at start; restart shmqd to change them");
+	pthread_mutex_lock(&d->lock);
+	d->flush_ms = n.flush_ms;
+	d->reap_ms = n.reap_ms;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	log_set_level(n.level);
+	log_notice("reload: flush interval %u ms, reap interval %u ms, log "
+	    "level %s", n.flush_ms, n.reap_ms, log_level_name(n.level));
+	cur->flush_ms = n.flush_ms;
+	cur->reap_ms = n.reap_ms;
+	cur->level = n.level;
+}
+
+static void
+detach(void)
+{
+	pid_t pid;
+	int fd;
+
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		fprintf(stderr, "shmqd: fork: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (pid > 0)
+		_exit(0);	/* the bus stays open in the child */
+	(void)setsid();
+	if (chdir("/") < 0) {
+		/* cannot happen; keep the working directory */
+	}
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+		(void)dup2(fd, STDIN_FILENO);
+		(void)dup2(fd, STDOUT_FILENO);
+		(void)dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct shmqd_conf cl, c;
+	struct daemon d;
+	struct pidfh *pfh;
+	pthread_t tf, tr;
+	sigset_t set;
+	siginfo_t si;
+	const char *cfg = NULL;
+	char path[PATH_MAX], err[512];
+	bool fg = false, run = true;
+	pid_t other = 0;
+	int e, sig;
+
+	conf_defaults(&cl);
+	parse_args(argc, argv, &cl, &cfg, &fg);
+	if (load(&c, &cl, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "shmqd: %s\n", err);
+		return 2;
+	}
+	if (c.bus[0] != '\0' && shmq_name_check(c.bus) < 0) {
+		fprintf(stderr, "shmqd: bus \"%s\": invalid name\n", c.bus);
+		return 2;
+	}
+	if (c.home[0] != '\0' && setenv("SHMQ_HOME", c.home, 1) < 0) {
+		fprintf(stderr, "shmqd: SHMQ_HOME: %s\n", strerror(errno));
+		return 1;
+	}
+	if (!c.log_given)
+		c.syslog_on = !fg;
+	log_set_level(c.level);
+
+	memset(&d, 0, sizeof(d));
+	if ((e = shmq_bus_open(&d.bus, c.bus[0] ? c.bus : NULL, NULL)) < 0) {
+		fprintf(stderr, "shmqd: %s\n", shmq_errmsg());
+		return 1;
+	}
+	if (c.pidfile[0] == '\0')
+		snprintf(c.pidfile, sizeof(c.pidfile), "%s/shmqd.pid",
+		    shmq_bus_path(d.bus));
+	strlcpy(path, c.pidfile, sizeof(path));
+	if ((pfh = pidfile_open(path, 0644, &other)) == NULL) {
+		e = errno;
+		shmq_bus_close(d.bus);
+		if (e == EEXIST)
+			fprintf(stderr, "shmqd: bus \"%s\" already has a daemon: "
+			    "pid %ld (pidfile %s)\n", c.bus[0] ? c.bus :
+			    getenv("SHMQ_BUS") ? getenv("SHMQ_BUS") :
+			    "default", (long)other, path);
+		else
+			fprintf(stderr, "shmqd: pidfile %s: %s\n", path,
+			    strerror(e));
+		return 1;
+	}
+	if (!fg)
+		detach();
+	if (pidfile_write(pfh) < 0)
+		fprintf(stderr, "shmqd: pidfile %s: %s\n", path,
+		    strerror(errno));
+	log_open(c.syslog_on);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	pthread_mutex_init(&d.lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&d.cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	d.flush_ms = c.flush_ms;
+	d.reap_ms = c.reap_ms;
+	shmq__flush_init(d.bus, &d.fl);
+	reaper_init(&d.rp, d.bus);
+	if (pthread_create(&tf, NULL, flusher, &d) != 0 ||
+	    pthread_create(&tr, NULL, reaper, &d) != 0) {
+		log_err("cannot start threads");
+		pidfile_remove(pfh);
+		shmq_bus_close(d.bus);
+		return 1;
+	}
+	log_notice("started: bus \"%s\" store %s, flush every %u ms, reap "
+	    "every %u ms, checkpoint at %llu", shmq_bus_name(d.bus),
+	    shmq_bus_path(d.bus), c.flush_ms, c.reap_ms,
+	    (unsigned long long)d.fl.ckpt_off);
+
+	while (run) {
+		if ((sig = sigwaitinfo(&set, &si)) < 0)
+			continue;
+		switch (sig) {
+		case SIGHUP:
+			reload(&d, &c, &cl, cfg);
+			break;
+		default:
+			log_notice("%s: stopping", strsignal(sig));
+			run = false;
+		}
+	}
+
+	pthread_mutex_lock(&d.lock);
+	d.stop = true;
+	pthread_cond_broadcast(&d.cond);
+	pthread_mutex_unlock(&d.lock);
+	pthread_join(tf, NULL);
+	pthread_join(tr, NULL);
+	e = shmq__flush(d.bus, &d.fl);
+	flush_report(&d, e);
+	log_notice("stopped: checkpoint at %llu; %llu flushes, %llu bytes, "
+	    "last %.3f ms; reaped %llu clients, %llu holes, %llu members",
+	    (unsigned long long)d.fl.ckpt_off,
+	    (unsigned long long)d.fl.flushes,
+	    (unsigned long long)d.fl.bytes, (double)d.fl.last_dur_ns / 1e6,
+	    (unsigned long long)d.rp.clients, (unsigned long long)d.rp.holes,
+	    (unsigned long long)d.rp.members);
+	reaper_fini(&d.rp);
+	/* The last closer syncs the rest and writes the clean checkpoint. */
+	shmq_bus_close(d.bus);
+	pidfile_remove(pfh);
+	log_close();
+	return e < 0 ? 1 : 0;
+}
