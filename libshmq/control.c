@@ -223,6 +223,8 @@ shmq__ctl_create(struct shmq_bus *bus)
 	pthread_mutex_init(&ctl->admin, &ma);
 	pthread_mutexattr_destroy(&ma);
 	ck_ec64_init(&ctl->doorbell, 0);
+	ck_ec64_init(&ctl->flush_req, 0);
+	ck_ec64_init(&ctl->flush_done, 0);
 
 	if ((off = shmq__ctl_alloc(bus, SHMQ_TOPIC_CHUNKS * sizeof(uint64_t),
 	    &err)) == 0)

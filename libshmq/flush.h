@@ -38,7 +38,17 @@ struct shmq_flusher {
 	uint64_t	bytes;
 	uint64_t	gaps;		/* dead writers' gaps looked past */
 	uint64_t	errors;
+	/* Sync flush (server side). */
+	uint64_t	sync_pos;	/* synced, every record below whole */
+	uint64_t	sync_gap_off;	/* the sync walk's own gap state */
+	uint64_t	sync_gap_since_ns;
+	uint64_t	rounds;		/* syncs that published flushed_off */
 };
+
+/* A server that has not beaten for this long is taken for gone. */
+#define SHMQ_SYNC_GRACE_NS	(250ull * 1000 * 1000)
+/* The server beats at least this often, even idle. */
+#define SHMQ_SYNC_BEAT_NS	(50ull * 1000 * 1000)
 
 /* Start from the checkpoint on disk (or 0). */
 void shmq__flush_init(struct shmq_bus *bus, struct shmq_flusher *f);
@@ -56,5 +66,25 @@ int shmq__flush(struct shmq_bus *bus, struct shmq_flusher *f);
  * state. */
 uint64_t shmq__flush_safe_point(struct shmq_bus *bus, struct shmq_flusher *f,
     uint64_t from, uint64_t tail);
+
+/*
+ * Server (shmqd's flusher, one thread per bus): beat, and serve sync
+ * requests until UNTIL_NS (CLOCK_MONOTONIC), sleeping on ctl->flush_req
+ * meanwhile.  Returns 1 after a round that published flushed_off, 0 at
+ * UNTIL_NS, or a code with detail.
+ */
+int shmq__flush_serve(struct shmq_bus *bus, struct shmq_flusher *f,
+    uint64_t until_ns);
+
+/* The server stops serving: senders fall back to syncing themselves. */
+void shmq__flush_serve_stop(struct shmq_bus *bus);
+
+/*
+ * Sender: return once the record [OFF, END) (index entry at ENTRY, may be
+ * NULL) is on disk: 0, SHMQ_ETIMEDOUT after TIMEOUT_MS, or a code with
+ * detail.  FLAGS: SHMQ_SYNC_NO_SELF.
+ */
+int shmq__flush_wait(struct shmq_bus *bus, uint64_t off, uint64_t end,
+    const void *entry, uint32_t timeout_ms, unsigned int flags);
 
 #endif

@@ -16,7 +16,7 @@
 
 #include <ck_ec.h>
 
-#define SHMQ_LAYOUT_VERSION	3
+#define SHMQ_LAYOUT_VERSION	4
 #define SHMQ_CACHELINE		64
 
 /* ------------------------------------------------------------------ */
@@ -191,9 +191,32 @@ struct shmq_ctl {
 	/* Doorbell for consumers that follow several topics. */
 	struct ck_ec64	doorbell;
 	uint8_t		pad5[SHMQ_CACHELINE - sizeof(struct ck_ec64)];
+
+	/*
+	 * Sync flush with group commit (flush.c).  Senders in sync mode
+	 * raise flush_want_off (CAS to the max) to the end of their record
+	 * and bump flush_req; the server (shmqd's flusher) syncs, raises
+	 * flushed_off (CAS to the max, release) and bumps flush_done.
+	 * flushed_off only ever names a point below which every record was
+	 * whole before the sync that covered it began.
+	 */
+	uint64_t	flush_want_off;	/* highest record end asked for */
+	uint64_t	flushed_off;	/* log bytes below are on disk */
+	uint64_t	flush_server_ns; /* server's CLOCK_MONOTONIC beat, 0:
+					   no server since the region was
+					   made */
+	uint64_t	flush_dir_segs;	/* segments whose names are on disk */
+	uint64_t	flush_rounds;	/* server syncs for sync senders */
+	uint64_t	flush_acks;	/* sync sends the server acknowledged */
+	uint64_t	flush_self;	/* sync sends that synced themselves */
+	uint64_t	flush_timeouts;	/* sync sends that timed out */
+	struct ck_ec64	flush_req;	/* server sleeps here */
+	uint8_t		pad7[SHMQ_CACHELINE - sizeof(struct ck_ec64)];
+	struct ck_ec64	flush_done;	/* sync senders sleep here */
+	uint8_t		pad8[SHMQ_CACHELINE - sizeof(struct ck_ec64)];
 };
 _Static_assert(sizeof(pthread_mutex_t) <= SHMQ_CACHELINE, "mutex fits a line");
-_Static_assert(sizeof(struct shmq_ctl) == 7 * SHMQ_CACHELINE,
+_Static_assert(sizeof(struct shmq_ctl) == 10 * SHMQ_CACHELINE,
     "control header layout");
 
 struct shmq_topic_hash {

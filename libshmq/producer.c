@@ -18,6 +18,8 @@
 #include "client.h"
 #include "commitlog.h"
 #include "consumequeue.h"
+#include "delay.h"
+#include "flush.h"
 #include "internal.h"
 #include "msg.h"
 #include "prefault.h"
@@ -36,6 +38,9 @@ struct shmq_producer {
 	 * lookup (validation, hash, probe).  Topics are never removed
 	 * while the bus is open, so the pointer stays valid. */
 	struct shmq_topic		*last;
+	/* Sync flush (shmq_producer_set_sync): 0 ms, async. */
+	uint32_t			 sync_ms;
+	uint32_t			 sync_flags;
 };
 
 static int
@@ -89,6 +94,19 @@ shmq_producer_close(struct shmq_producer *p)
 		return;
 	shmq__client_release(p->bus, p->slot_idx);
 	free(p);
+}
+
+int
+shmq_producer_set_sync(struct shmq_producer *p, uint32_t timeout_ms,
+    unsigned int flags)
+{
+	if (p == NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "no producer");
+	if ((flags & ~SHMQ_SYNC_NO_SELF) != 0)
+		return SHMQ_ERR(SHMQ_EINVAL, "sync flags %#x", flags);
+	ck_pr_store_32(&p->sync_flags, flags);
+	ck_pr_store_32(&p->sync_ms, timeout_ms);
+	return 0;
 }
 
 static int
@@ -178,6 +196,12 @@ again:
 		res->queue_off = qoff;
 		res->log_off = loff;
 	}
+	/* Sync flush: the record is stored and announced whatever the
+	 * outcome; a timeout only leaves its durability unconfirmed. */
+	if (unlikely(ck_pr_load_32(&p->sync_ms) != 0))
+		return shmq__flush_wait(bus, loff, loff + enc->size, e,
+		    ck_pr_load_32(&p->sync_ms),
+		    ck_pr_load_32(&p->sync_flags));
 	return 0;
 }
 
@@ -190,6 +214,11 @@ prepare(struct shmq_producer *p, const struct shmq_msg *m,
 
 	if (unlikely(m == NULL))
 		return SHMQ_ERR(SHMQ_EINVAL, "no message");
+	/* A delayed message reaches here only in a batch (a plain send
+	 * routes it to delay.c first). */
+	if (unlikely(m->delay_level != 0 || m->deliver_at_ms != 0))
+		return SHMQ_ERR(SHMQ_EINVAL, "delayed messages are sent one "
+		    "by one, not in batches");
 	if (likely(p->last != NULL && m->topic != NULL &&
 	    strcmp(m->topic, p->last->name) == 0))
 		*t = p->last;
@@ -216,6 +245,10 @@ shmq_producer_send(struct shmq_producer *p, const struct shmq_msg *m,
 
 	if (unlikely(p == NULL))
 		return SHMQ_ERR(SHMQ_EINVAL, "no producer");
+	/* Delayed: stored in the delay topic instead (delay.c). */
+	if (unlikely(m != NULL && (m->delay_level != 0 ||
+	    m->deliver_at_ms != 0)))
+		return shmq__delay_send(p, p->bus, m, res);
 	if (unlikely((err = prepare(p, m, &t, &enc)) < 0))
 		return err;
 	if (unlikely((q = pick_queue(m, t)) < 0))
@@ -288,6 +321,12 @@ shmq_producer_send_batch(struct shmq_producer *p, const struct shmq_msg *msgs,
 			    strcmp(msgs[i].topic, t->name) != 0) {
 				err = SHMQ_ERR(SHMQ_EINVAL, "batch: message %zu "
 				    "is for another topic", i);
+				goto out;
+			}
+			if (msgs[i].delay_level != 0 ||
+			    msgs[i].deliver_at_ms != 0) {
+				err = SHMQ_ERR(SHMQ_EINVAL, "batch: message "
+				    "%zu is delayed (send it alone)", i);
 				goto out;
 			}
 			if ((err = shmq__msg_measure(&msgs[i], t->name_len,

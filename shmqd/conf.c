@@ -11,6 +11,7 @@
  *	log_level = info		# error warning notice info debug
  *	flush_interval_ms = 500		# 0: no periodic flush
  *	reap_interval_ms = 100		# 0: no reaper
+ *	delay_levels = 1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h
  */
 #include "config.h"
 
@@ -19,6 +20,8 @@
 #include <string.h>
 
 #include <ini.h>
+
+#include "delay.h"
 
 #include "conf.h"
 #include "log.h"
@@ -107,6 +110,19 @@ handler(void *arg, const char *section, const char *key, const char *v)
 		}
 		return 1;
 	}
+	if (strcmp(key, "delay_levels") == 0) {
+		char why[128];
+		int n = shmq__delay_levels_parse(v, c->delay_ms, why,
+		    sizeof(why));
+
+		if (n < 0) {
+			snprintf(l->err, sizeof(l->err), "delay_levels: "
+			    "\"%s\": %s", v, why);
+			return 0;
+		}
+		c->ndelay = (uint32_t)n;
+		return 1;
+	}
 	snprintf(l->err, sizeof(l->err), "unknown key \"%s\"", key);
 	return 0;
 }
@@ -151,5 +167,9 @@ conf_override(struct shmqd_conf *dst, const struct shmqd_conf *src)
 		dst->flush_ms = src->flush_ms;
 	if (src->set & CONF_REAP)
 		dst->reap_ms = src->reap_ms;
+	if (src->set & CONF_DELAY) {
+		memcpy(dst->delay_ms, src->delay_ms, sizeof(dst->delay_ms));
+		dst->ndelay = src->ndelay;
+	}
 	dst->set = src->set;
 }

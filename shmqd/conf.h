@@ -26,6 +26,7 @@
 #define CONF_FLUSH	0x10
 #define CONF_REAP	0x20
 #define CONF_PIDFILE	0x40
+#define CONF_DELAY	0x80
 
 struct shmqd_conf {
 	/* Fixed at start. */
@@ -34,6 +35,8 @@ struct shmqd_conf {
 	char		pidfile[PATH_MAX]; /* "" : <store>/shmqd.pid */
 	bool		syslog_on;	/* log=syslog */
 	bool		log_given;	/* log= set in file or command line */
+	uint32_t	delay_ms[18];	/* delay_levels (scheduler.c) */
+	uint32_t	ndelay;		/* 0: RocketMQ's table */
 	/* Reloadable. */
 	int		level;		/* syslog level */
 	uint32_t	flush_ms;	/* 0: no periodic flush */

@@ -38,12 +38,14 @@
 #include <shmq/shmq.h>
 
 #include "bus.h"
+#include "delay.h"
 #include "flush.h"
 #include "internal.h"
 
 #include "conf.h"
 #include "log.h"
 #include "reaper.h"
+#include "scheduler.h"
 
 struct daemon {
 	struct shmq_bus		*bus;
@@ -54,6 +56,7 @@ struct daemon {
 	uint32_t		 reap_ms;
 	struct shmq_flusher	 fl;		/* flusher thread's */
 	struct reaper		 rp;		/* reaper thread's */
+	struct scheduler	 sc;		/* delayed messages */
 };
 
 static void
@@ -62,7 +65,7 @@ usage(FILE *f)
 	fprintf(f,
 "usage: shmqd [-f] [-b BUS] [--home DIR] [-c FILE] [--log stderr|syslog]\n"
 "             [--log-level LEVEL] [--flush-interval MS] [--reap-interval MS]\n"
-"             [--pidfile FILE]\n"
+"             [--pidfile FILE] [--delay-levels \"1s 5s ... 2h\"]\n"
 "The daemon of one shmq bus: periodic flush and checkpoints, reaping of dead\n"
 "clients.  See shmqd(8).\n"
 "  -b, --bus BUS          bus name (default $SHMQ_BUS, else \"default\")\n"
@@ -74,6 +77,7 @@ usage(FILE *f)
 "      --flush-interval MS  async flush period (default 500; 0: none)\n"
 "      --reap-interval MS   reaper period (default 100; 0: none)\n"
 "      --pidfile FILE     default <store>/shmqd.pid\n"
+"      --delay-levels L   delay level table (default RocketMQ's 18 levels)\n"
 "  -h, --help, -V, --version\n");
 }
 
@@ -94,7 +98,8 @@ static void
 parse_args(int argc, char **argv, struct shmqd_conf *cl, const char **cfg,
     bool *fg)
 {
-	enum { O_HOME = 256, O_LOG, O_LEVEL, O_FLUSH, O_REAP, O_PIDFILE };
+	enum { O_HOME = 256, O_LOG, O_LEVEL, O_FLUSH, O_REAP, O_PIDFILE,
+	    O_DELAY };
 	static const struct option lopts[] = {
 		{ "bus", required_argument, NULL, 'b' },
 		{ "home", required_argument, NULL, O_HOME },
@@ -105,6 +110,7 @@ parse_args(int argc, char **argv, struct shmqd_conf *cl, const char **cfg,
 		{ "flush-interval", required_argument, NULL, O_FLUSH },
 		{ "reap-interval", required_argument, NULL, O_REAP },
 		{ "pidfile", required_argument, NULL, O_PIDFILE },
+		{ "delay-levels", required_argument, NULL, O_DELAY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -162,6 +168,17 @@ parse_args(int argc, char **argv, struct shmqd_conf *cl, const char **cfg,
 				bad("--pidfile: too long");
 			cl->set |= CONF_PIDFILE;
 			break;
+		case O_DELAY: {
+			char why[128];
+			int n = shmq__delay_levels_parse(optarg, cl->delay_ms,
+			    why, sizeof(why));
+
+			if (n < 0)
+				bad("--delay-levels \"%s\": %s", optarg, why);
+			cl->ndelay = (uint32_t)n;
+			cl->set |= CONF_DELAY;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -226,26 +243,55 @@ flush_report(struct daemon *d, int r)
 		    (unsigned long long)f->lag_bytes);
 }
 
+/*
+ * The flusher: every flush_ms the periodic flush and checkpoint, and in
+ * between it serves sync senders at once (group commit, flush.c): it
+ * sleeps on the bus's flush_req event count rather than on d->cond, so it
+ * sees a stop or a reload within one beat (SHMQ_SYNC_BEAT_NS), not at
+ * once.  On the way out it says it no longer serves, so senders sync
+ * themselves instead of waiting out the grace.
+ */
 static void *
 flusher(void *arg)
 {
 	struct daemon *d = arg;
+	struct shmq_ctl *ctl = d->bus->ctl;
+	uint64_t next = 0, now, until;
 	uint32_t ms;
+	bool stop;
 	int r;
 
-	pthread_mutex_lock(&d->lock);
 	for (;;) {
-		ms = d->flush_ms;
-		if (nap(d, ms == 0 ? 1000 : ms))
-			break;
-		if (d->flush_ms == 0)
-			continue;
-		pthread_mutex_unlock(&d->lock);
-		r = shmq__flush(d->bus, &d->fl);
-		flush_report(d, r);
 		pthread_mutex_lock(&d->lock);
+		stop = d->stop;
+		ms = d->flush_ms;
+		pthread_mutex_unlock(&d->lock);
+		if (stop)
+			break;
+		now = shmq__mono_ns();
+		if (now >= next) {
+			if (ms != 0) {
+				r = shmq__flush(d->bus, &d->fl);
+				flush_report(d, r);
+			}
+			next = now + (uint64_t)(ms == 0 ? 1000 : ms) * 1000000;
+		}
+		until = now + SHMQ_SYNC_BEAT_NS;
+		if ((r = shmq__flush_serve(d->bus, &d->fl,
+		    until < next ? until : next)) < 0) {
+			log_err("sync flush: %s", shmq_errmsg());
+			pthread_mutex_lock(&d->lock);
+			(void)nap(d, 100);
+			pthread_mutex_unlock(&d->lock);
+		}
 	}
-	pthread_mutex_unlock(&d->lock);
+	shmq__flush_serve_stop(d->bus);
+	log_notice("sync flush: %llu group commits for %llu sync sends "
+	    "(%llu synced by their sender, %llu timed out)",
+	    (unsigned long long)d->fl.rounds,
+	    (unsigned long long)ck_pr_load_64(&ctl->flush_acks),
+	    (unsigned long long)ck_pr_load_64(&ctl->flush_self),
+	    (unsigned long long)ck_pr_load_64(&ctl->flush_timeouts));
 	return NULL;
 }
 
@@ -415,6 +461,9 @@ main(int argc, char **argv)
 		shmq_bus_close(d.bus);
 		return 1;
 	}
+	if (scheduler_start(&d.sc, d.bus, c.delay_ms, c.ndelay) < 0)
+		log_err("cannot start the delay scheduler: delayed messages "
+		    "wait until a restart");
 	log_notice("started: bus \"%s\" store %s, flush every %u ms, reap "
 	    "every %u ms, checkpoint at %llu", shmq_bus_name(d.bus),
 	    shmq_bus_path(d.bus), c.flush_ms, c.reap_ms,
@@ -439,6 +488,14 @@ main(int argc, char **argv)
 	pthread_mutex_unlock(&d.lock);
 	pthread_join(tf, NULL);
 	pthread_join(tr, NULL);
+	scheduler_stop(&d.sc);
+	if (d.sc.delivered + d.sc.moved + d.sc.dropped + d.sc.errors > 0)
+		log_notice("scheduler: %llu delayed messages delivered, %llu "
+		    "moved, %llu malformed dropped, %llu errors",
+		    (unsigned long long)d.sc.delivered,
+		    (unsigned long long)d.sc.moved,
+		    (unsigned long long)d.sc.dropped,
+		    (unsigned long long)d.sc.errors);
 	e = shmq__flush(d.bus, &d.fl);
 	flush_report(&d, e);
 	log_notice("stopped: checkpoint at %llu; %llu flushes, %llu bytes, "

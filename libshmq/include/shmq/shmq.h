@@ -202,9 +202,36 @@ struct shmq_msg {
 	int			 queue;		/* explicit queue, or
 						   SHMQ_QUEUE_ANY (set by
 						   shmq_msg_init) */
+	/*
+	 * Delayed delivery (RocketMQ's delay levels and timer messages).
+	 * At most one of the two may be set (else SHMQ_EINVAL).  A delayed
+	 * message is stored at once in the reserved topic SHMQ_DELAY_TOPIC,
+	 * its topic and queue (the explicit queue, or the one of its shard
+	 * key, chosen now) in properties, and sent on to its topic when due
+	 * by shmqd's scheduler: delayed messages need shmqd running to be
+	 * delivered (without it they are kept, and delivered, late, when
+	 * it starts).  Delivered at least once, never before due, in due
+	 * order; a crash of shmqd may deliver one twice (same
+	 * SHMQ_PROP_ORIGIN_MSG_ID, the id the send returned).  Not in
+	 * batches (SHMQ_EINVAL).
+	 */
+	int			 delay_level;	/* 0: none; 1 to
+						   SHMQ_DELAY_LEVELS_MAX: the
+						   delay of that level in
+						   shmqd's table (RocketMQ's
+						   "1s 5s ... 2h" by default;
+						   shmqd(8) delay_levels) from
+						   the store time */
+	uint64_t		 deliver_at_ms;	/* 0: none; else when to
+						   deliver, CLOCK_REALTIME ms
+						   since the epoch, to the
+						   millisecond; at most
+						   SHMQ_DELAY_MAX_MS ahead
+						   (else SHMQ_EINVAL); now or
+						   in the past: at once */
 };
 
-/* Zero *m and set queue to SHMQ_QUEUE_ANY. */
+/* Zero *m and set queue to SHMQ_QUEUE_ANY (no delay). */
 SHMQ_API void shmq_msg_init(struct shmq_msg *m);
 
 /* Message ids are 32 upper-case hex digits: store id and commitlog offset. */
@@ -275,7 +302,8 @@ SHMQ_API void shmq_producer_close(struct shmq_producer *p);
  * Returns 0, or SHMQ_ENAME, SHMQ_ENOTOPIC (and the bus does not auto-create),
  * SHMQ_ENOQUEUE (explicit queue out of range), SHMQ_ETOOBIG, SHMQ_ENOSPC
  * (store full: nothing was stored), -errno.  No allocation, lock or syscall in
- * steady state.
+ * steady state.  In sync flush mode (shmq_producer_set_sync) it also waits
+ * for the disk and may return SHMQ_ETIMEDOUT with the message stored.
  */
 SHMQ_API int shmq_producer_send(struct shmq_producer *p,
     const struct shmq_msg *m, struct shmq_send_result *res);
@@ -306,6 +334,33 @@ SHMQ_API int shmq_producer_send_async(struct shmq_producer *p,
  */
 SHMQ_API int shmq_producer_send_batch(struct shmq_producer *p,
     const struct shmq_msg *msgs, size_t n, struct shmq_send_result *res);
+
+/* RocketMQ's syncFlushTimeout. */
+#define SHMQ_SYNC_TIMEOUT_DEFAULT_MS	5000
+/* Never sync in the sending thread: wait for shmqd's flusher only. */
+#define SHMQ_SYNC_NO_SELF		0x1u
+
+/*
+ * Sync flush (RocketMQ's SYNC_FLUSH): with TIMEOUT_MS > 0, every later
+ * send of P (send, oneway, async, each message of a batch) returns only
+ * once the message's commitlog bytes are on disk, or SHMQ_ETIMEDOUT when
+ * they are not known to be within TIMEOUT_MS.  A timeout does not mean
+ * the message is lost: it is stored, visible to consumers, *res is filled
+ * and it reaches the disk with the next flush; only the durability is
+ * unconfirmed.  (A batch returns k, the messages confirmed, when message k
+ * timed out: it too is stored.)  TIMEOUT_MS = 0 (the default) goes back
+ * to async flush: sends return once the bytes are in the page cache.
+ *
+ * Who syncs: when shmqd runs, its flusher serves the request at once and
+ * covers every sender waiting at that moment with one sync (group
+ * commit).  When no shmqd has shown life for a short grace (250 ms), the
+ * sender syncs its own record (and its index entry's page) itself, unless
+ * FLAGS has SHMQ_SYNC_NO_SELF, in which case it waits for a daemon up to
+ * TIMEOUT_MS.  Returns 0 or SHMQ_EINVAL (no producer, unknown flag).  Safe
+ * to call while other threads send with P; they see it at their next send.
+ */
+SHMQ_API int shmq_producer_set_sync(struct shmq_producer *p,
+    uint32_t timeout_ms, unsigned int flags);
 
 /* ------------------------------------------------------------------ */
 /* Pull consumer                                                       */
@@ -804,6 +859,17 @@ SHMQ_API int shmq_consumer_assign_sql(struct shmq_consumer *c,
 #define SHMQ_PROP_RETRY_TOPIC	"RETRY_TOPIC"
 #define SHMQ_PROP_ORIGIN_MSG_ID	"ORIGIN_MESSAGE_ID"
 #define SHMQ_PROP_RETRY_DUE_MS	"RETRY_DUE_MS"
+
+/*
+ * Delayed messages (struct shmq_msg delay_level, deliver_at_ms) wait in
+ * this reserved topic.  A delivered message carries its first id in
+ * SHMQ_PROP_ORIGIN_MSG_ID and its due time in SHMQ_PROP_DELIVER_MS.  The
+ * longest delay of deliver_at_ms is 30 days; precision one millisecond
+ * (lateness is the scheduler's wake-up, about a millisecond when idle).
+ */
+#define SHMQ_DELAY_TOPIC	"%SCHEDULE%"
+#define SHMQ_DELAY_MAX_MS	(30ull * 86400 * 1000)
+#define SHMQ_PROP_DELIVER_MS	"TIMER_DELIVER_MS"
 
 struct shmq_retry_opts {
 	uint32_t	 max_reconsume;	/* retries before the dead-letter
