@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <shmq/shmq.h>
 
@@ -60,6 +61,7 @@ START_TEST(test_usage)
 {
 	ck_assert_int_eq(tt_run("%s --help", admin_prog), 0);
 	ck_assert_contains(tt_out, "dlq resend GROUP");
+	ck_assert_contains(tt_out, "query --id ID");
 	ck_assert_int_eq(tt_run("%s --version", admin_prog), 0);
 	ck_assert_int_eq(tt_run("%s", admin_prog), 2);
 	ck_assert_contains(tt_err, "--help");
@@ -237,6 +239,101 @@ START_TEST(test_dlq)
 }
 END_TEST
 
+START_TEST(test_query)
+{
+	struct shmq_bus *bus = bus_open();
+	struct shmq_producer *p;
+	struct shmq_send_result res[4];
+	struct shmq_msgview v;
+	uint64_t ms[4];
+	char id[SHMQ_MSGID_LEN + 1];
+	struct shmq_msg m;
+	char body[32];
+	int i;
+
+	ck_assert_int_eq(shmq_topic_create(bus, TOPIC, 2), 0);
+	ck_assert_int_eq(shmq_producer_open(&p, bus, NULL), 0);
+	for (i = 0; i < 4; i++) {
+		shmq_msg_init(&m);
+		m.topic = TOPIC;
+		snprintf(body, sizeof(body), "body-%d", i);
+		m.body = body;
+		m.body_len = strlen(body);
+		m.tags = "tg";
+		m.keys = "key1";
+		ck_assert_int_eq(shmq_producer_send(p, &m, &res[i]), 0);
+		ck_assert_int_eq(shmq_query_id(bus, res[i].msg_id, &v), 0);
+		ms[i] = v.store_ns / 1000000;
+		usleep(2000);
+	}
+	shmq_producer_close(p);
+
+	/* By id: a table, and JSON as shmq-recv --json prints it. */
+	ck_assert_int_eq(tt_run("%s query --id %s", admin_prog,
+	    res[2].msg_id), 0);
+	ck_assert_int_eq(tt_count_lines(tt_out), 2);
+	ck_assert_contains(tt_out, res[2].msg_id);
+	ck_assert_contains(tt_out, TOPIC);
+	ck_assert_int_eq(tt_run("%s query --id %s --json", admin_prog,
+	    res[2].msg_id), 0);
+	ck_assert_msg(tt_json_valid(tt_out), "bad JSON: %s", tt_out);
+	ck_assert_contains(tt_out, "\"body\":\"body-2\"");
+	ck_assert_contains(tt_out, "\"topic\":\"" TOPIC "\"");
+	ck_assert_contains(tt_out, "\"keys\":\"key1\"");
+	/* Not found, malformed. */
+	snprintf(id, sizeof(id), "%.16s%016llX", res[0].msg_id, 1ull << 40);
+	ck_assert_int_eq(tt_run("%s query --id %s", admin_prog, id), 1);
+	ck_assert_contains(tt_err, "beyond the log tail");
+	ck_assert_int_eq(tt_run("%s query --id nonsense", admin_prog), 1);
+	ck_assert_contains(tt_err, "invalid argument");
+
+	/* By time: [ms[1], ms[3]) holds messages 1 and 2. */
+	ck_assert_int_eq(tt_run("%s query -t " TOPIC " --from @%llu --to @%llu",
+	    admin_prog, (unsigned long long)ms[1], (unsigned long long)ms[3]),
+	    0);
+	ck_assert_int_eq(tt_count_lines(tt_out), 3);
+	ck_assert_lacks(tt_out, res[0].msg_id);
+	ck_assert_contains(tt_out, res[1].msg_id);
+	ck_assert_contains(tt_out, res[2].msg_id);
+	ck_assert_lacks(tt_out, res[3].msg_id);
+	ck_assert_int_eq(tt_run("%s query -t " TOPIC " --from @%llu --to @%llu "
+	    "--json", admin_prog, (unsigned long long)ms[1],
+	    (unsigned long long)ms[3]), 0);
+	ck_assert_msg(tt_json_valid(tt_out), "bad JSON: %s", tt_out);
+	ck_assert_contains(tt_out, "\"count\":2,\"truncated\":false");
+	ck_assert_contains(tt_out, "\"body\":\"body-1\"");
+	ck_assert_contains(tt_out, "\"body\":\"body-2\"");
+	/* No end; --max. */
+	ck_assert_int_eq(tt_run("%s query -t " TOPIC " --from -1h --json",
+	    admin_prog), 0);
+	ck_assert_msg(tt_json_valid(tt_out), "bad JSON: %s", tt_out);
+	ck_assert_contains(tt_out, "\"count\":4,");
+	ck_assert_int_eq(tt_run("%s query -t " TOPIC " --from @0 --max 3 "
+	    "--json", admin_prog), 0);
+	ck_assert_msg(tt_json_valid(tt_out), "bad JSON: %s", tt_out);
+	ck_assert_contains(tt_out, "\"count\":3,\"truncated\":true");
+	ck_assert_contains(tt_err, "--max");
+	ck_assert_int_eq(tt_run("%s query -t " TOPIC " --from -1s --to -2s",
+	    admin_prog), 2);
+	ck_assert_int_eq(tt_run("%s query -t nosuch --from @0", admin_prog),
+	    1);
+	ck_assert_contains(tt_err, "no such topic");
+	/* Bad usage. */
+	ck_assert_int_eq(tt_run("%s query", admin_prog), 2);
+	ck_assert_int_eq(tt_run("%s query -t " TOPIC, admin_prog), 2);
+	ck_assert_int_eq(tt_run("%s query --id %s -t " TOPIC " --from @0",
+	    admin_prog, res[0].msg_id), 2);
+	ck_assert_int_eq(tt_run("%s query -t " TOPIC " --from yesterday",
+	    admin_prog), 2);
+	ck_assert_int_eq(tt_run("%s query -t " TOPIC " --from @0 --max 0",
+	    admin_prog), 2);
+	ck_assert_int_eq(tt_run("%s query extra --id %s", admin_prog,
+	    res[0].msg_id), 2);
+	ck_assert_int_eq(tt_run("%s topic list --from @0", admin_prog), 2);
+	shmq_bus_close(bus);
+}
+END_TEST
+
 static Suite *
 admin_suite(void)
 {
@@ -249,6 +346,7 @@ admin_suite(void)
 	tcase_add_test(tc, test_topics);
 	tcase_add_test(tc, test_group_reset);
 	tcase_add_test(tc, test_dlq);
+	tcase_add_test(tc, test_query);
 	suite_add_tcase(s, tc);
 	return s;
 }

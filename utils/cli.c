@@ -653,3 +653,63 @@ cli_flush(FILE *f, const char *what)
 		cli_syserr("%s", what);
 	return -1;
 }
+
+/* Print the encoded properties "name\1value\2..." as a JSON object. */
+static void
+print_props(FILE *f, const char *p, size_t n)
+{
+	const char *end = p + n, *sep, *rec_end;
+	int first = 1;
+
+	fputc('{', f);
+	while (p < end) {
+		rec_end = memchr(p, '\2', (size_t)(end - p));
+		if (rec_end == NULL)
+			rec_end = end;
+		sep = memchr(p, '\1', (size_t)(rec_end - p));
+		if (sep != NULL) {
+			if (!first)
+				fputc(',', f);
+			first = 0;
+			cli_json_str(f, p, (size_t)(sep - p));
+			fputc(':', f);
+			cli_json_str(f, sep + 1, (size_t)(rec_end - sep - 1));
+		}
+		p = rec_end + 1;
+	}
+	fputc('}', f);
+}
+
+void
+cli_json_msg(FILE *f, const struct shmq_msgview *v)
+{
+	fputs("{\"topic\":", f);
+	cli_json_str(f, v->topic, v->topic_len);
+	fprintf(f, ",\"queue\":%d,\"queue_off\":%llu,\"log_off\":%llu,"
+	    "\"msg_id\":\"%s\",\"store_ms\":%llu,\"born_ms\":%llu,"
+	    "\"reconsume\":%u,\"tags\":",
+	    v->queue, (unsigned long long)v->queue_off,
+	    (unsigned long long)v->log_off, v->msg_id,
+	    (unsigned long long)(v->store_ns / 1000000),
+	    (unsigned long long)(v->born_ns / 1000000),
+	    (unsigned)v->reconsume);
+	if (v->tags_len > 0)
+		cli_json_str(f, v->tags, v->tags_len);
+	else
+		fputs("null", f);
+	fputs(",\"keys\":", f);
+	if (v->keys_len > 0)
+		cli_json_str(f, v->keys, v->keys_len);
+	else
+		fputs("null", f);
+	fputs(",\"props\":", f);
+	print_props(f, v->props, v->props_len);
+	if (cli_utf8_valid(v->body, v->body_len)) {
+		fputs(",\"body\":", f);
+		cli_json_str(f, v->body, v->body_len);
+	} else {
+		fputs(",\"body_b64\":", f);
+		cli_json_b64(f, v->body, v->body_len);
+	}
+	fputs("}\n", f);
+}

@@ -195,6 +195,15 @@ void	cli_json_cstr(FILE *f, const char *s);
 void	cli_json_b64(FILE *f, const void *p, size_t n);
 
 /*
+ * Write message V to F as one JSON object and a newline: topic, queue,
+ * queue_off, log_off, msg_id, store_ms, born_ms, reconsume, tags, keys
+ * (null when empty), props (an object), and body (a string) or body_b64
+ * (base64, when the body is not valid UTF-8).  shmq-recv --json and
+ * shmq-admin query --json.
+ */
+void	cli_json_msg(FILE *f, const struct shmq_msgview *v);
+
+/*
  * Flush F (stdout, named WHAT in messages) and check it for errors: returns
  * 0, or -1 with errno set.  EPIPE (the reader went away) is not printed:
  * the caller decides whether that is a failure; other errors are printed.

@@ -8,6 +8,12 @@
  *	shmq-admin group reset GROUP [-t TOPIC] --to TIME
  *	shmq-admin dlq list GROUP [--json]
  *	shmq-admin dlq resend GROUP (--id ID | --all)
+ *	shmq-admin query --id ID [--json]
+ *	shmq-admin query -t TOPIC --from TIME [--to TIME] [--max N] [--json]
+ *
+ * Queries read the store directly (shmq_query_id, shmq_query_time): no
+ * consumer, no group, nothing changed.  Lookup by key is not there yet
+ * (it needs a persistent key index).
  *
  * Dead letters.  %DLQ%<group> is a topic of one queue; a message there
  * carries its original topic (RETRY_TOPIC) and first id
@@ -23,6 +29,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +44,9 @@ enum {
 	OPT_JSON = CLI_OPT_TOOL,
 	OPT_TO,
 	OPT_ID,
-	OPT_ALL
+	OPT_ALL,
+	OPT_FROM,
+	OPT_MAX
 };
 
 static const struct option longopts[] = {
@@ -48,6 +57,8 @@ static const struct option longopts[] = {
 	{ "to",		required_argument,	NULL,	OPT_TO },
 	{ "id",		required_argument,	NULL,	OPT_ID },
 	{ "all",	no_argument,		NULL,	OPT_ALL },
+	{ "from",	required_argument,	NULL,	OPT_FROM },
+	{ "max",	required_argument,	NULL,	OPT_MAX },
 	{ NULL,		0,			NULL,	0 }
 };
 
@@ -60,15 +71,21 @@ usage(FILE *f)
 "       shmq-admin group reset GROUP [-t TOPIC] --to TIME\n"
 "       shmq-admin dlq list GROUP [--json]\n"
 "       shmq-admin dlq resend GROUP (--id ID | --all)\n"
+"       shmq-admin query --id ID [--json]\n"
+"       shmq-admin query -t TOPIC --from TIME [--to TIME] [--max N] [--json]\n"
 "\n"
-"Change what a shmq bus holds.\n"
+"Change what a shmq bus holds, and find stored messages.\n"
 "\n"
 "  -q, --queues N      queues of a new topic (default: the bus's)\n"
-"  -t, --topic TOPIC   reset only this topic's offsets\n"
+"  -t, --topic TOPIC   reset only this topic's offsets; the topic to query\n"
 "      --to TIME       @MS (ms since the epoch), ISO 8601\n"
 "                      (2026-11-21T10:00:00.123Z), or -DURATION ago\n"
-"                      (30s, 5m, 2h, 1d)\n"
-"      --id ID         resend the dead letter with this message id\n"
+"                      (30s, 5m, 2h, 1d); a query's range ends before it\n"
+"                      (default: no end)\n"
+"      --from TIME     a query's range starts at it (as --to)\n"
+"      --max N         print at most N messages of a query (default 1000)\n"
+"      --id ID         resend the dead letter with this message id; the\n"
+"                      message to look up\n"
 "      --all           resend every dead letter not resent yet\n"
 "      --json          print one JSON document\n"
 CLI_USAGE_COMMON
@@ -475,6 +492,107 @@ dlq_resend(struct shmq_bus *bus, const char *group, const char *id)
 }
 
 /* ------------------------------------------------------------------ */
+/* query                                                               */
+/* ------------------------------------------------------------------ */
+
+struct qout {
+	int		 json;
+	uint64_t	 n;
+	uint64_t	 max;
+	int		 more;	/* stopped at max with messages left */
+};
+
+/* One message: a JSON object as shmq-recv --json prints it, or a row. */
+static void
+query_print(struct qout *o, const struct shmq_msgview *v)
+{
+	char when[64];
+
+	if (o->json) {
+		if (o->n > 0)
+			putchar(',');
+		cli_json_msg(stdout, v);
+		return;
+	}
+	cli_format_time_ms(when, sizeof(when), v->store_ns / 1000000);
+	printf("%s  ", v->msg_id);
+	print_field(v->topic, v->topic_len, 0);
+	printf("  %d  %llu  %s  ", v->queue, (unsigned long long)v->queue_off,
+	    when);
+	print_field(v->tags, v->tags_len, 0);
+	printf("  ");
+	print_field(v->keys, v->keys_len, 0);
+	printf("  %zu\n", v->body_len);
+}
+
+static void
+query_header(void)
+{
+	printf("%-32s  %s  %s  %s  %s  %s  %s  %s\n", "ID", "TOPIC", "QUEUE",
+	    "OFFSET", "STORED", "TAGS", "KEYS", "BYTES");
+}
+
+static int
+query_id(struct shmq_bus *bus, const char *id, int json)
+{
+	struct qout o = { json, 0, 1, 0 };
+	struct shmq_msgview v;
+	int err;
+
+	if ((err = shmq_query_id(bus, id, &v)) < 0)
+		return cli_err(err, "message id");
+	if (!json)
+		query_header();
+	query_print(&o, &v);
+	return 0;
+}
+
+static int
+query_cb(void *arg, const struct shmq_msgview *v)
+{
+	struct qout *o = arg;
+
+	if (o->n == o->max) {
+		o->more = 1;
+		return 1;
+	}
+	query_print(o, v);
+	o->n++;
+	return 0;
+}
+
+static int
+query_time(struct shmq_bus *bus, const char *topic, uint64_t from_ms,
+    uint64_t to_ms, uint64_t max, int json)
+{
+	struct qout o = { json, 0, max, 0 };
+	int rc;
+
+	if (json) {
+		printf("{\"topic\":");
+		cli_json_cstr(stdout, topic);
+		printf(",\"from_ms\":%llu,\"to_ms\":", (unsigned long long)from_ms);
+		if (to_ms == UINT64_MAX)
+			printf("null");
+		else
+			printf("%llu", (unsigned long long)to_ms);
+		printf(",\"messages\":[");
+	} else
+		query_header();
+	rc = shmq_query_time(bus, topic, from_ms, to_ms, query_cb, &o);
+	if (json) {
+		printf("],\"count\":%llu,\"truncated\":%s}\n",
+		    (unsigned long long)o.n, o.more ? "true" : "false");
+	}
+	if (rc < 0)
+		return cli_err(rc, "topic \"%s\"", topic);
+	if (o.more)
+		cli_warnx("stopped after %llu messages (--max); more are in "
+		    "the range", (unsigned long long)o.n);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 
 int
 main(int argc, char **argv)
@@ -482,10 +600,10 @@ main(int argc, char **argv)
 	struct cli cli;
 	struct shmq_bus *bus = NULL;
 	const char *words[4] = { NULL }, *topic = NULL, *to = NULL;
-	const char *id = NULL;
-	long long queues = 0;
-	uint64_t to_ms = 0;
-	int ch, nwords = 0, json = 0, all = 0, rc, err;
+	const char *id = NULL, *from = NULL;
+	long long queues = 0, max = 1000;
+	uint64_t to_ms = 0, from_ms = 0;
+	int ch, nwords = 0, json = 0, all = 0, query = 0, maxset = 0, rc, err;
 
 	cli_init(&cli, "shmq-admin", usage);
 	/* "-" first: words come back as option 1, in order, wherever they
@@ -521,15 +639,48 @@ main(int argc, char **argv)
 		case OPT_JSON:
 			json = 1;
 			break;
+		case OPT_FROM:
+			from = optarg;
+			break;
+		case OPT_MAX:
+			if (cli_parse_ll("--max", optarg, 1, LLONG_MAX,
+			    &max) < 0)
+				return CLI_EXIT_USAGE;
+			maxset = 1;
+			break;
 		default:
 			return cli_usage_error(&cli, "unexpected option");
 		}
 	}
-	if (nwords < 2)
+	query = nwords > 0 && strcmp(words[0], "query") == 0;
+	if (!query && nwords < 2)
 		return cli_usage_error(&cli, "expected a command, such as "
 		    "\"topic list\"");
-#define CMD(a, b) (strcmp(words[0], (a)) == 0 && strcmp(words[1], (b)) == 0)
-	if (CMD("topic", "list")) {
+	if (maxset && !query)
+		return cli_usage_error(&cli, "--max is for query");
+	if (from != NULL && !query)
+		return cli_usage_error(&cli, "--from is for query");
+#define CMD(a, b) (!query && strcmp(words[0], (a)) == 0 &&		\
+	strcmp(words[1], (b)) == 0)
+	if (query) {
+		if (nwords != 1 || queues || all || (id != NULL) ==
+		    (topic != NULL) || (id != NULL && (from || to || maxset)) ||
+		    (topic != NULL && from == NULL))
+			return cli_usage_error(&cli, "usage: query --id ID "
+			    "[--json], or query -t TOPIC --from TIME [--to TIME] "
+			    "[--max N] [--json]");
+		if (from != NULL && cli_parse_time_ms(from,
+		    shmq_now_ns() / 1000000, &from_ms) < 0)
+			return cli_usage_error(&cli, "--from \"%s\": expected "
+			    "@MS, an ISO 8601 time or -DURATION", from);
+		to_ms = UINT64_MAX;
+		if (to != NULL && cli_parse_time_ms(to,
+		    shmq_now_ns() / 1000000, &to_ms) < 0)
+			return cli_usage_error(&cli, "--to \"%s\": expected "
+			    "@MS, an ISO 8601 time or -DURATION", to);
+		if (from_ms > to_ms)
+			return cli_usage_error(&cli, "--to is before --from");
+	} else if (CMD("topic", "list")) {
 		if (nwords != 2 || queues || topic || to || id || all)
 			return cli_usage_error(&cli, "topic list takes "
 			    "--json only");
@@ -589,7 +740,11 @@ main(int argc, char **argv)
 			    topic != NULL ? topic : "",
 			    topic != NULL ? "\"" : "", when);
 		}
-	} else if (CMD("dlq", "list"))
+	} else if (query && id != NULL)
+		rc = query_id(bus, id, json);
+	else if (query)
+		rc = query_time(bus, topic, from_ms, to_ms, (uint64_t)max, json);
+	else if (CMD("dlq", "list"))
 		rc = dlq_list(bus, words[2], json);
 	else
 		rc = dlq_resend(bus, words[2], id);

@@ -902,6 +902,47 @@ SHMQ_API int shmq_consumer_retry(struct shmq_consumer *c,
     const struct shmq_msgview *v, int delay_level);
 
 /* ------------------------------------------------------------------ */
+/* Query (shmq-admin query)                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Views returned by the queries below point into the mapped commitlog and
+ * stay valid while BUS is open.  No retention exists yet; once it does, a
+ * view will end when its segment is reclaimed.  Records are returned as
+ * stored: a retried message shows its retry topic, not RETRY_TOPIC.  Both
+ * queries are thread-safe, read the store without locks and never block;
+ * the CRC of every record returned has been checked.  Lookup by key needs
+ * a key index, which does not exist yet.
+ */
+
+/*
+ * Look up the message with id MSG_ID (as returned by a send or in
+ * shmq_msgview.msg_id) directly: the id holds the store id and the
+ * record's commitlog offset, so this reads one record.  Returns 0 and *out,
+ * SHMQ_EINVAL (NULL argument, malformed id), SHMQ_ENOENT (an id of another
+ * store, an offset beyond the log tail or already reclaimed, or one where
+ * no committed message starts), SHMQ_ECORRUPT (the record there fails its
+ * checks or CRC), -errno.  Detail in shmq_errmsg().
+ */
+SHMQ_API int shmq_query_id(struct shmq_bus *bus, const char *msg_id,
+    struct shmq_msgview *out);
+
+/*
+ * Call CB(ARG, v) for every message of TOPIC (every queue, queue 0 first,
+ * each in offset order) stored in [FROM_MS, TO_MS) (CLOCK_REALTIME ms, by
+ * the store time of the queue's index entries).  A snapshot of what was
+ * committed when each queue is reached: holes and claims not yet committed
+ * are passed.  Stops early and returns CB's value if it returns non-zero.
+ * Returns 0, SHMQ_EINVAL (NULL argument, FROM_MS > TO_MS), SHMQ_ENAME,
+ * SHMQ_ENOTOPIC, SHMQ_ECORRUPT (after calling CB for every other message:
+ * a record in the range failed its checks; detail names the first),
+ * -errno.  V is as for shmq_query_id.
+ */
+SHMQ_API int shmq_query_time(struct shmq_bus *bus, const char *topic,
+    uint64_t from_ms, uint64_t to_ms,
+    int (*cb)(void *arg, const struct shmq_msgview *v), void *arg);
+
+/* ------------------------------------------------------------------ */
 /* Introspection (shmq-stat)                                           */
 /* ------------------------------------------------------------------ */
 
@@ -925,6 +966,44 @@ struct shmq_bus_info {
 	uint32_t	 clients_live;
 	uint64_t	 holes;		/* reservations skipped (dead writers) */
 	uint64_t	 recoveries;	/* times rebuilt from the store */
+
+	/*
+	 * The daemon (shmqd), appended in layout 5.  daemon_pid is 0 when no
+	 * shmqd runs for the bus: none was started, it stopped, or it died
+	 * (its pid is gone or names another process).  The daemon_* figures
+	 * are the running daemon's own, counted from its start; they are 0
+	 * when daemon_pid is 0.
+	 */
+	int		 daemon_pid;
+	uint32_t	 daemon_flush_ms;	/* async flush interval, 0: none */
+	uint32_t	 daemon_reap_ms;	/* reaper interval, 0: none */
+	int		 daemon_serving;	/* 1: beat within 1 s (sync senders
+						   are served), 0: not */
+	uint64_t	 daemon_started_ns;	/* CLOCK_REALTIME */
+	uint64_t	 daemon_beat_age_ns;	/* since its last beat */
+	uint64_t	 daemon_flushes;	/* checkpoints written */
+	uint64_t	 daemon_flush_bytes;	/* log bytes they covered */
+	uint64_t	 daemon_flush_last_ns;	/* CLOCK_REALTIME, 0: none yet */
+	uint64_t	 daemon_flush_last_dur_ns;
+	uint64_t	 daemon_flush_last_bytes;
+	uint64_t	 daemon_reap_passes;
+	uint64_t	 daemon_reaped_clients;	/* dead clients' slots freed */
+	uint64_t	 daemon_reaped_holes;	/* dead reservations made holes */
+	uint64_t	 daemon_reaped_members;	/* dead group members removed */
+	uint64_t	 daemon_delay_delivered; /* delayed messages delivered */
+	uint64_t	 daemon_delay_errors;	/* scheduler restarts */
+	/*
+	 * Sync flush (shmq_producer_set_sync), since the control region was
+	 * made, whether or not a daemon runs now: group commits (one sync
+	 * each), sync sends the daemon acknowledged, sends that synced
+	 * themselves (no daemon), sends that timed out, and the log offset
+	 * below which every byte is on disk.
+	 */
+	uint64_t	 sync_rounds;
+	uint64_t	 sync_acks;
+	uint64_t	 sync_self;
+	uint64_t	 sync_timeouts;
+	uint64_t	 sync_flushed_off;
 };
 
 /* Fill *info.  Thread-safe.  0 or a negative code. */

@@ -1,0 +1,183 @@
+/*
+ * query.c - finding stored messages without a consumer: by message id
+ * (direct) and by store-time range over one topic.
+ *
+ * By id.  A message id is the store id and the record's commitlog offset
+ * (msg.h), so a lookup reads one record header, takes the record's size
+ * from it and checks the whole record as a consumer would
+ * (shmq__log_record: bounds, header, own offset, CRC).  The id comes from a
+ * user, so nothing in it is trusted: the offset is bounds-checked against
+ * [log_min_off, log_tail) and the segment before the header is read, and
+ * the size is the record's own, checked again by shmq__log_record.  An
+ * offset where no committed message starts (padding, an aborted
+ * reservation, one still being written, the middle of a record) is
+ * SHMQ_ENOENT; a record that claims to be a message but fails its checks
+ * is SHMQ_ECORRUPT.
+ *
+ * By time.  Each queue of the topic is searched for the first entry stored
+ * at or after FROM (shmq__cq_seek_time, a binary search over the index),
+ * then walked in offset order up to the first committed entry stored at or
+ * after TO, or the tail read when the queue was reached.  Holes and claims
+ * not yet committed are passed (a claim may commit after the walk: the
+ * query is a snapshot).  Store times of concurrent producers on one queue
+ * may be a few microseconds out of order, so an entry below FROM met on
+ * the way is skipped rather than ending anything.
+ *
+ * Readers only: nothing here writes to the control region or the store but
+ * the shared count of corrupt records met.  Views point into the mapped
+ * log and live as long as this process's mapping of the segment, which is
+ * until the bus is closed (no retention yet).
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "commitlog.h"
+#include "consumequeue.h"
+#include "internal.h"
+#include "msg.h"
+#include "topic.h"
+
+int
+shmq_query_id(struct shmq_bus *bus, const char *msg_id,
+    struct shmq_msgview *out)
+{
+	const uint64_t S = bus != NULL ? bus->segment_bytes : 0;
+	const struct shmq_rec *r;
+	uint64_t sid, off, min, tail;
+	uint32_t size, magic;
+	char *base;
+	int err;
+
+	if (bus == NULL || out == NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "query: bad arguments");
+	if ((err = shmq__msg_id_parse(msg_id, &sid, &off)) < 0)
+		return err;
+	if (sid != bus->store_id)
+		return SHMQ_ERR(SHMQ_ENOENT, "message id %s: from another store "
+		    "(store id %016llX; this bus's is %016llX)", msg_id,
+		    (unsigned long long)sid,
+		    (unsigned long long)bus->store_id);
+	min = ck_pr_load_64(&bus->ctl->log_min_off);
+	tail = ck_pr_load_64(&bus->ctl->log_tail);
+	if (off < min)
+		return SHMQ_ERR(SHMQ_ENOENT, "message id %s: offset %llu was "
+		    "reclaimed (the log starts at %llu)", msg_id,
+		    (unsigned long long)off, (unsigned long long)min);
+	if (off >= tail || tail - off < sizeof(*r))
+		return SHMQ_ERR(SHMQ_ENOENT, "message id %s: offset %llu is "
+		    "beyond the log tail (%llu)", msg_id,
+		    (unsigned long long)off, (unsigned long long)tail);
+	/* Records are 8-aligned and never cross a segment end. */
+	if ((off & 7) != 0 || off % S + sizeof(*r) > S)
+		return SHMQ_ERR(SHMQ_ENOENT, "message id %s: no message starts "
+		    "at offset %llu", msg_id, (unsigned long long)off);
+	if ((base = shmq__log_seg(bus, off / S, false, &err)) == NULL) {
+		SHMQ_ERR_PREFIX("message id %s", msg_id);
+		return err;
+	}
+	r = (const struct shmq_rec *)(base + off % S);
+	size = ck_pr_load_32((uint32_t *)(uintptr_t)&r->size);
+	/* Pairs with the release store of size by the writer (producer.c)
+	 * or of the padding's size (commitlog.c): magic after size. */
+	ck_pr_fence_acquire();
+	magic = ck_pr_load_32((uint32_t *)(uintptr_t)&r->magic);
+	if (size == 0)
+		return SHMQ_ERR(SHMQ_ENOENT, "message id %s: the message at "
+		    "offset %llu is not committed", msg_id,
+		    (unsigned long long)off);
+	if (magic == SHMQ_ABORT_MAGIC)
+		return SHMQ_ERR(SHMQ_ENOENT, "message id %s: the send at offset "
+		    "%llu was abandoned before it committed", msg_id,
+		    (unsigned long long)off);
+	if (magic != SHMQ_REC_MAGIC)
+		return SHMQ_ERR(SHMQ_ENOENT, "message id %s: no message starts "
+		    "at offset %llu", msg_id, (unsigned long long)off);
+	if ((r = shmq__log_record(bus, off, size, true, &err)) == NULL) {
+		ck_pr_inc_64(&bus->ctl->corrupt);
+		SHMQ_ERR_PREFIX("message id %s", msg_id);
+		return err;
+	}
+	shmq__msg_view(r, bus->store_id, out);
+	return 0;
+}
+
+/* ms to ns, saturating: TO_MS may be "forever". */
+static uint64_t
+ms_to_ns(uint64_t ms)
+{
+	return ms > UINT64_MAX / 1000000 ? UINT64_MAX : ms * 1000000;
+}
+
+int
+shmq_query_time(struct shmq_bus *bus, const char *topic, uint64_t from_ms,
+    uint64_t to_ms, int (*cb)(void *arg, const struct shmq_msgview *v),
+    void *arg)
+{
+	const uint64_t from = ms_to_ns(from_ms), to = ms_to_ns(to_ms);
+	struct shmq_cq_entry *e;
+	const struct shmq_rec *r;
+	struct shmq_msgview v;
+	struct shmq_topic *t;
+	struct shmq_cq *cq;
+	uint64_t off, tail, ns, bad_off = 0, bad_log = 0;
+	uint32_t q, bad_q = 0, bad_size = 0;
+	int err, rc, bad = 0;
+
+	if (bus == NULL || topic == NULL || cb == NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "query: bad arguments");
+	if (from_ms > to_ms)
+		return SHMQ_ERR(SHMQ_EINVAL, "query: the range ends (%llu ms) "
+		    "before it starts (%llu ms)", (unsigned long long)to_ms,
+		    (unsigned long long)from_ms);
+	if ((err = shmq__topic_get(bus, topic, false, 0, &t)) < 0)
+		return err;
+	if (from == to)
+		return 0;
+	for (q = 0; q < t->queues; q++) {
+		cq = &t->cq[q];
+		tail = shmq__cq_tail(cq);
+		for (off = shmq__cq_seek_time(bus, t, cq, from); off < tail;
+		    off++) {
+			e = shmq__cq_entry(bus, t, cq, off, false, &err);
+			if (e == NULL) {
+				if (err < 0)
+					return err;
+				break;	/* index file not made yet */
+			}
+			if (shmq__cq_state(e) != SHMQ_CQ_COMMITTED)
+				continue;
+			ns = ck_pr_load_64(&e->store_ns);
+			if (ns >= to)
+				break;
+			if (ns < from)
+				continue;
+			r = shmq__log_record(bus, ck_pr_load_64(&e->log_off),
+			    ck_pr_load_32(&e->size), true, &err);
+			if (r == NULL) {
+				ck_pr_inc_64(&bus->ctl->corrupt);
+				if (bad == 0) {
+					bad = err;
+					bad_q = q;
+					bad_off = off;
+					bad_log = ck_pr_load_64(&e->log_off);
+					bad_size = ck_pr_load_32(&e->size);
+				}
+				continue;
+			}
+			shmq__msg_view(r, bus->store_id, &v);
+			if ((rc = cb(arg, &v)) != 0)
+				return rc;
+		}
+	}
+	if (bad == 0)
+		return 0;
+	/* The callbacks may have replaced the detail: make it again. */
+	if (shmq__log_record(bus, bad_log, bad_size, true, &err) != NULL)
+		err = SHMQ_ERR(bad, "record at %llu",
+		    (unsigned long long)bad_log);
+	SHMQ_ERR_PREFIX("topic \"%s\" queue %u offset %llu", t->name, bad_q,
+	    (unsigned long long)bad_off);
+	return err;
+}
