@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,60 @@ du_cb(const char *path, const struct stat *st, int type, struct FTW *f)
 	return 0;
 }
 
+/* 1 s: a daemon beats every SHMQ_SYNC_BEAT_NS (50 ms) while it serves. */
+#define DAEMON_BEAT_STALE_NS	(1000ull * 1000 * 1000)
+
+/*
+ * shmqd's status (layout.h).  The pid is believed only while it runs with
+ * the start time the daemon stored, so a SIGKILLed daemon reads as none
+ * (the fields stay behind it) and a reused pid is not taken for it.
+ */
+static void
+daemon_info(struct shmq_ctl *ctl, struct shmq_bus_info *info)
+{
+	uint64_t beat, now;
+	int pid;
+
+	info->sync_rounds = ck_pr_load_64(&ctl->flush_rounds);
+	info->sync_acks = ck_pr_load_64(&ctl->flush_acks);
+	info->sync_self = ck_pr_load_64(&ctl->flush_self);
+	info->sync_timeouts = ck_pr_load_64(&ctl->flush_timeouts);
+	info->sync_flushed_off = ck_pr_load_64(&ctl->flushed_off);
+
+	pid = ck_pr_load_int((int *)&ctl->daemon_pid);
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH) ||
+	    shmq__proc_start(pid) !=
+	    ck_pr_load_64(&ctl->daemon_start_ticks))
+		return;
+	/* Pairs with the store fence before shmqd stores its pid. */
+	ck_pr_fence_load();
+	info->daemon_pid = pid;
+	beat = ck_pr_load_64(&ctl->flush_server_ns);
+	now = shmq__mono_ns();
+	info->daemon_beat_age_ns = beat != 0 && now > beat ? now - beat : 0;
+	info->daemon_serving = beat != 0 &&
+	    info->daemon_beat_age_ns < DAEMON_BEAT_STALE_NS;
+	info->daemon_flush_ms = ck_pr_load_32(&ctl->daemon_flush_ms);
+	info->daemon_reap_ms = ck_pr_load_32(&ctl->daemon_reap_ms);
+	info->daemon_started_ns = ck_pr_load_64(&ctl->daemon_started_ns);
+	info->daemon_flushes = ck_pr_load_64(&ctl->daemon_flushes);
+	info->daemon_flush_bytes = ck_pr_load_64(&ctl->daemon_flush_bytes);
+	info->daemon_flush_last_ns = ck_pr_load_64(&ctl->daemon_flush_last_ns);
+	info->daemon_flush_last_dur_ns =
+	    ck_pr_load_64(&ctl->daemon_flush_last_dur_ns);
+	info->daemon_flush_last_bytes =
+	    ck_pr_load_64(&ctl->daemon_flush_last_bytes);
+	info->daemon_reap_passes = ck_pr_load_64(&ctl->daemon_reap_passes);
+	info->daemon_reaped_clients =
+	    ck_pr_load_64(&ctl->daemon_reaped_clients);
+	info->daemon_reaped_holes = ck_pr_load_64(&ctl->daemon_reaped_holes);
+	info->daemon_reaped_members =
+	    ck_pr_load_64(&ctl->daemon_reaped_members);
+	info->daemon_delay_delivered =
+	    ck_pr_load_64(&ctl->daemon_delay_delivered);
+	info->daemon_delay_errors = ck_pr_load_64(&ctl->daemon_delay_errors);
+}
+
 int
 shmq_bus_info(struct shmq_bus *bus, struct shmq_bus_info *info)
 {
@@ -74,6 +129,7 @@ shmq_bus_info(struct shmq_bus *bus, struct shmq_bus_info *info)
 	info->topics = ck_pr_load_32(&ctl->ntopics);
 	info->holes = ck_pr_load_64(&ctl->holes);
 	info->recoveries = ck_pr_load_64(&ctl->recoveries);
+	daemon_info(ctl, info);
 	n = ck_pr_load_32(&ctl->nclients);
 	for (i = 0; i < n; i++) {
 		struct shmq_client_slot *s = shmq__client_slot(bus, i);

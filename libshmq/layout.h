@@ -16,7 +16,7 @@
 
 #include <ck_ec.h>
 
-#define SHMQ_LAYOUT_VERSION	4
+#define SHMQ_LAYOUT_VERSION	5
 #define SHMQ_CACHELINE		64
 
 /* ------------------------------------------------------------------ */
@@ -214,10 +214,42 @@ struct shmq_ctl {
 	uint8_t		pad7[SHMQ_CACHELINE - sizeof(struct ck_ec64)];
 	struct ck_ec64	flush_done;	/* sync senders sleep here */
 	uint8_t		pad8[SHMQ_CACHELINE - sizeof(struct ck_ec64)];
+
+	/*
+	 * shmqd's status (shmqd.c, for shmq_bus_info): plain atomic stores
+	 * by the daemon's threads, each field by one thread only, no
+	 * ordering between fields (readers show a snapshot that may mix two
+	 * passes).  daemon_pid and daemon_start_ticks name the process; a
+	 * reader believes them only while that pid runs with that start
+	 * time, so a SIGKILLed daemon's leftovers read as "no daemon".  The
+	 * counters are the running daemon's own, from 0 at its start.
+	 */
+	int32_t		daemon_pid;	/* 0: none, or stopped cleanly */
+	uint32_t	daemon_flush_ms; /* async flush interval, 0: none */
+	uint64_t	daemon_start_ticks; /* /proc/<pid>/stat start time */
+	uint64_t	daemon_started_ns; /* CLOCK_REALTIME */
+	uint64_t	daemon_flush_last_ns; /* CLOCK_REALTIME end of the last
+					   flush that wrote a checkpoint */
+	uint64_t	daemon_flush_last_dur_ns;
+	uint64_t	daemon_flush_last_bytes;
+	uint64_t	daemon_flushes;	/* checkpoints written */
+	uint64_t	daemon_flush_bytes; /* log bytes they covered */
+	/* Reaper and delay scheduler (their own threads). */
+	uint32_t	daemon_reap_ms;	/* reaper interval, 0: none */
+	uint32_t	pad9;
+	uint64_t	daemon_reap_passes;
+	uint64_t	daemon_reaped_clients; /* dead clients' slots freed */
+	uint64_t	daemon_reaped_holes; /* dead claims made holes */
+	uint64_t	daemon_reaped_members; /* dead group members removed */
+	uint64_t	daemon_delay_delivered; /* delayed messages delivered */
+	uint64_t	daemon_delay_errors; /* scheduler restarts after errors */
+	uint8_t		pad10[SHMQ_CACHELINE - 56];
 };
 _Static_assert(sizeof(pthread_mutex_t) <= SHMQ_CACHELINE, "mutex fits a line");
-_Static_assert(sizeof(struct shmq_ctl) == 10 * SHMQ_CACHELINE,
+_Static_assert(sizeof(struct shmq_ctl) == 12 * SHMQ_CACHELINE,
     "control header layout");
+_Static_assert(__builtin_offsetof(struct shmq_ctl, daemon_pid) ==
+    10 * SHMQ_CACHELINE, "daemon status starts a line");
 
 struct shmq_topic_hash {
 	uint32_t	cap;		/* power of two */

@@ -13,6 +13,7 @@
 
 #include <ck_pr.h>
 
+#include "bus.h"
 #include "delay.h"
 #include "internal.h"
 
@@ -48,6 +49,19 @@ totals(struct scheduler *s)
 	s->dropped += st.dropped;
 }
 
+/* Publish the totals so far (layout.h, "shmqd's status"). */
+static void
+status(struct scheduler *s)
+{
+	struct shmq_delay_stats st = { 0, 0, 0 };
+
+	if (s->d != NULL)
+		shmq__delay_stats(s->d, &st);
+	ck_pr_store_64(&s->bus->ctl->daemon_delay_delivered,
+	    s->delivered + st.delivered);
+	ck_pr_store_64(&s->bus->ctl->daemon_delay_errors, s->errors);
+}
+
 static void *
 run(void *arg)
 {
@@ -65,19 +79,23 @@ run(void *arg)
 			if (r < 0) {
 				log_err("scheduler: %s", shmq_errmsg());
 				s->errors++;
+				status(s);
 				pause_ms(s, RETRY_MS);
 				continue;
 			}
 			log_info("scheduler: delivering delayed messages of "
 			    "topic %s", SHMQ_DELAY_TOPIC);
 		}
-		if ((r = shmq__delay_run(s->d, POLL_MS)) < 0) {
+		r = shmq__delay_run(s->d, POLL_MS);
+		status(s);
+		if (r < 0) {
 			log_err("scheduler: %s; starting again from the "
 			    "committed offsets", shmq_errmsg());
 			s->errors++;
 			totals(s);
 			shmq__delay_close(s->d);
 			s->d = NULL;
+			status(s);
 			pause_ms(s, RETRY_MS);
 		}
 	}

@@ -227,6 +227,62 @@ nap(struct daemon *d, uint32_t ms)
 	return d->stop;
 }
 
+/*
+ * Status in the control region (layout.h, "shmqd's status"), for
+ * shmq_bus_info: the identity once at start, the flusher's figures after
+ * each flush, the reaper's after each pass.  Each field has one writer.
+ */
+static void
+status_start(struct daemon *d)
+{
+	struct shmq_ctl *ctl = d->bus->ctl;
+
+	ck_pr_store_64(&ctl->daemon_flushes, 0);
+	ck_pr_store_64(&ctl->daemon_flush_bytes, 0);
+	ck_pr_store_64(&ctl->daemon_flush_last_ns, 0);
+	ck_pr_store_64(&ctl->daemon_flush_last_dur_ns, 0);
+	ck_pr_store_64(&ctl->daemon_flush_last_bytes, 0);
+	ck_pr_store_64(&ctl->daemon_reap_passes, 0);
+	ck_pr_store_64(&ctl->daemon_reaped_clients, 0);
+	ck_pr_store_64(&ctl->daemon_reaped_holes, 0);
+	ck_pr_store_64(&ctl->daemon_reaped_members, 0);
+	ck_pr_store_64(&ctl->daemon_delay_delivered, 0);
+	ck_pr_store_64(&ctl->daemon_delay_errors, 0);
+	ck_pr_store_32(&ctl->daemon_flush_ms, d->flush_ms);
+	ck_pr_store_32(&ctl->daemon_reap_ms, d->reap_ms);
+	ck_pr_store_64(&ctl->daemon_started_ns, shmq__real_ns());
+	ck_pr_store_64(&ctl->daemon_start_ticks, shmq__proc_start(getpid()));
+	/* The pid last: a reader that sees it sees the rest (x86 TSO; the
+	 * reader checks the start time against /proc anyway). */
+	ck_pr_fence_store();
+	ck_pr_store_int((int *)&ctl->daemon_pid, (int)getpid());
+}
+
+static void
+status_flush(struct daemon *d)
+{
+	struct shmq_ctl *ctl = d->bus->ctl;
+	struct shmq_flusher *f = &d->fl;
+
+	ck_pr_store_64(&ctl->daemon_flushes, f->flushes);
+	ck_pr_store_64(&ctl->daemon_flush_bytes, f->bytes);
+	ck_pr_store_64(&ctl->daemon_flush_last_ns, f->last_ns);
+	ck_pr_store_64(&ctl->daemon_flush_last_dur_ns, f->last_dur_ns);
+	ck_pr_store_64(&ctl->daemon_flush_last_bytes, f->last_bytes);
+}
+
+static void
+status_reap(struct daemon *d)
+{
+	struct shmq_ctl *ctl = d->bus->ctl;
+	struct reaper *r = &d->rp;
+
+	ck_pr_store_64(&ctl->daemon_reap_passes, r->passes);
+	ck_pr_store_64(&ctl->daemon_reaped_clients, r->clients);
+	ck_pr_store_64(&ctl->daemon_reaped_holes, r->holes);
+	ck_pr_store_64(&ctl->daemon_reaped_members, r->members);
+}
+
 static void
 flush_report(struct daemon *d, int r)
 {
@@ -273,6 +329,7 @@ flusher(void *arg)
 			if (ms != 0) {
 				r = shmq__flush(d->bus, &d->fl);
 				flush_report(d, r);
+				status_flush(d);
 			}
 			next = now + (uint64_t)(ms == 0 ? 1000 : ms) * 1000000;
 		}
@@ -310,6 +367,7 @@ reaper(void *arg)
 			continue;
 		pthread_mutex_unlock(&d->lock);
 		(void)reaper_pass(&d->rp);
+		status_reap(d);
 		pthread_mutex_lock(&d->lock);
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -338,6 +396,8 @@ reload(struct daemon *d, struct shmqd_conf *cur, const struct shmqd_conf *cl,
 	d->reap_ms = n.reap_ms;
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
+	ck_pr_store_32(&d->bus->ctl->daemon_flush_ms, n.flush_ms);
+	ck_pr_store_32(&d->bus->ctl->daemon_reap_ms, n.reap_ms);
 	log_set_level(n.level);
 	log_notice("reload: flush interval %u ms, reap interval %u ms, log "
 	    "level %s", n.flush_ms, n.reap_ms, log_level_name(n.level));
@@ -454,6 +514,7 @@ main(int argc, char **argv)
 	d.reap_ms = c.reap_ms;
 	shmq__flush_init(d.bus, &d.fl);
 	reaper_init(&d.rp, d.bus);
+	status_start(&d);
 	if (pthread_create(&tf, NULL, flusher, &d) != 0 ||
 	    pthread_create(&tr, NULL, reaper, &d) != 0) {
 		log_err("cannot start threads");
@@ -498,6 +559,9 @@ main(int argc, char **argv)
 		    (unsigned long long)d.sc.errors);
 	e = shmq__flush(d.bus, &d.fl);
 	flush_report(&d, e);
+	status_flush(&d);
+	/* Stopped: no daemon (the figures stay for a post-mortem). */
+	ck_pr_store_int((int *)&d.bus->ctl->daemon_pid, 0);
 	log_notice("stopped: checkpoint at %llu; %llu flushes, %llu bytes, "
 	    "last %.3f ms; reaped %llu clients, %llu holes, %llu members",
 	    (unsigned long long)d.fl.ckpt_off,

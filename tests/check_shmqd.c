@@ -1,7 +1,8 @@
 /*
  * check_shmqd.c - the daemon as a process: single instance, usage and
  * config errors, reload, stop with a checkpoint, the flush advancing the
- * checkpoint while a producer runs, the reaper, and a restart under load.
+ * checkpoint while a producer runs, the reaper, a restart under load, and
+ * the daemon's status as shmq-stat shows it.
  */
 #include "config.h"
 
@@ -294,6 +295,111 @@ START_TEST(restart)
 }
 END_TEST
 
+/* The number after KEY in S (JSON "key": or text), or UINT64_MAX. */
+static uint64_t
+num_after(const char *s, const char *key)
+{
+	const char *p = strstr(s, key);
+
+	return p == NULL ? UINT64_MAX : strtoull(p + strlen(key), NULL, 10);
+}
+
+/*
+ * shmq-stat's daemon block, from the real tool: "none" without shmqd; with
+ * it, its pid and the counters of sync sends (group commits) and of a dead
+ * client its reaper freed; "none" again once it stopped.
+ */
+START_TEST(stat_daemon)
+{
+	struct shmq_bus *bus;
+	struct shmq_producer *p;
+	struct shmq_bus_info bi;
+	char stat[PATH_MAX], want[64], *line;
+	uint64_t t0, rounds, acks;
+	int fds[2];
+	pid_t pid, child;
+	char c;
+
+	/* A copy: tu_prog's buffer is reused by start(). */
+	strlcpy(stat, tu_prog("utils/shmq-stat"), sizeof(stat));
+	bus = tu_bus_open_default();
+	ck_assert_int_eq(tt_run("%s", stat), 0);
+	ck_assert_contains(tt_out, "daemon:          none (plain send and "
+	    "receive work without it; see shmqd(8))");
+	ck_assert_int_eq(tt_run("%s --json", stat), 0);
+	ck_assert(tt_json_valid(tt_out));
+	ck_assert_contains(tt_out, "\"daemon\":{\"pid\":0,\"running\":false");
+
+	pid = start("--flush-interval 50 --reap-interval 50");
+	ck_assert(log_has("started", 1));
+	ck_assert_int_eq(shmq_producer_open(&p, bus, NULL), 0);
+	ck_assert_int_eq(shmq_producer_set_sync(p, 5000, 0), 0);
+	send_n(p, "ts", 50);
+	/* A client that dies without closing: the reaper frees its slot. */
+	ck_assert_int_eq(pipe(fds), 0);
+	if ((child = fork()) == 0) {
+		struct shmq_bus *b;
+		struct shmq_producer *cp;
+
+		if (shmq_bus_open(&b, NULL, NULL) < 0 ||
+		    shmq_producer_open(&cp, b, NULL) < 0 ||
+		    write(fds[1], "k", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	kill(child, SIGKILL);
+	ck_assert_int_eq(tu_wait(child), 128 + SIGKILL);
+	t0 = tu_mono_ns();
+	do {
+		usleep(20000);
+		ck_assert_int_eq(shmq_bus_info(bus, &bi), 0);
+	} while ((bi.daemon_reaped_clients == 0 || bi.daemon_flushes == 0) &&
+	    tu_mono_ns() - t0 < 3000000000ull * tu_mult());
+	ck_assert_int_eq(bi.daemon_pid, pid);
+	ck_assert(bi.daemon_serving);
+	ck_assert_uint_ge(bi.daemon_reaped_clients, 1);
+	ck_assert_uint_ge(bi.daemon_flushes, 1);
+
+	ck_assert_int_eq(tt_run("%s", stat), 0);
+	snprintf(want, sizeof(want), "daemon:          shmqd pid %ld, up ",
+	    (long)pid);
+	ck_assert_contains(tt_out, want);
+	ck_assert_contains(tt_out, "  flush:         every 50 ms, last ");
+	ck_assert_ptr_nonnull(line = strstr(tt_out, "  sync:          "));
+	rounds = num_after(line, "  sync:          ");
+	acks = num_after(line, " for ");
+	ck_assert_uint_gt(rounds, 0);
+	ck_assert_uint_ge(acks, 50);	/* every send acknowledged by shmqd */
+	ck_assert_uint_le(rounds, acks);
+	ck_assert_uint_ge(num_after(tt_out, "  reaped:        "), 1);
+	fprintf(stderr, "stat_daemon: %.*s", (int)strcspn(line, "\n") + 1,
+	    line);
+
+	ck_assert_int_eq(tt_run("%s --json", stat), 0);
+	ck_assert(tt_json_valid(tt_out));
+	snprintf(want, sizeof(want), "\"daemon\":{\"pid\":%ld,"
+	    "\"running\":true,\"serving\":true", (long)pid);
+	ck_assert_contains(tt_out, want);
+	ck_assert_uint_gt(num_after(tt_out, "\"group_commits\":"), 0);
+	ck_assert_uint_ge(num_after(tt_out, "\"acks\":"), 50);
+	ck_assert_uint_ge(num_after(tt_out, "\"clients\":"), 1);
+	ck_assert_uint_gt(num_after(tt_out, "\"checkpoints\":"), 0);
+
+	ck_assert_int_eq(stop(pid), 0);
+	/* The bus stays open here: the region keeps the stopped daemon's
+	 * figures, but it is no longer shown as running. */
+	ck_assert_int_eq(tt_run("%s", stat), 0);
+	ck_assert_contains(tt_out, "daemon:          none");
+	ck_assert_contains(tt_out, "  sync:          ");
+	shmq_producer_close(p);
+	shmq_bus_close(bus);
+}
+END_TEST
+
 static Suite *
 shmqd_suite(void)
 {
@@ -308,6 +414,7 @@ shmqd_suite(void)
 	tcase_add_test(tc, flush_and_stop);
 	tcase_add_test(tc, reaper);
 	tcase_add_test(tc, restart);
+	tcase_add_test(tc, stat_daemon);
 	suite_add_tcase(s, tc);
 	return s;
 }

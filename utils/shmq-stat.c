@@ -1,8 +1,10 @@
 /*
  * shmq-stat - show what a bus holds and who uses it: the store and control
  * region, every topic and queue (offsets, messages, rates with --watch),
- * every client (pid, role, alive, counters) and every consumer group
- * (members, owners, committed offsets and lag, retries, dead letters).
+ * every client (pid, role, alive, counters), the daemon (shmqd: flushes,
+ * sync-flush group commits, what its reaper reclaimed, delayed messages
+ * delivered) and every consumer group (members, owners, committed offsets
+ * and lag, retries, dead letters).
  *
  * It opens the bus without creating it (a typo in -b must not make a new
  * bus) and registers no client; while it runs it holds the bus open like
@@ -166,9 +168,10 @@ usage(FILE *f)
 "usage: shmq-stat [-t TOPIC] [--json] [-w SECONDS] [-b BUS] [--home DIR]\n"
 "Show a bus: its store and control region, its topics and queues (offsets,\n"
 "message counts), its clients (pid, role, alive, messages sent and\n"
-"received) and its consumer groups (members, queue owners, committed\n"
-"offsets and lag, retries pending, dead letters).  The bus is never\n"
-"created.\n"
+"received), its daemon (shmqd: flushes, sync-flush group commits, what\n"
+"it reaped, delayed messages delivered) and its consumer groups (members,\n"
+"queue owners, committed offsets and lag, retries pending, dead letters).\n"
+"The bus is never created.\n"
 "\n"
 "  -t, --topic TOPIC   show only TOPIC's queues\n"
 "      --json          print one JSON document\n"
@@ -292,6 +295,143 @@ queue_rate(const struct sample *prev, const struct sample *cur,
 	return -1;
 }
 
+/* A duration for people: "850 ms", "12 s", "5m12s", "3h04m", "2d03h". */
+static void
+fmt_dur(char *buf, size_t len, uint64_t ns)
+{
+	uint64_t s = ns / 1000000000ull;
+
+	if (ns < 10000000ull)
+		snprintf(buf, len, "%.1f ms", (double)ns / 1e6);
+	else if (ns < 1000000000ull)
+		snprintf(buf, len, "%llu ms", (unsigned long long)(ns / 1000000));
+	else if (s < 60)
+		snprintf(buf, len, "%.1f s", (double)ns / 1e9);
+	else if (s < 3600)
+		snprintf(buf, len, "%llum%02llus", (unsigned long long)(s / 60),
+		    (unsigned long long)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, len, "%lluh%02llum",
+		    (unsigned long long)(s / 3600),
+		    (unsigned long long)(s / 60 % 60));
+	else
+		snprintf(buf, len, "%llud%02lluh",
+		    (unsigned long long)(s / 86400),
+		    (unsigned long long)(s / 3600 % 24));
+}
+
+/* The daemon block: shmqd's status, and the sync-flush counters (kept in
+ * the control region whether or not a daemon runs). */
+static void
+print_daemon(const struct shmq_bus_info *b)
+{
+	uint64_t now = shmq_now_ns();
+	char d1[24], d2[24], h1[16], h2[16];
+
+	if (b->daemon_pid == 0)
+		printf("daemon:          none (plain send and receive work "
+		    "without it; see shmqd(8))\n");
+	else {
+		fmt_dur(d1, sizeof(d1), now > b->daemon_started_ns ?
+		    now - b->daemon_started_ns : 0);
+		printf("daemon:          shmqd pid %d, up %s", b->daemon_pid,
+		    d1);
+		if (!b->daemon_serving) {
+			fmt_dur(d2, sizeof(d2), b->daemon_beat_age_ns);
+			printf(", not serving sync flush (no beat for %s)", d2);
+		}
+		putchar('\n');
+		if (b->daemon_flush_ms == 0)
+			printf("  flush:         off");
+		else
+			printf("  flush:         every %u ms",
+			    b->daemon_flush_ms);
+		if (b->daemon_flush_last_ns != 0) {
+			fmt_dur(d1, sizeof(d1), now > b->daemon_flush_last_ns ?
+			    now - b->daemon_flush_last_ns : 0);
+			fmt_dur(d2, sizeof(d2), b->daemon_flush_last_dur_ns);
+			cli_humanize(h1, sizeof(h1),
+			    b->daemon_flush_last_bytes);
+			cli_humanize(h2, sizeof(h2), b->daemon_flush_bytes);
+			printf(", last %s ago (%s in %s); %llu checkpoint%s "
+			    "(%s)", d1, h1, d2,
+			    (unsigned long long)b->daemon_flushes,
+			    b->daemon_flushes == 1 ? "" : "s", h2);
+		} else
+			printf(", no checkpoint yet");
+		putchar('\n');
+		printf("  reaped:        %llu dead client%s, %llu hole%s, "
+		    "%llu group member%s (%llu passes, ",
+		    (unsigned long long)b->daemon_reaped_clients,
+		    b->daemon_reaped_clients == 1 ? "" : "s",
+		    (unsigned long long)b->daemon_reaped_holes,
+		    b->daemon_reaped_holes == 1 ? "" : "s",
+		    (unsigned long long)b->daemon_reaped_members,
+		    b->daemon_reaped_members == 1 ? "" : "s",
+		    (unsigned long long)b->daemon_reap_passes);
+		if (b->daemon_reap_ms == 0)
+			printf("reaper off)\n");
+		else
+			printf("every %u ms)\n", b->daemon_reap_ms);
+		printf("  delayed:       %llu delivered",
+		    (unsigned long long)b->daemon_delay_delivered);
+		if (b->daemon_delay_errors > 0)
+			printf(", %llu scheduler restart%s after errors",
+			    (unsigned long long)b->daemon_delay_errors,
+			    b->daemon_delay_errors == 1 ? "" : "s");
+		putchar('\n');
+	}
+	printf("  sync:          %llu group commit%s for %llu send%s",
+	    (unsigned long long)b->sync_rounds, b->sync_rounds == 1 ? "" : "s",
+	    (unsigned long long)b->sync_acks, b->sync_acks == 1 ? "" : "s");
+	if (b->sync_rounds > 0)
+		printf(" (%.1f per sync)", (double)b->sync_acks /
+		    (double)b->sync_rounds);
+	printf(", %llu self-synced, %llu timeout%s; on disk below %llu\n",
+	    (unsigned long long)b->sync_self,
+	    (unsigned long long)b->sync_timeouts,
+	    b->sync_timeouts == 1 ? "" : "s",
+	    (unsigned long long)b->sync_flushed_off);
+}
+
+static void
+print_daemon_json(const struct shmq_bus_info *b)
+{
+	printf(",\"daemon\":{\"pid\":%d,\"running\":%s", b->daemon_pid,
+	    b->daemon_pid != 0 ? "true" : "false");
+	if (b->daemon_pid != 0)
+		printf(",\"serving\":%s,\"beat_age_ms\":%llu,"
+		    "\"started_ms\":%llu,\"flush\":{\"interval_ms\":%u,"
+		    "\"checkpoints\":%llu,\"bytes\":%llu,\"last_ms\":%llu,"
+		    "\"last_dur_us\":%llu,\"last_bytes\":%llu},"
+		    "\"reaper\":{\"interval_ms\":%u,\"passes\":%llu,"
+		    "\"clients\":%llu,\"holes\":%llu,\"members\":%llu},"
+		    "\"delayed\":{\"delivered\":%llu,\"errors\":%llu}",
+		    b->daemon_serving ? "true" : "false",
+		    (unsigned long long)(b->daemon_beat_age_ns / 1000000),
+		    (unsigned long long)(b->daemon_started_ns / 1000000),
+		    b->daemon_flush_ms,
+		    (unsigned long long)b->daemon_flushes,
+		    (unsigned long long)b->daemon_flush_bytes,
+		    (unsigned long long)(b->daemon_flush_last_ns / 1000000),
+		    (unsigned long long)(b->daemon_flush_last_dur_ns / 1000),
+		    (unsigned long long)b->daemon_flush_last_bytes,
+		    b->daemon_reap_ms,
+		    (unsigned long long)b->daemon_reap_passes,
+		    (unsigned long long)b->daemon_reaped_clients,
+		    (unsigned long long)b->daemon_reaped_holes,
+		    (unsigned long long)b->daemon_reaped_members,
+		    (unsigned long long)b->daemon_delay_delivered,
+		    (unsigned long long)b->daemon_delay_errors);
+	printf(",\"sync\":{\"group_commits\":%llu,\"acks\":%llu,"
+	    "\"self_synced\":%llu,\"timeouts\":%llu,\"flushed_off\":%llu}}",
+	    (unsigned long long)b->sync_rounds,
+	    (unsigned long long)b->sync_acks,
+	    (unsigned long long)b->sync_self,
+	    (unsigned long long)b->sync_timeouts,
+	    (unsigned long long)b->sync_flushed_off);
+}
+
 static void
 print_text(const struct sample *s, const struct sample *prev)
 {
@@ -330,6 +470,7 @@ print_text(const struct sample *s, const struct sample *prev)
 	printf("live clients:    %u\n", b->clients_live);
 	printf("holes:           %llu\n", (unsigned long long)b->holes);
 	printf("recoveries:      %llu\n", (unsigned long long)b->recoveries);
+	print_daemon(b);
 
 	/* The last column is padded only when the rate column follows. */
 	if (prev != NULL)
@@ -413,6 +554,7 @@ print_json(const struct sample *s, const struct sample *prev)
 	    (unsigned long long)b->store_bytes,
 	    (unsigned long long)b->ctl_bytes, b->topics, b->clients_live,
 	    (unsigned long long)b->holes, (unsigned long long)b->recoveries);
+	print_daemon_json(b);
 
 	/* Queues come grouped by topic (creation order): one object each. */
 	printf(",\"topics\":[");
