@@ -20,54 +20,6 @@
 #include "testutil.h"
 #include "tooltest.h"
 
-static char logpath[PATH_MAX];
-
-/* Start shmqd -f with ARGS, logging to the test's log file. */
-static pid_t
-start(const char *args)
-{
-	char cmd[PATH_MAX * 2];
-	pid_t pid;
-
-	snprintf(logpath, sizeof(logpath), "%s/shmqd.log", tu_home());
-	snprintf(cmd, sizeof(cmd), "exec %s -f --log-level debug %s "
-	    ">>%s 2>&1", tu_prog("shmqd/shmqd"), args, logpath);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-/* Wait until the log holds NEEDLE (at least N times); false at 5 s. */
-static bool
-log_has(const char *needle, int n)
-{
-	uint64_t t0 = tu_mono_ns();
-	char *s, *p;
-	int k;
-
-	do {
-		s = tt_slurp(logpath);
-		for (k = 0, p = s; (p = strstr(p, needle)) != NULL; p++)
-			k++;
-		free(s);
-		if (k >= n)
-			return true;
-		usleep(10000);
-	} while (tu_mono_ns() - t0 < 5000000000ull * tu_mult());
-	return false;
-}
-
-static int
-stop(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	return tu_wait_deadline(pid, 10);
-}
-
 static uint64_t
 real_ms(void)
 {
@@ -169,7 +121,7 @@ warm(struct shmq_producer *p, struct shmq_consumer *c, const char *topic)
 	ck_assert_int_eq(send_delayed(p, topic, 9999, 0, real_ms() + 1,
 	    NULL), 0);
 	if (recv_n(c, &g, 1, 5) != 1) {	/* show why */
-		char *l = tt_slurp(logpath);
+		char *l = tt_slurp(tt_shmqd_log());
 
 		fprintf(stderr, "%s\n", l);
 		free(l);
@@ -189,9 +141,9 @@ START_TEST(levels_in_order)
 	static const int lv[4] = { 3, 2, 1, 0 };
 	static const uint64_t d_ms[4] = { 300, 200, 100, 0 };
 	int i;
-	pid_t pid = start("--delay-levels '100ms 200ms 300ms'");
+	pid_t pid = tt_shmqd_start("--delay-levels '100ms 200ms 300ms'");
 
-	ck_assert(log_has("started", 1));
+	ck_assert(tt_shmqd_log_has("started", 1));
 	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_producer_open(&p, bus, NULL), 0);
 	c = group_on(bus, "d1");
@@ -216,8 +168,8 @@ START_TEST(levels_in_order)
 	shmq_consumer_close(c);
 	shmq_producer_close(p);
 	shmq_bus_close(bus);
-	ck_assert_int_eq(stop(pid), 0);
-	ck_assert(log_has("delayed messages delivered", 1));
+	ck_assert_int_eq(tt_shmqd_stop(pid), 0);
+	ck_assert(tt_shmqd_log_has("delayed messages delivered", 1));
 }
 END_TEST
 
@@ -231,9 +183,9 @@ START_TEST(deliver_at)
 	struct got g[6];
 	uint64_t at[6], now;
 	int i;
-	pid_t pid = start("");
+	pid_t pid = tt_shmqd_start("");
 
-	ck_assert(log_has("started", 1));
+	ck_assert(tt_shmqd_log_has("started", 1));
 	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_producer_open(&p, bus, NULL), 0);
 	c = group_on(bus, "d2");
@@ -254,7 +206,7 @@ START_TEST(deliver_at)
 	shmq_consumer_close(c);
 	shmq_producer_close(p);
 	shmq_bus_close(bus);
-	ck_assert_int_eq(stop(pid), 0);
+	ck_assert_int_eq(tt_shmqd_stop(pid), 0);
 }
 END_TEST
 
@@ -305,9 +257,9 @@ START_TEST(restart)
 	struct got *g = calloc(NR, sizeof(*g));
 	uint64_t due[NR], t;
 	int i, k;
-	pid_t pid = start("--delay-levels '300ms 2s'");
+	pid_t pid = tt_shmqd_start("--delay-levels '300ms 2s'");
 
-	ck_assert(log_has("started", 1));
+	ck_assert(tt_shmqd_log_has("started", 1));
 	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_producer_open(&p, bus, NULL), 0);
 	c = group_on(bus, "d4");
@@ -325,7 +277,7 @@ START_TEST(restart)
 	}
 	/* The scheduler has seen the inbox (the topic appeared): kill it
 	 * in the middle, the messages moved to level and hop queues. */
-	ck_assert(log_has("scheduler: delivering", 1));
+	ck_assert(tt_shmqd_log_has("scheduler: delivering", 1));
 	usleep(100000);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(tu_wait_deadline(pid, 10), 128 + SIGKILL);
@@ -336,7 +288,7 @@ START_TEST(restart)
 	}
 	k = recv_n(c, g, NR, 0.8);
 	ck_assert_int_lt(k, NR);
-	pid = start("--delay-levels '300ms 2s'");
+	pid = tt_shmqd_start("--delay-levels '300ms 2s'");
 	k += recv_n(c, g + k, NR - k, 10);
 	ck_assert_int_eq(k, NR);
 	for (i = 0; i < NR; i++)
@@ -345,7 +297,7 @@ START_TEST(restart)
 	shmq_producer_close(p);
 	shmq_bus_close(bus);
 	free(g);
-	ck_assert_int_eq(stop(pid), 0);
+	ck_assert_int_eq(tt_shmqd_stop(pid), 0);
 }
 END_TEST
 
@@ -368,9 +320,9 @@ START_TEST(lateness)
 	int64_t late[NL];
 	pid_t child;
 	int i;
-	pid_t pid = start("--delay-levels '50ms 75ms 100ms'");
+	pid_t pid = tt_shmqd_start("--delay-levels '50ms 75ms 100ms'");
 
-	ck_assert(log_has("started", 1));
+	ck_assert(tt_shmqd_log_has("started", 1));
 	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_producer_open(&p, bus, NULL), 0);
 	c = group_on(bus, "d5");
@@ -414,7 +366,7 @@ START_TEST(lateness)
 	shmq_producer_close(p);
 	shmq_bus_close(bus);
 	free(g);
-	ck_assert_int_eq(stop(pid), 0);
+	ck_assert_int_eq(tt_shmqd_stop(pid), 0);
 }
 END_TEST
 

@@ -682,73 +682,6 @@ END_TEST
 /* Checkpoint after sync (any user)                                    */
 /* ------------------------------------------------------------------ */
 
-/* cachestat(2), Linux 6.5; glibc has no wrapper yet. */
-#ifndef __NR_cachestat
-#define __NR_cachestat	451
-#endif
-
-struct tu_cachestat_range {
-	uint64_t	off;
-	uint64_t	len;
-};
-
-struct tu_cachestat {
-	uint64_t	nr_cache;
-	uint64_t	nr_dirty;
-	uint64_t	nr_writeback;
-	uint64_t	nr_evicted;
-	uint64_t	nr_recently_evicted;
-};
-
-/*
- * Dirty or under-writeback pages of PATH in [OFF, OFF+LEN), or -1 if the
- * kernel cannot tell.
- */
-static long
-unsynced(const char *path, uint64_t off, uint64_t len)
-{
-	struct tu_cachestat_range r = { off, len };
-	struct tu_cachestat cs;
-	long rc;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	rc = syscall(__NR_cachestat, fd, &r, &cs, 0);
-	close(fd);
-	if (rc != 0)
-		return -1;
-	return (long)(cs.nr_dirty + cs.nr_writeback);
-}
-
-/* 1 if the store is on a file system with a page cache to flush. */
-static int
-disk_store(const char *test)
-{
-	struct tu_cachestat_range r = { 0, 0 };
-	struct tu_cachestat cs;
-	struct statfs fs;
-	int fd;
-
-	if (statfs(tu_home(), &fs) == 0 && (fs.f_type == 0x01021994 ||
-	    fs.f_type == 0x858458f6)) {
-		fprintf(stderr, "%s: skipped (the store is on tmpfs or ramfs: "
-		    "nothing to flush)\n", test);
-		return 0;
-	}
-	fd = open(tu_home(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0 && syscall(__NR_cachestat, fd, &r, &cs, 0) < 0 &&
-	    errno == ENOSYS) {
-		close(fd);
-		fprintf(stderr, "%s: skipped (no cachestat(2): Linux < 6.5)\n",
-		    test);
-		return 0;
-	}
-	if (fd >= 0)
-		close(fd);
-	return 1;
-}
-
 static void
 send_many(struct shmq_bus *bus, const char *topic, int n)
 {
@@ -791,7 +724,7 @@ START_TEST(t_close_syncs)
 	uint64_t tail;
 	long n;
 
-	if (!disk_store("close_syncs"))
+	if (!tu_disk_store("close_syncs"))
 		return;
 	ck_assert_msg(open_bus(&bus, NULL) == 0, "%s", shmq_errmsg());
 	ck_assert_int_eq(shmq_topic_create(bus, "t", 1), 0);
@@ -802,7 +735,7 @@ START_TEST(t_close_syncs)
 	    tu_bus(), 0);
 	snprintf(idx, sizeof(idx), "%s/%s/consumequeue/t/0/%020d", tu_home(),
 	    tu_bus(), 0);
-	n = unsynced(seg, 0, tail);
+	n = tu_unsynced(seg, 0, tail);
 	if (n == 0) {
 		fprintf(stderr, "close_syncs: skipped (the log was already "
 		    "written back before close)\n");
@@ -813,10 +746,10 @@ START_TEST(t_close_syncs)
 	shmq_bus_close(bus);
 
 	ck_assert_uint_eq(read_ckpt(), tail);
-	n = unsynced(seg, 0, tail);
+	n = tu_unsynced(seg, 0, tail);
 	ck_assert_msg(n == 0, "%ld log pages below the checkpoint not on "
 	    "disk", n);
-	n = unsynced(idx, 0, 0);
+	n = tu_unsynced(idx, 0, 0);
 	ck_assert_msg(n == 0, "%ld index pages not on disk", n);
 
 	/* The next close syncs from the previous checkpoint on. */
@@ -827,8 +760,8 @@ START_TEST(t_close_syncs)
 	tail = bi.log_tail_off;
 	shmq_bus_close(bus);
 	ck_assert_uint_eq(read_ckpt(), tail);
-	ck_assert_int_eq(unsynced(seg, 0, tail), 0);
-	ck_assert_int_eq(unsynced(idx, 0, 0), 0);
+	ck_assert_int_eq(tu_unsynced(seg, 0, tail), 0);
+	ck_assert_int_eq(tu_unsynced(idx, 0, 0), 0);
 }
 END_TEST
 
@@ -848,7 +781,7 @@ START_TEST(t_close_syncs_many)
 	long n, dirty = 0;
 	int q;
 
-	if (!disk_store("close_syncs_many"))
+	if (!tu_disk_store("close_syncs_many"))
 		return;
 	ck_assert_msg(open_bus(&bus, NULL) == 0, "%s", shmq_errmsg());
 	ck_assert_int_eq(shmq_topic_create(bus, "m", NQ), 0);
@@ -868,7 +801,7 @@ START_TEST(t_close_syncs_many)
 	for (q = 0; q < NQ; q++) {
 		snprintf(idx, sizeof(idx), "%s/%s/consumequeue/m/%d/%020d",
 		    tu_home(), tu_bus(), q, 0);
-		if ((n = unsynced(idx, 0, 0)) > 0)
+		if ((n = tu_unsynced(idx, 0, 0)) > 0)
 			dirty += n;
 	}
 	if (dirty == 0) {
@@ -881,11 +814,11 @@ START_TEST(t_close_syncs_many)
 	ck_assert_uint_eq(read_ckpt(), tail);
 	snprintf(seg, sizeof(seg), "%s/%s/commitlog/%020d", tu_home(),
 	    tu_bus(), 0);
-	ck_assert_int_eq(unsynced(seg, 0, tail), 0);
+	ck_assert_int_eq(tu_unsynced(seg, 0, tail), 0);
 	for (q = 0; q < NQ; q++) {
 		snprintf(idx, sizeof(idx), "%s/%s/consumequeue/m/%d/%020d",
 		    tu_home(), tu_bus(), q, 0);
-		n = unsynced(idx, 0, 0);
+		n = tu_unsynced(idx, 0, 0);
 		ck_assert_msg(n == 0, "queue %d: %ld index pages not on disk",
 		    q, n);
 	}
@@ -906,7 +839,7 @@ START_TEST(t_sync_helpers)
 	uint64_t t1, t2;
 	long n;
 
-	if (!disk_store("sync_helpers"))
+	if (!tu_disk_store("sync_helpers"))
 		return;
 	ck_assert_msg(open_bus(&bus, NULL) == 0, "%s", shmq_errmsg());
 	ck_assert_int_eq(shmq_topic_create(bus, "t", 1), 0);
@@ -919,7 +852,7 @@ START_TEST(t_sync_helpers)
 	t1 = ck_pr_load_64(&bus->ctl->log_tail);
 	send_many(bus, "t", 100);
 	t2 = ck_pr_load_64(&bus->ctl->log_tail);
-	if (unsynced(seg, 0, t2) == 0) {
+	if (tu_unsynced(seg, 0, t2) == 0) {
 		fprintf(stderr, "sync_helpers: skipped (already written "
 		    "back)\n");
 		shmq_bus_close(bus);
@@ -933,21 +866,21 @@ START_TEST(t_sync_helpers)
 
 	/* [t1, t2) only: pages wholly below t1 may stay dirty. */
 	ck_assert_int_eq(shmq__log_sync(bus, t1, t2), 0);
-	n = unsynced(seg, t1, t2 - t1);
+	n = tu_unsynced(seg, t1, t2 - t1);
 	ck_assert_msg(n == 0, "%ld dirty pages in [%llu, %llu)", n,
 	    (unsigned long long)t1, (unsigned long long)t2);
 	ck_assert_int_eq(shmq__log_sync(bus, 0, t2), 0);
-	ck_assert_int_eq(unsynced(seg, 0, t2), 0);
+	ck_assert_int_eq(tu_unsynced(seg, 0, t2), 0);
 
 	t = shmq__topic_by_id(bus, 0);
 	ck_assert(t != NULL);
 	/* Nothing in the queue points at or after t2: untouched. */
 	ck_assert_int_eq(shmq__cq_sync(bus, t, &t->cq[0], t2, false), 0);
-	ck_assert_int_gt(unsynced(idx, 0, 0), 0);
+	ck_assert_int_gt(tu_unsynced(idx, 0, 0), 0);
 	ck_assert_int_eq(shmq__cq_sync(bus, t, &t->cq[0], t1, true), 1);
-	ck_assert_int_gt(unsynced(idx, 0, 0), 0);
+	ck_assert_int_gt(tu_unsynced(idx, 0, 0), 0);
 	ck_assert_int_eq(shmq__cq_sync(bus, t, &t->cq[0], t1, false), 1);
-	ck_assert_int_eq(unsynced(idx, 0, 0), 0);
+	ck_assert_int_eq(tu_unsynced(idx, 0, 0), 0);
 	shmq_bus_close(bus);
 }
 END_TEST

@@ -27,54 +27,6 @@
 #include "tooltest.h"
 #include "topic.h"
 
-static char logpath[PATH_MAX];
-
-/* Start shmqd -f with ARGS, logging to the test's log file. */
-static pid_t
-start(const char *args)
-{
-	char cmd[PATH_MAX * 2];
-	pid_t pid;
-
-	snprintf(logpath, sizeof(logpath), "%s/shmqd.log", tu_home());
-	snprintf(cmd, sizeof(cmd), "exec %s -f --log-level debug %s "
-	    ">>%s 2>&1", tu_prog("shmqd/shmqd"), args, logpath);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-/* Wait until the log holds NEEDLE (at least N times); false at 5 s. */
-static bool
-log_has(const char *needle, int n)
-{
-	uint64_t t0 = tu_mono_ns();
-	char *s, *p;
-	int k;
-
-	do {
-		s = tt_slurp(logpath);
-		for (k = 0, p = s; (p = strstr(p, needle)) != NULL; p++)
-			k++;
-		free(s);
-		if (k >= n)
-			return true;
-		usleep(10000);
-	} while (tu_mono_ns() - t0 < 5000000000ull * tu_mult());
-	return false;
-}
-
-static int
-stop(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	return tu_wait_deadline(pid, 10);
-}
-
 static bool
 checkpoint(struct shmq_checkpoint *ck)
 {
@@ -87,15 +39,15 @@ checkpoint(struct shmq_checkpoint *ck)
 
 START_TEST(second_instance)
 {
-	pid_t pid = start("");
+	pid_t pid = tt_shmqd_start("");
 	char want[64];
 
-	ck_assert(log_has("started", 1));
+	ck_assert(tt_shmqd_log_has("started", 1));
 	ck_assert_int_eq(tt_run("%s -f", tu_prog("shmqd/shmqd")), 1);
 	snprintf(want, sizeof(want), "already has a daemon: pid %ld",
 	    (long)pid);
 	ck_assert_contains(tt_err, want);
-	ck_assert_int_eq(stop(pid), 0);
+	ck_assert_int_eq(tt_shmqd_stop(pid), 0);
 }
 END_TEST
 
@@ -133,20 +85,20 @@ START_TEST(reload)
 	fputs("flush_interval_ms = 300\n", f);
 	fclose(f);
 	snprintf(args, sizeof(args), "-c %s", conf);
-	pid = start(args);
-	ck_assert(log_has("flush every 300 ms", 1));
+	pid = tt_shmqd_start(args);
+	ck_assert(tt_shmqd_log_has("flush every 300 ms", 1));
 	f = fopen(conf, "w");
 	fputs("[shmqd]\nflush_interval_ms = 50\nlog_level = debug\n", f);
 	fclose(f);
 	kill(pid, SIGHUP);
-	ck_assert(log_has("reload: flush interval 50 ms", 1));
+	ck_assert(tt_shmqd_log_has("reload: flush interval 50 ms", 1));
 	/* A bad file on reload keeps the running settings. */
 	f = fopen(conf, "w");
 	fputs("nonsense\n", f);
 	fclose(f);
 	kill(pid, SIGHUP);
-	ck_assert(log_has("keeping the running settings", 1));
-	ck_assert_int_eq(stop(pid), 0);
+	ck_assert(tt_shmqd_log_has("keeping the running settings", 1));
+	ck_assert_int_eq(tt_shmqd_stop(pid), 0);
 }
 END_TEST
 
@@ -173,9 +125,9 @@ START_TEST(flush_and_stop)
 	struct shmq_bus *bus;
 	struct shmq_producer *p;
 	uint64_t t0, dt;
-	pid_t pid = start("--flush-interval 50");
+	pid_t pid = tt_shmqd_start("--flush-interval 50");
 
-	ck_assert(log_has("started", 1));
+	ck_assert(tt_shmqd_log_has("started", 1));
 	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_producer_open(&p, bus, NULL), 0);
 	send_n(p, "t1", 1000);
@@ -200,10 +152,10 @@ START_TEST(flush_and_stop)
 	shmq_producer_close(p);
 	shmq_bus_close(bus);
 	/* shmqd is the last on the bus: the clean checkpoint. */
-	ck_assert_int_eq(stop(pid), 0);
+	ck_assert_int_eq(tt_shmqd_stop(pid), 0);
 	ck_assert(checkpoint(&ck));
 	ck_assert_uint_eq(ck.clean, 1);
-	ck_assert(log_has("stopped: checkpoint at", 1));
+	ck_assert(tt_shmqd_log_has("stopped: checkpoint at", 1));
 }
 END_TEST
 
@@ -218,8 +170,8 @@ START_TEST(reaper)
 	int fds[2], err;
 	pid_t pid, child;
 
-	pid = start("--reap-interval 100");
-	ck_assert(log_has("started", 1));
+	pid = tt_shmqd_start("--reap-interval 100");
+	ck_assert(tt_shmqd_log_has("started", 1));
 	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq__topic_get(bus, "r1", true, 1, &t), 0);
 	ck_assert_int_eq(pipe(fds), 0);
@@ -262,9 +214,9 @@ START_TEST(reaper)
 	    (double)(tu_mono_ns() - t0) / 1e6);
 	ck_assert_uint_eq(shmq__cq_state(e), SHMQ_CQ_HOLE);
 	ck_assert_uint_eq(s->role, SHMQ_ROLE_FREE);
-	ck_assert(log_has("freed", 1));
+	ck_assert(tt_shmqd_log_has("freed", 1));
 	shmq_bus_close(bus);
-	ck_assert_int_eq(stop(pid), 0);
+	ck_assert_int_eq(tt_shmqd_stop(pid), 0);
 }
 END_TEST
 
@@ -275,23 +227,23 @@ START_TEST(restart)
 	struct shmq_checkpoint ck;
 	pid_t pid;
 
-	pid = start("--flush-interval 50");
-	ck_assert(log_has("started", 1));
+	pid = tt_shmqd_start("--flush-interval 50");
+	ck_assert(tt_shmqd_log_has("started", 1));
 	bus = tu_bus_open_default();
 	ck_assert_int_eq(shmq_producer_open(&p, bus, NULL), 0);
 	send_n(p, "t2", 500);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(tu_wait(pid), 128 + SIGKILL);
 	send_n(p, "t2", 500);	/* no daemon: sending goes on */
-	pid = start("--flush-interval 50");
-	ck_assert(log_has("started", 2));	/* the stale pidfile is fine */
+	pid = tt_shmqd_start("--flush-interval 50");
+	ck_assert(tt_shmqd_log_has("started", 2));	/* the stale pidfile is fine */
 	send_n(p, "t2", 500);
 	usleep(300000);
 	ck_assert(checkpoint(&ck));
 	ck_assert_uint_eq(ck.log_indexed_off, bus->ctl->log_tail);
 	shmq_producer_close(p);
 	shmq_bus_close(bus);
-	ck_assert_int_eq(stop(pid), 0);
+	ck_assert_int_eq(tt_shmqd_stop(pid), 0);
 }
 END_TEST
 
@@ -320,7 +272,7 @@ START_TEST(stat_daemon)
 	pid_t pid, child;
 	char c;
 
-	/* A copy: tu_prog's buffer is reused by start(). */
+	/* A copy: tu_prog's buffer is reused by tt_shmqd_start(). */
 	strlcpy(stat, tu_prog("utils/shmq-stat"), sizeof(stat));
 	bus = tu_bus_open_default();
 	ck_assert_int_eq(tt_run("%s", stat), 0);
@@ -330,8 +282,8 @@ START_TEST(stat_daemon)
 	ck_assert(tt_json_valid(tt_out));
 	ck_assert_contains(tt_out, "\"daemon\":{\"pid\":0,\"running\":false");
 
-	pid = start("--flush-interval 50 --reap-interval 50");
-	ck_assert(log_has("started", 1));
+	pid = tt_shmqd_start("--flush-interval 50 --reap-interval 50");
+	ck_assert(tt_shmqd_log_has("started", 1));
 	ck_assert_int_eq(shmq_producer_open(&p, bus, NULL), 0);
 	ck_assert_int_eq(shmq_producer_set_sync(p, 5000, 0), 0);
 	send_n(p, "ts", 50);
@@ -389,7 +341,7 @@ START_TEST(stat_daemon)
 	ck_assert_uint_ge(num_after(tt_out, "\"clients\":"), 1);
 	ck_assert_uint_gt(num_after(tt_out, "\"checkpoints\":"), 0);
 
-	ck_assert_int_eq(stop(pid), 0);
+	ck_assert_int_eq(tt_shmqd_stop(pid), 0);
 	/* The bus stays open here: the region keeps the stopped daemon's
 	 * figures, but it is no longer shown as running. */
 	ck_assert_int_eq(tt_run("%s", stat), 0);

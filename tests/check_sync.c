@@ -37,54 +37,6 @@
 #include "testutil.h"
 #include "tooltest.h"
 
-static char logpath[PATH_MAX];
-
-/* Start shmqd -f with ARGS, logging to the test's log file. */
-static pid_t
-start(const char *args)
-{
-	char cmd[PATH_MAX * 2];
-	pid_t pid;
-
-	snprintf(logpath, sizeof(logpath), "%s/shmqd.log", tu_home());
-	snprintf(cmd, sizeof(cmd), "exec %s -f --log-level debug %s "
-	    ">>%s 2>&1", tu_prog("shmqd/shmqd"), args, logpath);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-/* Wait until the log holds NEEDLE (at least N times); false at 5 s. */
-static bool
-log_has(const char *needle, int n)
-{
-	uint64_t t0 = tu_mono_ns();
-	char *s, *p;
-	int k;
-
-	do {
-		s = tt_slurp(logpath);
-		for (k = 0, p = s; (p = strstr(p, needle)) != NULL; p++)
-			k++;
-		free(s);
-		if (k >= n)
-			return true;
-		usleep(10000);
-	} while (tu_mono_ns() - t0 < 5000000000ull * tu_mult());
-	return false;
-}
-
-static int
-stop(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	return tu_wait_deadline(pid, 10);
-}
-
 /* Wait until shmqd serves sync requests (it has beaten). */
 static void
 served(struct shmq_bus *bus)
@@ -95,70 +47,6 @@ served(struct shmq_bus *bus)
 	    tu_mono_ns() - t0 < 5000000000ull * tu_mult())
 		usleep(5000);
 	ck_assert_uint_ne(ck_pr_load_64(&bus->ctl->flush_server_ns), 0);
-}
-
-/* cachestat(2), Linux 6.5; glibc has no wrapper yet (as check_perm.c). */
-#ifndef __NR_cachestat
-#define __NR_cachestat	451
-#endif
-
-struct cs_range {
-	uint64_t	off;
-	uint64_t	len;
-};
-
-struct cs_stat {
-	uint64_t	nr_cache;
-	uint64_t	nr_dirty;
-	uint64_t	nr_writeback;
-	uint64_t	nr_evicted;
-	uint64_t	nr_recently_evicted;
-};
-
-/* Dirty or under-writeback pages of PATH in [OFF, OFF+LEN), or -1. */
-static long
-unsynced(const char *path, uint64_t off, uint64_t len)
-{
-	struct cs_range r = { off, len };
-	struct cs_stat cs;
-	long rc;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	rc = syscall(__NR_cachestat, fd, &r, &cs, 0);
-	close(fd);
-	if (rc != 0)
-		return -1;
-	return (long)(cs.nr_dirty + cs.nr_writeback);
-}
-
-/* 1 if the store is on a file system with a page cache to flush. */
-static int
-disk_store(const char *test)
-{
-	struct cs_range r = { 0, 0 };
-	struct cs_stat cs;
-	struct statfs fs;
-	int fd;
-
-	if (statfs(tu_home(), &fs) == 0 && (fs.f_type == 0x01021994 ||
-	    fs.f_type == 0x858458f6)) {
-		fprintf(stderr, "%s: disk check skipped (tmpfs or ramfs)\n",
-		    test);
-		return 0;
-	}
-	fd = open(tu_home(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0 && syscall(__NR_cachestat, fd, &r, &cs, 0) < 0 &&
-	    errno == ENOSYS) {
-		close(fd);
-		fprintf(stderr, "%s: disk check skipped (no cachestat(2))\n",
-		    test);
-		return 0;
-	}
-	if (fd >= 0)
-		close(fd);
-	return 1;
 }
 
 /* Send SEQ (in the first 4 bytes of a BYTES-byte body) to TOPIC. */
@@ -207,14 +95,14 @@ START_TEST(self_sync)
 	    shmq_errmsg());
 	end = ck_pr_load_64(&bus->ctl->log_tail);
 	ck_assert_uint_eq(ck_pr_load_64(&bus->ctl->flush_self), self0 + 1);
-	if (disk_store("self_sync")) {
+	if (tu_disk_store("self_sync")) {
 		snprintf(seg, sizeof(seg), "%s/%s/commitlog/%020d",
 		    tu_home(), tu_bus(), 0);
 		snprintf(idx, sizeof(idx), "%s/%s/consumequeue/s/0/%020d",
 		    tu_home(), tu_bus(), 0);
 		lo = res.log_off & ~4095ull;
-		ck_assert_int_eq(unsynced(seg, lo, end - lo), 0);
-		ck_assert_int_eq(unsynced(idx, (res.queue_off * 32) &
+		ck_assert_int_eq(tu_unsynced(seg, lo, end - lo), 0);
+		ck_assert_int_eq(tu_unsynced(idx, (res.queue_off * 32) &
 		    ~4095ull, 4096), 0);
 	}
 	/* Back to async: no more syncs. */
@@ -335,8 +223,8 @@ START_TEST(group_commit)
 	double per;
 	pid_t pid;
 
-	pid = start("--flush-interval 10000");
-	ck_assert(log_has("started", 1));
+	pid = tt_shmqd_start("--flush-interval 10000");
+	ck_assert(tt_shmqd_log_has("started", 1));
 	bus = tu_bus_open_default();
 	served(bus);
 	ck_assert_int_eq(shmq_topic_create(bus, "g", 4), 0);
@@ -349,11 +237,11 @@ START_TEST(group_commit)
 	    shmq_errmsg());
 	end = ck_pr_load_64(&bus->ctl->log_tail);
 	ck_assert_uint_ge(ck_pr_load_64(&bus->ctl->flushed_off), end);
-	if (disk_store("group_commit")) {
+	if (tu_disk_store("group_commit")) {
 		snprintf(seg, sizeof(seg), "%s/%s/commitlog/%020d",
 		    tu_home(), tu_bus(), 0);
 		lo = res.log_off & ~4095ull;
-		ck_assert_int_eq(unsynced(seg, lo, end - lo), 0);
+		ck_assert_int_eq(tu_unsynced(seg, lo, end - lo), 0);
 	}
 	shmq_producer_close(p);
 	(void)sync_load(bus, "shmqd", 1, 300);
@@ -363,8 +251,8 @@ START_TEST(group_commit)
 	/* shmqd served them all. */
 	ck_assert_uint_eq(ck_pr_load_64(&bus->ctl->flush_self), s0);
 	shmq_bus_close(bus);
-	ck_assert_int_eq(stop(pid), 0);
-	ck_assert(log_has("group commits for", 1));
+	ck_assert_int_eq(tt_shmqd_stop(pid), 0);
+	ck_assert(tt_shmqd_log_has("group commits for", 1));
 }
 END_TEST
 
@@ -379,8 +267,8 @@ START_TEST(timeout)
 	int n, rc, st;
 	pid_t pid;
 
-	pid = start("--flush-interval 10000");
-	ck_assert(log_has("started", 1));
+	pid = tt_shmqd_start("--flush-interval 10000");
+	ck_assert(tt_shmqd_log_has("started", 1));
 	bus = tu_bus_open_default();
 	served(bus);
 	ck_assert_int_eq(shmq_topic_create(bus, "to", 1), 0);
@@ -436,7 +324,7 @@ START_TEST(timeout)
 	ck_assert_uint_ge(ck_pr_load_64(&bus->ctl->flushed_off), end);
 	shmq_producer_close(p);
 	shmq_bus_close(bus);
-	ck_assert_int_eq(stop(pid), 0);
+	ck_assert_int_eq(tt_shmqd_stop(pid), 0);
 }
 END_TEST
 
@@ -480,8 +368,8 @@ START_TEST(daemon_killed)
 
 	acked = tu_shared_new(KILL_THREADS * KILL_PER);
 	shared = tu_shared_new(4096);
-	pid = start("--flush-interval 500");
-	ck_assert(log_has("started", 1));
+	pid = tt_shmqd_start("--flush-interval 500");
+	ck_assert(tt_shmqd_log_has("started", 1));
 	bus = tu_bus_open_default();
 	served(bus);
 	ck_assert_int_eq(shmq_topic_create(bus, "k", 4), 0);

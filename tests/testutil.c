@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <ck_pr.h>
@@ -439,4 +442,66 @@ tu_run(Suite *(*make)(void))
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* cachestat(2), Linux 6.5; glibc has no wrapper yet. */
+#ifndef __NR_cachestat
+#define __NR_cachestat	451
+#endif
+
+struct tu_cachestat_range {
+	uint64_t	off;
+	uint64_t	len;
+};
+
+struct tu_cachestat {
+	uint64_t	nr_cache;
+	uint64_t	nr_dirty;
+	uint64_t	nr_writeback;
+	uint64_t	nr_evicted;
+	uint64_t	nr_recently_evicted;
+};
+
+long
+tu_unsynced(const char *path, uint64_t off, uint64_t len)
+{
+	struct tu_cachestat_range r = { off, len };
+	struct tu_cachestat cs;
+	long rc;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	rc = syscall(__NR_cachestat, fd, &r, &cs, 0);
+	close(fd);
+	if (rc != 0)
+		return -1;
+	return (long)(cs.nr_dirty + cs.nr_writeback);
+}
+
+int
+tu_disk_store(const char *test)
+{
+	struct tu_cachestat_range r = { 0, 0 };
+	struct tu_cachestat cs;
+	struct statfs fs;
+	int fd;
+
+	if (statfs(tu_home(), &fs) == 0 && (fs.f_type == 0x01021994 ||
+	    fs.f_type == 0x858458f6)) {
+		fprintf(stderr, "%s: disk checks skipped (the store is on "
+		    "tmpfs or ramfs: nothing to flush)\n", test);
+		return 0;
+	}
+	fd = open(tu_home(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && syscall(__NR_cachestat, fd, &r, &cs, 0) < 0 &&
+	    errno == ENOSYS) {
+		close(fd);
+		fprintf(stderr, "%s: disk checks skipped (no cachestat(2): "
+		    "Linux < 6.5)\n", test);
+		return 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return 1;
 }

@@ -194,4 +194,17 @@ void tu_check_children(struct tu_child *ch, unsigned n, double secs,
  */
 int tu_run(Suite *(*make)(void));
 
+/*
+ * Pages of PATH in [OFF, OFF+LEN) that are dirty or under writeback
+ * (cachestat(2), Linux 6.5), or -1 if the kernel cannot tell.
+ */
+long tu_unsynced(const char *path, uint64_t off, uint64_t len);
+
+/*
+ * 1 if the test's store is on a file system with a page cache to flush and
+ * the kernel has cachestat(2); else 0, after saying on stderr why TEST
+ * skips its disk checks.
+ */
+int tu_disk_store(const char *test);
+
 #endif

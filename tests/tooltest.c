@@ -3,10 +3,12 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "tooltest.h"
@@ -166,4 +168,56 @@ tt_json_valid(const char *s)
 	ck_assert_msg(st != 126 && st != 127,
 	    "jq cannot be run (exit %d); ./bootstrap installs it", st);
 	return st == 0;
+}
+
+static char shmqd_log[4200];
+
+const char *
+tt_shmqd_log(void)
+{
+	return shmqd_log;
+}
+
+pid_t
+tt_shmqd_start(const char *args)
+{
+	char cmd[8800];
+	pid_t pid;
+
+	snprintf(shmqd_log, sizeof(shmqd_log), "%s/shmqd.log", tu_home());
+	snprintf(cmd, sizeof(cmd), "exec %s -f --log-level debug %s "
+	    ">>%s 2>&1", tu_prog("shmqd/shmqd"), args, shmqd_log);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+bool
+tt_shmqd_log_has(const char *needle, int n)
+{
+	uint64_t t0 = tu_mono_ns();
+	char *s, *p;
+	int k;
+
+	do {
+		s = tt_slurp(shmqd_log);
+		for (k = 0, p = s; (p = strstr(p, needle)) != NULL; p++)
+			k++;
+		free(s);
+		if (k >= n)
+			return true;
+		usleep(10000);
+	} while (tu_mono_ns() - t0 < 5000000000ull * tu_mult());
+	return false;
+}
+
+int
+tt_shmqd_stop(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	return tu_wait_deadline(pid, 10);
 }

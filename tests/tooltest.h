@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include <check.h>
+#include <stdbool.h>
+#include <sys/types.h>
 
 /* Standard output and error of the last tt_run(), NUL-terminated. */
 extern char *tt_out;
@@ -58,6 +60,23 @@ const char *tt_line(const char *s, int i);
  * jq parses it, else 0.  Fails the test if jq cannot be run.
  */
 int tt_json_valid(const char *s);
+
+/*
+ * Start the built shmqd in the foreground (-f --log-level debug) with ARGS
+ * (shell words), its output appended to the test's log (tt_shmqd_log());
+ * returns its pid.
+ */
+pid_t tt_shmqd_start(const char *args);
+
+/* The log file of tt_shmqd_start. */
+const char *tt_shmqd_log(void);
+
+/* Wait until the log holds NEEDLE at least N times; false after 5 s (times
+ * CK_TIMEOUT_MULTIPLIER). */
+bool tt_shmqd_log_has(const char *needle, int n);
+
+/* SIGTERM shmqd PID and wait for it (10 s); its exit status (as tu_wait). */
+int tt_shmqd_stop(pid_t pid);
 
 #define ck_assert_contains(hay, needle)					\
 	ck_assert_msg(strstr((hay), (needle)) != NULL,			\
