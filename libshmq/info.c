@@ -22,6 +22,7 @@
 #include "group.h"
 #include "msg.h"
 #include "offsets.h"
+#include "region.h"
 #include "internal.h"
 #include "retry.h"
 #include "topic.h"
@@ -250,14 +251,6 @@ shmq_client_foreach(struct shmq_bus *bus,
 	return 0;
 }
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * Log offset of the dead letter that the record of entry E names if it is
  * a resend marker of this store, else UINT64_MAX.  The tag hash sorts out
@@ -346,12 +339,12 @@ dlq_counts(struct shmq_bus *bus, struct shmq_topic *t, uint64_t *dead,
 				(*dead)++;
 				lo = ck_pr_load_64(&e->log_off);
 				if (n > 0 && bsearch(&lo, tg, n, sizeof(*tg),
-				    cmp_u64) != NULL)
+				    shmq__cmp_u64) != NULL)
 					(*resent)++;
 			}
 		}
 		if (pass == 0 && n > 1)
-			qsort(tg, n, sizeof(*tg), cmp_u64);
+			qsort(tg, n, sizeof(*tg), shmq__cmp_u64);
 	}
 	free(tg);
 	return 0;

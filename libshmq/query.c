@@ -23,6 +23,14 @@
  * may be a few microseconds out of order, so an entry below FROM met on
  * the way is skipped rather than ending anything.
  *
+ * By key.  shmqd's indexer (shmqd/indexer.c) keeps a persistent hash
+ * index of topic#key -> log offset (keyindex.h).  The files are walked
+ * newest first, each bucket's chain newest first; every candidate is read
+ * as by id (bounds, header, CRC) and returned only if its topic and keys
+ * really hold the key: hash collisions, entries of a damaged file and
+ * offsets indexed twice (a crash before the index's end was stored) are
+ * filtered.  Only what the indexer has reached is found.
+ *
  * Readers only: nothing here writes to the control region or the store but
  * the shared count of corrupt records met.  Views point into the mapped
  * log and live as long as this process's mapping of the segment, which is
@@ -31,23 +39,83 @@
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commitlog.h"
 #include "consumequeue.h"
 #include "internal.h"
+#include "keyindex.h"
+#include "layout.h"
 #include "msg.h"
 #include "topic.h"
+
+/*
+ * The committed message at OFF, checked (the id path): 0 and *OUT,
+ * SHMQ_ENOENT, SHMQ_ECORRUPT.  WHAT names the lookup in the detail.
+ */
+static int
+read_at(struct shmq_bus *bus, uint64_t off, const char *what,
+    struct shmq_msgview *out)
+{
+	const uint64_t S = bus->segment_bytes;
+	const struct shmq_rec *r;
+	uint64_t min, tail;
+	uint32_t size, magic;
+	char *base;
+	int err;
+
+	min = ck_pr_load_64(&bus->ctl->log_min_off);
+	tail = ck_pr_load_64(&bus->ctl->log_tail);
+	if (off < min)
+		return SHMQ_ERR(SHMQ_ENOENT, "%s: offset %llu was "
+		    "reclaimed (the log starts at %llu)", what,
+		    (unsigned long long)off, (unsigned long long)min);
+	if (off >= tail || tail - off < sizeof(*r))
+		return SHMQ_ERR(SHMQ_ENOENT, "%s: offset %llu is "
+		    "beyond the log tail (%llu)", what,
+		    (unsigned long long)off, (unsigned long long)tail);
+	/* Records are 8-aligned and never cross a segment end. */
+	if ((off & 7) != 0 || off % S + sizeof(*r) > S)
+		return SHMQ_ERR(SHMQ_ENOENT, "%s: no message starts "
+		    "at offset %llu", what, (unsigned long long)off);
+	if ((base = shmq__log_seg(bus, off / S, false, &err)) == NULL) {
+		SHMQ_ERR_PREFIX("%s", what);
+		return err;
+	}
+	r = (const struct shmq_rec *)(base + off % S);
+	size = ck_pr_load_32((uint32_t *)(uintptr_t)&r->size);
+	/* Pairs with the release store of size by the writer (producer.c)
+	 * or of the padding's size (commitlog.c): magic after size. */
+	ck_pr_fence_acquire();
+	magic = ck_pr_load_32((uint32_t *)(uintptr_t)&r->magic);
+	if (size == 0)
+		return SHMQ_ERR(SHMQ_ENOENT, "%s: the message at "
+		    "offset %llu is not committed", what,
+		    (unsigned long long)off);
+	if (magic == SHMQ_ABORT_MAGIC)
+		return SHMQ_ERR(SHMQ_ENOENT, "%s: the send at offset "
+		    "%llu was abandoned before it committed", what,
+		    (unsigned long long)off);
+	if (magic != SHMQ_REC_MAGIC)
+		return SHMQ_ERR(SHMQ_ENOENT, "%s: no message starts "
+		    "at offset %llu", what, (unsigned long long)off);
+	if ((r = shmq__log_record(bus, off, size, true, &err)) == NULL) {
+		ck_pr_inc_64(&bus->ctl->corrupt);
+		SHMQ_ERR_PREFIX("%s", what);
+		return err;
+	}
+	shmq__msg_view(r, bus->store_id, out);
+	return 0;
+}
 
 int
 shmq_query_id(struct shmq_bus *bus, const char *msg_id,
     struct shmq_msgview *out)
 {
-	const uint64_t S = bus != NULL ? bus->segment_bytes : 0;
-	const struct shmq_rec *r;
-	uint64_t sid, off, min, tail;
-	uint32_t size, magic;
-	char *base;
+	char what[64];
+	uint64_t sid, off;
 	int err;
 
 	if (bus == NULL || out == NULL)
@@ -59,47 +127,119 @@ shmq_query_id(struct shmq_bus *bus, const char *msg_id,
 		    "(store id %016llX; this bus's is %016llX)", msg_id,
 		    (unsigned long long)sid,
 		    (unsigned long long)bus->store_id);
-	min = ck_pr_load_64(&bus->ctl->log_min_off);
-	tail = ck_pr_load_64(&bus->ctl->log_tail);
-	if (off < min)
-		return SHMQ_ERR(SHMQ_ENOENT, "message id %s: offset %llu was "
-		    "reclaimed (the log starts at %llu)", msg_id,
-		    (unsigned long long)off, (unsigned long long)min);
-	if (off >= tail || tail - off < sizeof(*r))
-		return SHMQ_ERR(SHMQ_ENOENT, "message id %s: offset %llu is "
-		    "beyond the log tail (%llu)", msg_id,
-		    (unsigned long long)off, (unsigned long long)tail);
-	/* Records are 8-aligned and never cross a segment end. */
-	if ((off & 7) != 0 || off % S + sizeof(*r) > S)
-		return SHMQ_ERR(SHMQ_ENOENT, "message id %s: no message starts "
-		    "at offset %llu", msg_id, (unsigned long long)off);
-	if ((base = shmq__log_seg(bus, off / S, false, &err)) == NULL) {
-		SHMQ_ERR_PREFIX("message id %s", msg_id);
-		return err;
+	snprintf(what, sizeof(what), "message id %s", msg_id);
+	return read_at(bus, off, what, out);
+}
+
+/* Offsets already returned by a key query (an offset indexed twice). */
+struct seen {
+	uint64_t	*v;
+	size_t		 n, cap;
+};
+
+static int
+seen_add(struct seen *s, uint64_t off)
+{
+	uint64_t *nv;
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->v[i] == off)
+			return 1;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		if ((nv = reallocarray(s->v, s->cap, sizeof(*nv))) == NULL)
+			return SHMQ_ERR(SHMQ_ENOMEM, "key query");
+		s->v = nv;
 	}
-	r = (const struct shmq_rec *)(base + off % S);
-	size = ck_pr_load_32((uint32_t *)(uintptr_t)&r->size);
-	/* Pairs with the release store of size by the writer (producer.c)
-	 * or of the padding's size (commitlog.c): magic after size. */
+	s->v[s->n++] = off;
+	return 0;
+}
+
+/* Walk KEY's chain in file K, newest first. */
+static int
+query_file(struct shmq_bus *bus, const struct shmq_kidx *k, uint32_t hash,
+    const char *topic, const char *key, size_t max, struct seen *seen,
+    int (*cb)(void *arg, const struct shmq_msgview *v), void *arg,
+    int *bad)
+{
+	const size_t tlen = strlen(topic), klen = strlen(key);
+	const struct shmq_kidx_entry *e;
+	struct shmq_msgview v;
+	uint32_t i, prev;
+	uint64_t off;
+	int rc;
+
+	i = ck_pr_load_32(&k->slot[hash % k->slots]);
+	/* Pairs with the indexer's fence before its store of the slot:
+	 * the entry is read after (keyindex.c). */
 	ck_pr_fence_acquire();
-	magic = ck_pr_load_32((uint32_t *)(uintptr_t)&r->magic);
-	if (size == 0)
-		return SHMQ_ERR(SHMQ_ENOENT, "message id %s: the message at "
-		    "offset %llu is not committed", msg_id,
-		    (unsigned long long)off);
-	if (magic == SHMQ_ABORT_MAGIC)
-		return SHMQ_ERR(SHMQ_ENOENT, "message id %s: the send at offset "
-		    "%llu was abandoned before it committed", msg_id,
-		    (unsigned long long)off);
-	if (magic != SHMQ_REC_MAGIC)
-		return SHMQ_ERR(SHMQ_ENOENT, "message id %s: no message starts "
-		    "at offset %llu", msg_id, (unsigned long long)off);
-	if ((r = shmq__log_record(bus, off, size, true, &err)) == NULL) {
-		ck_pr_inc_64(&bus->ctl->corrupt);
-		SHMQ_ERR_PREFIX("message id %s", msg_id);
-		return err;
+	while (i != 0 && i < k->entries && (max == 0 || seen->n < max)) {
+		e = &k->ent[i];
+		prev = ck_pr_load_32(&e->prev);
+		off = ck_pr_load_64(&e->log_off);
+		rc = ck_pr_load_32(&e->hash) != hash ? SHMQ_ENOENT :
+		    read_at(bus, off, "key index", &v);
+		if (rc == SHMQ_ECORRUPT)
+			*bad = rc;
+		if (rc == 0 && v.topic_len == tlen &&
+		    memcmp(v.topic, topic, tlen) == 0 &&
+		    shmq__kidx_has_key(v.keys, v.keys_len, key, klen)) {
+			if ((rc = seen_add(seen, off)) < 0)
+				return rc;
+			if (rc == 0 && (rc = cb(arg, &v)) != 0)
+				return rc;
+		}
+		/* Chains go strictly down: a loop in a damaged file ends. */
+		if (prev >= i)
+			break;
+		i = prev;
 	}
-	shmq__msg_view(r, bus->store_id, out);
+	return 0;
+}
+
+int
+shmq_query_key(struct shmq_bus *bus, const char *topic, const char *key,
+    size_t max, int (*cb)(void *arg, const struct shmq_msgview *v),
+    void *arg)
+{
+	struct seen seen = { NULL, 0, 0 };
+	struct shmq_topic *t;
+	struct shmq_kidx k;
+	uint64_t *names;
+	uint32_t hash;
+	size_t n, i;
+	int err, rc = 0, bad = 0;
+
+	if (bus == NULL || topic == NULL || key == NULL || cb == NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "query: bad arguments");
+	if (key[0] == '\0' || strchr(key, ' ') != NULL ||
+	    strlen(key) > SHMQ_KEYS_MAX)
+		return SHMQ_ERR(SHMQ_EINVAL, "query: key \"%s\": empty, too "
+		    "long or with a space", key);
+	if ((err = shmq__topic_get(bus, topic, false, 0, &t)) < 0)
+		return err;
+	hash = shmq__kidx_hash(topic, strlen(topic), key, strlen(key));
+	if ((err = shmq__kidx_list(bus, &names, &n)) < 0)
+		return err;
+	for (i = n; i > 0 && rc == 0 && (max == 0 || seen.n < max); i--) {
+		/* A damaged file is passed: the others may still answer. */
+		if (shmq__kidx_map(bus, names[i - 1], false, &k) < 0) {
+			bad = SHMQ_ECORRUPT;
+			continue;
+		}
+		rc = query_file(bus, &k, hash, topic, key, max, &seen, cb, arg,
+		    &bad);
+		shmq__kidx_unmap(&k);
+	}
+	free(names);
+	free(seen.v);
+	if (rc != 0)
+		return rc;
+	if (bad != 0)
+		return SHMQ_ERR(SHMQ_ECORRUPT, "key \"%s\" of topic \"%s\": "
+		    "a key index file or a record it names is damaged (the "
+		    "others were returned)", key, topic);
 	return 0;
 }
 

@@ -36,61 +36,6 @@
 /* How far past a queue's tail to look for entries written out of order. */
 #define TAIL_SLACK	4096
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Names of DIR that are 20 decimal digits, as numbers, sorted. */
-static int
-list_numbered(const char *dir, uint64_t **out, size_t *n)
-{
-	DIR *d;
-	struct dirent *de;
-	uint64_t *v = NULL, *nv;
-	size_t cnt = 0, cap = 0;
-	char *end;
-
-	*out = NULL;
-	*n = 0;
-	d = opendir(dir);
-	if (d == NULL) {
-		if (errno == ENOENT)
-			return 0;
-		return shmq__err_sys(errno, "open directory", dir);
-	}
-	while ((de = readdir(d)) != NULL) {
-		unsigned long long x;
-
-		if (strlen(de->d_name) != 20)
-			continue;
-		errno = 0;
-		x = strtoull(de->d_name, &end, 10);
-		if (*end != '\0' || errno != 0)
-			continue;
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			nv = reallocarray(v, cap, sizeof(*v));
-			if (nv == NULL) {
-				free(v);
-				closedir(d);
-				return SHMQ_ERR(SHMQ_ENOMEM, "listing %s", dir);
-			}
-			v = nv;
-		}
-		v[cnt++] = x;
-	}
-	closedir(d);
-	if (cnt > 1)
-		qsort(v, cnt, sizeof(*v), cmp_u64);
-	*out = v;
-	*n = cnt;
-	return 0;
-}
-
 /* Queue count of topic directory DIR: meta, else its queue directories. */
 static unsigned
 topic_queues(const char *dir)
@@ -168,7 +113,7 @@ queue_tail(struct shmq_bus *bus, struct shmq_topic *t, struct shmq_cq *cq)
 
 	if ((err = shmq__queue_dir(bus, t->name, cq->queue, dir,
 	    sizeof(dir))) < 0 ||
-	    (err = list_numbered(dir, &files, &n)) < 0)
+	    (err = shmq__list_numbered(dir, &files, &n)) < 0)
 		return err;
 	if (n == 0)
 		return 0;
@@ -484,7 +429,7 @@ shmq__recover(struct shmq_bus *bus)
 	}
 
 	snprintf(dir, sizeof(dir), "%s/commitlog", bus->path);
-	if ((err = list_numbered(dir, &segs, &n)) < 0)
+	if ((err = shmq__list_numbered(dir, &segs, &n)) < 0)
 		return err;
 	/* Only whole, contiguous segments count; a gap in the sequence
 	 * means older ones were removed by hand: start after it. */

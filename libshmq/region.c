@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -320,4 +321,58 @@ shmq__file_read(const char *path, void *buf, size_t len)
 		n = shmq__err_sys(errno, "read", path);
 	close(fd);
 	return n;
+}
+
+int
+shmq__cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+shmq__list_numbered(const char *dir, uint64_t **out, size_t *n)
+{
+	DIR *d;
+	struct dirent *de;
+	uint64_t *v = NULL, *nv;
+	size_t cnt = 0, cap = 0;
+	char *end;
+
+	*out = NULL;
+	*n = 0;
+	d = opendir(dir);
+	if (d == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		return shmq__err_sys(errno, "open directory", dir);
+	}
+	while ((de = readdir(d)) != NULL) {
+		unsigned long long x;
+
+		if (strlen(de->d_name) != 20)
+			continue;
+		errno = 0;
+		x = strtoull(de->d_name, &end, 10);
+		if (*end != '\0' || errno != 0)
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			nv = reallocarray(v, cap, sizeof(*v));
+			if (nv == NULL) {
+				free(v);
+				closedir(d);
+				return SHMQ_ERR(SHMQ_ENOMEM, "listing %s", dir);
+			}
+			v = nv;
+		}
+		v[cnt++] = x;
+	}
+	closedir(d);
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), shmq__cmp_u64);
+	*out = v;
+	*n = cnt;
+	return 0;
 }

@@ -61,4 +61,14 @@ int shmq__file_open(const char *path, const struct shmq_perm *perm);
  * shmq code with detail. */
 int shmq__dir_sync(const char *path);
 
+/* qsort comparison of two uint64_t. */
+int shmq__cmp_u64(const void *a, const void *b);
+
+/*
+ * Names in DIR that are 20 decimal digits (segment, index and key-index
+ * files), as numbers, sorted, in *out (free it) and their count in *n.
+ * A missing DIR is empty.  0 or a code.
+ */
+int shmq__list_numbered(const char *dir, uint64_t **out, size_t *n);
+
 #endif

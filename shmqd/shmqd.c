@@ -40,6 +40,7 @@
 #include "bus.h"
 #include "delay.h"
 #include "flush.h"
+#include "indexer.h"
 #include "internal.h"
 
 #include "conf.h"
@@ -57,6 +58,7 @@ struct daemon {
 	struct shmq_flusher	 fl;		/* flusher thread's */
 	struct reaper		 rp;		/* reaper thread's */
 	struct scheduler	 sc;		/* delayed messages */
+	struct indexer		 ix;		/* key index */
 };
 
 static void
@@ -525,6 +527,9 @@ main(int argc, char **argv)
 	if (scheduler_start(&d.sc, d.bus, c.delay_ms, c.ndelay) < 0)
 		log_err("cannot start the delay scheduler: delayed messages "
 		    "wait until a restart");
+	if (indexer_start(&d.ix, d.bus) < 0)
+		log_err("cannot start the key indexer: messages are indexed "
+		    "by key after a restart");
 	log_notice("started: bus \"%s\" store %s, flush every %u ms, reap "
 	    "every %u ms, checkpoint at %llu", shmq_bus_name(d.bus),
 	    shmq_bus_path(d.bus), c.flush_ms, c.reap_ms,
@@ -560,6 +565,12 @@ main(int argc, char **argv)
 	e = shmq__flush(d.bus, &d.fl);
 	flush_report(&d, e);
 	status_flush(&d);
+	/* After the last flush: its last pass indexes up to it. */
+	indexer_stop(&d.ix);
+	log_notice("indexer: %llu records, %llu keys indexed, %llu files "
+	    "made, %llu errors", (unsigned long long)d.ix.records,
+	    (unsigned long long)d.ix.keys, (unsigned long long)d.ix.files,
+	    (unsigned long long)d.ix.errors);
 	/* Stopped: no daemon (the figures stay for a post-mortem). */
 	ck_pr_store_int((int *)&d.bus->ctl->daemon_pid, 0);
 	log_notice("stopped: checkpoint at %llu; %llu flushes, %llu bytes, "

@@ -10,10 +10,11 @@
  *	shmq-admin dlq resend GROUP (--id ID | --all)
  *	shmq-admin query --id ID [--json]
  *	shmq-admin query -t TOPIC --from TIME [--to TIME] [--max N] [--json]
+ *	shmq-admin query -t TOPIC --key KEY [--max N] [--json]
  *
- * Queries read the store directly (shmq_query_id, shmq_query_time): no
- * consumer, no group, nothing changed.  Lookup by key is not there yet
- * (it needs a persistent key index).
+ * Queries read the store directly (shmq_query_id, shmq_query_time,
+ * shmq_query_key): no consumer, no group, nothing changed.  By key finds
+ * only what shmqd has indexed.
  *
  * Dead letters.  %DLQ%<group> is a topic of one queue; a message there
  * carries its original topic (RETRY_TOPIC) and first id
@@ -46,7 +47,8 @@ enum {
 	OPT_ID,
 	OPT_ALL,
 	OPT_FROM,
-	OPT_MAX
+	OPT_MAX,
+	OPT_KEY
 };
 
 static const struct option longopts[] = {
@@ -59,6 +61,7 @@ static const struct option longopts[] = {
 	{ "all",	no_argument,		NULL,	OPT_ALL },
 	{ "from",	required_argument,	NULL,	OPT_FROM },
 	{ "max",	required_argument,	NULL,	OPT_MAX },
+	{ "key",	required_argument,	NULL,	OPT_KEY },
 	{ NULL,		0,			NULL,	0 }
 };
 
@@ -73,6 +76,7 @@ usage(FILE *f)
 "       shmq-admin dlq resend GROUP (--id ID | --all)\n"
 "       shmq-admin query --id ID [--json]\n"
 "       shmq-admin query -t TOPIC --from TIME [--to TIME] [--max N] [--json]\n"
+"       shmq-admin query -t TOPIC --key KEY [--max N] [--json]\n"
 "\n"
 "Change what a shmq bus holds, and find stored messages.\n"
 "\n"
@@ -83,6 +87,7 @@ usage(FILE *f)
 "                      (30s, 5m, 2h, 1d); a query's range ends before it\n"
 "                      (default: no end)\n"
 "      --from TIME     a query's range starts at it (as --to)\n"
+"      --key KEY       the messages with this key (as indexed by shmqd)\n"
 "      --max N         print at most N messages of a query (default 1000)\n"
 "      --id ID         resend the dead letter with this message id; the\n"
 "                      message to look up\n"
@@ -592,6 +597,33 @@ query_time(struct shmq_bus *bus, const char *topic, uint64_t from_ms,
 	return 0;
 }
 
+static int
+query_key(struct shmq_bus *bus, const char *topic, const char *key,
+    uint64_t max, int json)
+{
+	struct qout o = { json, 0, max, 0 };
+	int rc;
+
+	if (json) {
+		printf("{\"topic\":");
+		cli_json_cstr(stdout, topic);
+		printf(",\"key\":");
+		cli_json_cstr(stdout, key);
+		printf(",\"messages\":[");
+	} else
+		query_header();
+	rc = shmq_query_key(bus, topic, key, 0, query_cb, &o);
+	if (json)
+		printf("],\"count\":%llu,\"truncated\":%s}\n",
+		    (unsigned long long)o.n, o.more ? "true" : "false");
+	if (rc < 0)
+		return cli_err(rc, "topic \"%s\" key \"%s\"", topic, key);
+	if (o.more)
+		cli_warnx("stopped after %llu messages (--max); more have the "
+		    "key", (unsigned long long)o.n);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 
 int
@@ -600,7 +632,7 @@ main(int argc, char **argv)
 	struct cli cli;
 	struct shmq_bus *bus = NULL;
 	const char *words[4] = { NULL }, *topic = NULL, *to = NULL;
-	const char *id = NULL, *from = NULL;
+	const char *id = NULL, *from = NULL, *key = NULL;
 	long long queues = 0, max = 1000;
 	uint64_t to_ms = 0, from_ms = 0;
 	int ch, nwords = 0, json = 0, all = 0, query = 0, maxset = 0, rc, err;
@@ -642,6 +674,9 @@ main(int argc, char **argv)
 		case OPT_FROM:
 			from = optarg;
 			break;
+		case OPT_KEY:
+			key = optarg;
+			break;
 		case OPT_MAX:
 			if (cli_parse_ll("--max", optarg, 1, LLONG_MAX,
 			    &max) < 0)
@@ -660,14 +695,18 @@ main(int argc, char **argv)
 		return cli_usage_error(&cli, "--max is for query");
 	if (from != NULL && !query)
 		return cli_usage_error(&cli, "--from is for query");
+	if (key != NULL && !query)
+		return cli_usage_error(&cli, "--key is for query");
 #define CMD(a, b) (!query && strcmp(words[0], (a)) == 0 &&		\
 	strcmp(words[1], (b)) == 0)
 	if (query) {
 		if (nwords != 1 || queues || all || (id != NULL) ==
-		    (topic != NULL) || (id != NULL && (from || to || maxset)) ||
-		    (topic != NULL && from == NULL))
+		    (topic != NULL) || (id != NULL && (from || to || maxset || key)) ||
+		    (topic != NULL && (from == NULL) == (key == NULL)) ||
+		    (key != NULL && to != NULL))
 			return cli_usage_error(&cli, "usage: query --id ID "
-			    "[--json], or query -t TOPIC --from TIME [--to TIME] "
+			    "[--json], query -t TOPIC --from TIME [--to TIME] "
+			    "[--max N] [--json], or query -t TOPIC --key KEY "
 			    "[--max N] [--json]");
 		if (from != NULL && cli_parse_time_ms(from,
 		    shmq_now_ns() / 1000000, &from_ms) < 0)
@@ -742,6 +781,8 @@ main(int argc, char **argv)
 		}
 	} else if (query && id != NULL)
 		rc = query_id(bus, id, json);
+	else if (query && key != NULL)
+		rc = query_key(bus, topic, key, (uint64_t)max, json);
 	else if (query)
 		rc = query_time(bus, topic, from_ms, to_ms, (uint64_t)max, json);
 	else if (CMD("dlq", "list"))

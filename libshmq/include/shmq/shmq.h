@@ -911,8 +911,7 @@ SHMQ_API int shmq_consumer_retry(struct shmq_consumer *c,
  * view will end when its segment is reclaimed.  Records are returned as
  * stored: a retried message shows its retry topic, not RETRY_TOPIC.  Both
  * queries are thread-safe, read the store without locks and never block;
- * the CRC of every record returned has been checked.  Lookup by key needs
- * a key index, which does not exist yet.
+ * the CRC of every record returned has been checked.
  */
 
 /*
@@ -940,6 +939,25 @@ SHMQ_API int shmq_query_id(struct shmq_bus *bus, const char *msg_id,
  */
 SHMQ_API int shmq_query_time(struct shmq_bus *bus, const char *topic,
     uint64_t from_ms, uint64_t to_ms,
+    int (*cb)(void *arg, const struct shmq_msgview *v), void *arg);
+
+/*
+ * Call CB(ARG, v) for the messages of TOPIC whose keys (space-separated,
+ * shmq_msg.keys) include KEY, newest first, at most MAX of them (0: no
+ * limit).  Found through the persistent key index that shmqd builds in
+ * the background (<store>/index/): only messages shmqd has indexed are
+ * found, a little after they were flushed; messages stored while shmqd
+ * did not run are indexed when it next runs.  Without shmqd ever having
+ * run, nothing is found.  Every candidate's record is read and checked as
+ * by shmq_query_id, and its topic and keys compared (hash collisions are
+ * filtered).  Stops early and returns CB's value if it returns non-zero.
+ * Returns 0, SHMQ_EINVAL (NULL argument; KEY empty or with a space),
+ * SHMQ_ENAME, SHMQ_ENOTOPIC, SHMQ_ECORRUPT (after calling CB for every
+ * other message: an index file or a record it names is damaged), -errno.
+ * Thread-safe; never blocks.  V is as for shmq_query_id.
+ */
+SHMQ_API int shmq_query_key(struct shmq_bus *bus, const char *topic,
+    const char *key, size_t max,
     int (*cb)(void *arg, const struct shmq_msgview *v), void *arg);
 
 /* ------------------------------------------------------------------ */
