@@ -27,14 +27,6 @@
 #include "retry.h"
 #include "topic.h"
 
-/*
- * shmq-admin's resend marker (utils/shmq-admin.c: RESENT_TAG and
- * RESENT_PROP): an empty message in the DLQ that names, by id, the dead
- * letter it settles.
- */
-#define DLQ_RESENT_TAG	"%RESENT"
-#define DLQ_RESENT_PROP	"RESENT_ID"
-
 static __thread uint64_t du_bytes;
 
 static int
@@ -274,11 +266,11 @@ marker_target(struct shmq_bus *bus, const struct shmq_cq_entry *e,
 	if (r == NULL)
 		return UINT64_MAX;
 	tags = (const char *)(r + 1) + r->topic_len;
-	if (r->tags_len != strlen(DLQ_RESENT_TAG) ||
-	    memcmp(tags, DLQ_RESENT_TAG, r->tags_len) != 0)
+	if (r->tags_len != strlen(SHMQ_DLQ_RESENT_TAG) ||
+	    memcmp(tags, SHMQ_DLQ_RESENT_TAG, r->tags_len) != 0)
 		return UINT64_MAX;
 	v = shmq__prop_find(tags + r->tags_len + r->keys_len, r->props_len,
-	    DLQ_RESENT_PROP, &vl);
+	    SHMQ_PROP_RESENT_ID, &vl);
 	if (v == NULL || vl != SHMQ_MSGID_LEN)
 		return UINT64_MAX;
 	memcpy(id, v, vl);
@@ -300,8 +292,8 @@ dlq_counts(struct shmq_bus *bus, struct shmq_topic *t, uint64_t *dead,
 	struct shmq_cq_entry *e;
 	uint64_t *tg = NULL, *ntg, min, max, off, lo;
 	size_t n = 0, cap = 0;
-	uint32_t q, mhash = shmq__tag_hash(DLQ_RESENT_TAG,
-	    strlen(DLQ_RESENT_TAG));
+	uint32_t q, mhash = shmq__tag_hash(SHMQ_DLQ_RESENT_TAG,
+	    strlen(SHMQ_DLQ_RESENT_TAG));
 	int err, pass;
 
 	*dead = *resent = 0;

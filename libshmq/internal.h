@@ -39,22 +39,40 @@ SHMQ_HIDDEN void shmq__err_prefix(const char *fmt, ...)
 /* Map an errno from a system call on PATH to a shmq code with detail. */
 SHMQ_HIDDEN int shmq__err_sys(int errnum, const char *what, const char *path);
 
-/* 64-bit FNV-1a: names, shard keys. */
+/*
+ * 64-bit FNV-1a with a final mix: names, shard keys, key-index keys.  In
+ * pieces: h = SHMQ_HASH64_INIT, h = shmq__hash64_add(h, ...) per piece,
+ * then shmq__hash64_end(h).  The values are stored on disk (key index)
+ * and decide queue choice: never change them.
+ */
+#define SHMQ_HASH64_INIT	0xcbf29ce484222325ull
+
 static inline uint64_t
-shmq__hash64(const void *p, size_t n)
+shmq__hash64_add(uint64_t h, const void *p, size_t n)
 {
 	const unsigned char *s = p;
-	uint64_t h = 0xcbf29ce484222325ull;
 
 	while (n-- > 0) {
 		h ^= *s++;
 		h *= 0x100000001b3ull;
 	}
+	return h;
+}
+
+static inline uint64_t
+shmq__hash64_end(uint64_t h)
+{
 	/* Final mix so that the low bits used for queue choice are good. */
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
 	return h;
+}
+
+static inline uint64_t
+shmq__hash64(const void *p, size_t n)
+{
+	return shmq__hash64_end(shmq__hash64_add(SHMQ_HASH64_INIT, p, n));
 }
 
 /* Tag hash stored in index entries; 0 means "no tag". */

@@ -22,20 +22,14 @@
 uint32_t
 shmq__kidx_hash(const char *topic, size_t tlen, const char *key, size_t klen)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	size_t i;
+	uint64_t h = SHMQ_HASH64_INIT;
 	uint32_t v;
 
-	/* FNV-1a over topic, '#', key (RocketMQ's topic#key). */
-	for (i = 0; i < tlen; i++)
-		h = (h ^ (unsigned char)topic[i]) * 0x100000001b3ull;
-	h = (h ^ '#') * 0x100000001b3ull;
-	for (i = 0; i < klen; i++)
-		h = (h ^ (unsigned char)key[i]) * 0x100000001b3ull;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	v = (uint32_t)h;
+	/* Over topic, '#', key (RocketMQ's topic#key). */
+	h = shmq__hash64_add(h, topic, tlen);
+	h = shmq__hash64_add(h, "#", 1);
+	h = shmq__hash64_add(h, key, klen);
+	v = (uint32_t)shmq__hash64_end(h);
 	return v == 0 ? 1 : v;
 }
 

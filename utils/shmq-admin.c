@@ -38,8 +38,6 @@
 #include "cli.h"
 
 #define DLQ_PREFIX	"%DLQ%"
-#define RESENT_TAG	"%RESENT"
-#define RESENT_PROP	"RESENT_ID"
 
 enum {
 	OPT_JSON = CLI_OPT_TOOL,
@@ -177,9 +175,9 @@ struct dlq {
 static int
 is_marker(const struct shmq_msgview *v)
 {
-	return v->tags_len == strlen(RESENT_TAG) &&
-	    memcmp(v->tags, RESENT_TAG, v->tags_len) == 0 &&
-	    shmq_msgview_prop(v, RESENT_PROP, NULL) != NULL;
+	return v->tags_len == strlen(SHMQ_DLQ_RESENT_TAG) &&
+	    memcmp(v->tags, SHMQ_DLQ_RESENT_TAG, v->tags_len) == 0 &&
+	    shmq_msgview_prop(v, SHMQ_PROP_RESENT_ID, NULL) != NULL;
 }
 
 static int
@@ -223,7 +221,7 @@ collect_marker(struct dlq *d, const struct shmq_msgview *v, void *arg)
 	(void)arg;
 	if (!is_marker(v))
 		return 0;
-	id = shmq_msgview_prop(v, RESENT_PROP, &len);
+	id = shmq_msgview_prop(v, SHMQ_PROP_RESENT_ID, &len);
 	if (len != SHMQ_MSGID_LEN)
 		return 0;
 	if ((nr = reallocarray(d->resent, d->nresent + 1,
@@ -432,11 +430,11 @@ resend_one(struct dlq *d, const struct shmq_msgview *v, void *arg)
 		return cli_err(err, "resend %s to topic \"%s\"", v->msg_id,
 		    topic);
 	/* The marker: this dead letter is settled. */
-	mark.name = RESENT_PROP;
+	mark.name = SHMQ_PROP_RESENT_ID;
 	mark.value = v->msg_id;
 	shmq_msg_init(&m);
 	m.topic = d->topic;
-	m.tags = RESENT_TAG;
+	m.tags = SHMQ_DLQ_RESENT_TAG;
 	m.props = &mark;
 	m.nprops = 1;
 	if ((err = shmq_producer_send(r->p, &m, NULL)) < 0)

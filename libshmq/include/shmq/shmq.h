@@ -860,6 +860,11 @@ SHMQ_API int shmq_consumer_assign_sql(struct shmq_consumer *c,
 #define SHMQ_PROP_ORIGIN_MSG_ID	"ORIGIN_MESSAGE_ID"
 #define SHMQ_PROP_RETRY_DUE_MS	"RETRY_DUE_MS"
 
+/* The marker shmq-admin dlq resend appends to a dead-letter topic: an
+ * empty message with this tag whose property names the resent id. */
+#define SHMQ_DLQ_RESENT_TAG	"%RESENT"
+#define SHMQ_PROP_RESENT_ID	"RESENT_ID"
+
 /*
  * Delayed messages (struct shmq_msg delay_level, deliver_at_ms) wait in
  * this reserved topic.  A delivered message carries its first id in
