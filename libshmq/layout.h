@@ -16,7 +16,7 @@
 
 #include <ck_ec.h>
 
-#define SHMQ_LAYOUT_VERSION	5
+#define SHMQ_LAYOUT_VERSION	6
 #define SHMQ_CACHELINE		64
 
 /* ------------------------------------------------------------------ */
@@ -179,7 +179,11 @@ struct shmq_ctl {
 	/* Commitlog tail: CAS by producers. */
 	uint64_t	log_tail;
 	uint64_t	log_ready_end;	/* end of the last segment created */
-	uint8_t		pad3[SHMQ_CACHELINE - 16];
+	uint32_t	write_refused;	/* nonzero: the store is above its hard
+					   disk ceiling (retention.c); sends
+					   fail with SHMQ_ENOSPC.  In this line
+					   because every send loads it anyway */
+	uint8_t		pad3[SHMQ_CACHELINE - 20];
 
 	/* Read-mostly and statistics. */
 	uint64_t	log_min_off;	/* first byte still stored */
@@ -244,12 +248,39 @@ struct shmq_ctl {
 	uint64_t	daemon_delay_delivered; /* delayed messages delivered */
 	uint64_t	daemon_delay_errors; /* scheduler restarts after errors */
 	uint8_t		pad10[SHMQ_CACHELINE - 56];
+
+	/*
+	 * Retention (retention.c, run by shmqd's reclaimer; one writer at a
+	 * time under the admin lock).  Totals since the region was made.
+	 */
+	uint64_t	retain_segs;	/* commitlog segments reclaimed */
+	uint64_t	retain_bytes;	/* their bytes */
+	uint64_t	retain_entries;	/* index entries dropped with them */
+	uint64_t	retain_unconsumed; /* of those, not yet consumed by some
+					   group that had offsets there */
+	uint64_t	retain_refused;	/* sends refused above the ceiling */
+	uint64_t	retain_last_ns;	/* CLOCK_REALTIME of the last pass */
+	uint64_t	retain_store_bytes; /* store size seen by the last pass */
+	uint64_t	retain_disk_free; /* free bytes on its file system */
+
+	/* Transaction checker (shmqd's own thread; txn.c). */
+	uint64_t	daemon_txn_checks; /* check-back requests sent */
+	uint64_t	daemon_txn_discarded; /* half messages given up after
+					   the last check */
+	uint64_t	daemon_txn_pending; /* undecided at the last pass */
+	uint64_t	daemon_txn_resolved; /* decided (commit or rollback) */
+	uint8_t		pad11[SHMQ_CACHELINE - 32];
 };
 _Static_assert(sizeof(pthread_mutex_t) <= SHMQ_CACHELINE, "mutex fits a line");
-_Static_assert(sizeof(struct shmq_ctl) == 12 * SHMQ_CACHELINE,
+_Static_assert(sizeof(struct shmq_ctl) == 14 * SHMQ_CACHELINE,
     "control header layout");
 _Static_assert(__builtin_offsetof(struct shmq_ctl, daemon_pid) ==
     10 * SHMQ_CACHELINE, "daemon status starts a line");
+
+/* Topic flags: permissions (as RocketMQ's perm) and deletion. */
+#define SHMQ_TOPIC_F_NOWRITE	0x1u	/* sends refused (SHMQ_EPERM) */
+#define SHMQ_TOPIC_F_NOREAD	0x2u	/* consumers get nothing new */
+#define SHMQ_TOPIC_F_DELETED	0x4u	/* deleted: found by nobody */
 
 struct shmq_topic_hash {
 	uint32_t	cap;		/* power of two */
@@ -278,9 +309,10 @@ struct shmq_topic_ctl {
 	uint64_t	created_ns;
 	uint32_t	id;
 	uint32_t	queues;
-	uint32_t	flags;
+	uint32_t	flags;		/* SHMQ_TOPIC_F_* (atomic) */
 	uint32_t	ready;		/* 1 when complete (release) */
-	uint8_t		pad0[SHMQ_CACHELINE - 40];
+	uint64_t	retention_ms;	/* 0: the bus's retention time */
+	uint8_t		pad0[SHMQ_CACHELINE - 48];
 	/* Bumped after every publish on any queue of the topic. */
 	struct ck_ec64	ec;
 	uint32_t	bus_waiters;	/* doorbell lease: ring it while a

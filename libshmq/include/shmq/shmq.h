@@ -58,7 +58,12 @@ extern "C" {
 	X(ELIMIT,   -4014, "limit reached")				\
 	X(ENOENT,   -4015, "no such bus or message")			\
 	X(EBUSY,    -4016, "busy")					\
-	X(ENOGROUP, -4017, "no such consumer group")
+	X(ENOGROUP, -4017, "no such consumer group")			\
+	X(ERECLAIMED,-4018, "message reclaimed by retention")		\
+	X(ETOPICPERM,-4019, "topic does not allow this (see its permissions)") \
+	X(ENOTXN,   -4020, "no such transaction")			\
+	X(EPROTO,   -4021, "malformed frame or protocol violation")	\
+	X(EAUTH,    -4022, "peer authentication failed")
 
 enum shmq_errno {
 #define SHMQ_ERRNO_ENUM(name, val, s) SHMQ_##name = (val),
