@@ -47,6 +47,7 @@
 #include "prefault.h"
 #include "recover.h"
 #include "region.h"
+#include "retention.h"
 #include "topic.h"
 
 #define DEF_SEGMENT_BYTES	(256ull << 20)
@@ -554,6 +555,10 @@ shmq_bus_open(struct shmq_bus **out, const char *name,
 	if (err < 0)
 		goto fail;
 	flock(bus->lock_fd, LOCK_UN);
+	/* Nothing below is mapped yet: no reclaimed segment to blank. */
+	bus->rel_seg_done = bus->rel_seg_pend =
+	    ck_pr_load_64(&bus->ctl->log_min_off) / bus->segment_bytes;
+	bus->rel_grace_ns = shmq__retain_grace_ns();
 	*out = bus;
 	return 0;
 fail:

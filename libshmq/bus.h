@@ -57,6 +57,9 @@ struct shmq_cq {
 	uint32_t		 queue;
 	int			 hot;	/* in bus->hot */
 	const struct shmq_topic	*topic;
+	/* Reclaimed index files (retention.c, under bus->lock). */
+	uint64_t		 rel_pend;	/* min_off when last noted */
+	uint64_t		 rel_file;	/* files below are blanked */
 };
 
 /* Process-local view of a topic. */
@@ -67,6 +70,13 @@ struct shmq_topic {
 	size_t			 name_len;
 	char			 name[SHMQ_NAME_MAX + 1];
 	struct shmq_cq		*cq;	/* [queues] */
+	/* A grown topic's view grows in place (topic.c, view_grow): cq is
+	 * replaced by a longer array (release, before queues), and the old
+	 * ones, which subs may still point into, stay until the bus closes. */
+	struct shmq_cq_old	*old;
+	/* The topic's flags word when this process last found it writable
+	 * and this view current (producer.c compares it at every send). */
+	uint32_t		 ok_flags;
 };
 
 struct shmq_bus {
@@ -92,6 +102,8 @@ struct shmq_bus {
 	pthread_mutex_t		 lock;		/* slow paths only */
 	struct shmq_maptab	 segs;		/* commitlog segment bases */
 	struct shmq_maptab	 topics;	/* struct shmq_topic * by id */
+	struct shmq_tombs	*tombs;		/* recovery only: deleted
+						   topics (topicadmin.c) */
 
 	/* Prefault thread: keeps the pages ahead of the log tail mapped
 	 * writable in this process (started by the first producer). */
@@ -104,6 +116,14 @@ struct shmq_bus {
 	 * index file the prefault thread makes ahead of need. */
 	struct shmq_maptab	 hot;
 	uint64_t		 nhot;
+
+	/* Reclaimed files this process still maps (retention.c): noted at
+	 * rel_since, blanked a grace period later. */
+	uint64_t		 rel_gen;	/* ctl counters when noted */
+	uint64_t		 rel_since;	/* CLOCK_MONOTONIC ns, 0: none */
+	uint64_t		 rel_seg_pend;	/* segments below: reclaimed */
+	uint64_t		 rel_seg_done;	/* segments below: blanked */
+	uint64_t		 rel_grace_ns;	/* SHMQ_RELEASE_GRACE_MS */
 };
 
 /* Lock and unlock the control region's admin mutex (robust). */

@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "layout.h"
 #include "region.h"
+#include "retention.h"
 
 int
 shmq__log_seg_path(const struct shmq_bus *bus, uint64_t start, char *buf,
@@ -54,6 +55,8 @@ shmq__log_seg_slow(struct shmq_bus *bus, uint64_t seg, bool create,
 	if ((*err = shmq__log_seg_path(bus, seg * bus->segment_bytes, path,
 	    sizeof(path))) < 0)
 		return NULL;
+	/* A new segment: a moment to let go of reclaimed ones. */
+	shmq__retain_release(bus);
 	pthread_mutex_lock(&bus->lock);
 	base = shmq__maptab_get(&bus->segs, seg);
 	if (base != NULL)
@@ -178,19 +181,24 @@ shmq__log_record(struct shmq_bus *bus, uint64_t off, uint32_t size, bool crc,
 	const struct shmq_rec *r;
 	char *base;
 
+	if (unlikely(off < ck_pr_load_64(&bus->ctl->log_min_off)))
+		goto reclaimed;
 	if (unlikely(size < sizeof(*r) || (off & 7) != 0 || (size & 7) != 0 ||
 	    size > (uint64_t)bus->max_msg_bytes + 4096 ||
 	    off % S + size > S ||
-	    off + size > ck_pr_load_64(&bus->ctl->log_tail) ||
-	    off < ck_pr_load_64(&bus->ctl->log_min_off))) {
+	    off + size > ck_pr_load_64(&bus->ctl->log_tail))) {
 		*err = SHMQ_ERR(SHMQ_ECORRUPT, "index entry points outside "
 		    "the commitlog (offset %llu, %u bytes)",
 		    (unsigned long long)off, size);
 		return NULL;
 	}
 	base = shmq__log_seg(bus, off / S, false, err);
-	if (unlikely(base == NULL))
+	if (unlikely(base == NULL)) {
+		/* Unlinked since the check above? */
+		if (off < ck_pr_load_64(&bus->ctl->log_min_off))
+			goto reclaimed;
 		return NULL;
+	}
 	r = (const struct shmq_rec *)(base + off % S);
 	if (unlikely(ck_pr_load_32((uint32_t *)(uintptr_t)&r->size) != size)) {
 		*err = SHMQ_ERR(SHMQ_ECORRUPT, "record at %llu: size %u, index "
@@ -211,6 +219,11 @@ shmq__log_record(struct shmq_bus *bus, uint64_t off, uint32_t size, bool crc,
 	}
 	*err = 0;
 	return r;
+reclaimed:
+	*err = SHMQ_ERR(SHMQ_ERECLAIMED, "commitlog offset %llu: reclaimed "
+	    "(the log starts at %llu)", (unsigned long long)off,
+	    (unsigned long long)ck_pr_load_64(&bus->ctl->log_min_off));
+	return NULL;
 }
 
 int

@@ -99,6 +99,14 @@ shmq__cq_entry_slow(struct shmq_bus *bus, const struct shmq_topic *t,
 	 * may not exist yet, or be in the middle of being made. */
 	if (!create && off >= shmq__cq_tail(cq))
 		return NULL;
+	/* Below the first entry kept, the file is gone for good: never
+	 * make it again. */
+	if (off < ck_pr_load_64(&cq->qc->min_off)) {
+		*err = SHMQ_ERR(SHMQ_ERECLAIMED, "topic \"%s\" queue %u: "
+		    "offset %llu reclaimed", t->name, cq->queue,
+		    (unsigned long long)off);
+		return NULL;
+	}
 	if ((*err = shmq__cq_file_path(bus, t->name, cq->queue, file, path,
 	    sizeof(path))) < 0)
 		return NULL;

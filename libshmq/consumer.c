@@ -50,6 +50,7 @@
 #include "group.h"
 #include "internal.h"
 #include "msg.h"
+#include "retention.h"
 #include "retry.h"
 #include "sqlfilter.h"
 #include "tagexpr.h"
@@ -438,6 +439,24 @@ empty_below_tail(struct shmq_consumer *c, struct sub *s,
 }
 
 /*
+ * S's position fell below what the queue still keeps (retention.c
+ * reclaimed it): move to the first entry kept.  True if it moved.  The
+ * entries passed are counted by the reclaimer (unconsumed, per group).
+ */
+static bool
+skip_reclaimed(struct sub *s)
+{
+	uint64_t min = ck_pr_load_64(&s->cq->qc->min_off);
+
+	if (s->pos >= min)
+		return false;
+	s->pos = min;
+	s->stall_state = 0;
+	s->lost_since = 0;
+	return true;
+}
+
+/*
  * Read what is ready on S into OUT[*n..max).  Returns 0, or a negative code
  * for a corrupt record met before anything was collected (the position
  * moves past it, so the next poll goes on).  *due is lowered to the
@@ -461,10 +480,17 @@ collect(struct shmq_consumer *c, struct sub *s, struct shmq_msgview *out,
 	ec = ck_ec64_value(&s->t->tc->ec);
 	if (ec == s->idle_ec && !c->sleeping && (++s->idle_looks & 63) != 0)
 		return 0;
+	/* Read not allowed, or deleted (topicadmin.c): nothing, and the
+	 * position stays.  The flags share the event count's line. */
+	if (unlikely(!shmq__topic_readable(s->t)))
+		return 0;
 	while (*n < max) {
 		e = shmq__cq_entry(bus, s->t, s->cq, s->pos, false, &err);
-		if (e == NULL)
+		if (unlikely(e == NULL)) {
+			if (err == SHMQ_ERECLAIMED && skip_reclaimed(s))
+				continue;
 			return err;
+		}
 		st = shmq__cq_state(e);
 		if (likely(st == SHMQ_CQ_COMMITTED)) {
 			if (!shmq__tagexpr_match_hash(s->expr,
@@ -475,6 +501,12 @@ collect(struct shmq_consumer *c, struct sub *s, struct shmq_msgview *out,
 			r = shmq__log_record(bus, ck_pr_load_64(&e->log_off),
 			    ck_pr_load_32(&e->size), true, &err);
 			if (unlikely(r == NULL)) {
+				/* Reclaimed, its entry not yet dropped. */
+				if (err == SHMQ_ERECLAIMED) {
+					if (!skip_reclaimed(s))
+						s->pos++;
+					continue;
+				}
 				if (*n > 0)
 					return 0;	/* report it next */
 				ck_pr_inc_64(&bus->ctl->corrupt);
@@ -524,6 +556,9 @@ collect(struct shmq_consumer *c, struct sub *s, struct shmq_msgview *out,
 			if (likely(!c->sleeping && s->pos >= s->lost_below &&
 			    (++s->empty_looks & 63) != 0))
 				return 0;
+			/* A blanked file of reclaimed entries reads empty. */
+			if (unlikely(skip_reclaimed(s)))
+				continue;
 			if (empty_below_tail(c, s, e, due))
 				continue;
 			return 0;
@@ -725,6 +760,8 @@ sleep_poll(struct shmq_consumer *c, struct shmq_msgview *out, size_t max,
 			if (g < wake)
 				wake = g > now ? g : now + 1000000;
 		}
+		/* Idle: let go of reclaimed files (one load, mostly). */
+		shmq__retain_release(c->bus);
 		(void)shmq__ec_wait(ec, old, wake);
 	}
 }

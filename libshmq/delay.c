@@ -175,8 +175,8 @@ int
 shmq__delay_levels_parse(const char *s,
     uint32_t levels_ms[SHMQ_DELAY_LEVELS_MAX], char *err, size_t errlen)
 {
-	unsigned long long v, mul;
-	char *end;
+	const char *end, *why;
+	uint64_t ms;
 	int n = 0;
 
 	for (;;) {
@@ -189,22 +189,11 @@ shmq__delay_levels_parse(const char *s,
 			    SHMQ_DELAY_LEVELS_MAX);
 			return -1;
 		}
-		if (!isdigit((unsigned char)*s)) {
-			snprintf(err, errlen, "level %d: not a number", n + 1);
-			return -1;
-		}
-		v = strtoull(s, &end, 10);
-		if (strncmp(end, "ms", 2) == 0) {
-			mul = 1;
-			end += 2;
-		} else if (*end == 's' || *end == 'm' || *end == 'h' ||
-		    *end == 'd') {
-			mul = *end == 's' ? 1000 : *end == 'm' ? 60000 :
-			    *end == 'h' ? 3600000 : 86400000;
-			end++;
-		} else {
-			snprintf(err, errlen, "level %d: no unit (ms, s, m, h "
-			    "or d)", n + 1);
+		if (shmq__duration_parse(s, SHMQ_DELAY_MAX_MS, &ms, &end,
+		    &why) < 0) {
+			snprintf(err, errlen, "level %d: %s", n + 1,
+			    strcmp(why, "too long") == 0 ?
+			    "longer than 30 days" : why);
 			return -1;
 		}
 		if (*end != '\0' && !isspace((unsigned char)*end) &&
@@ -212,12 +201,7 @@ shmq__delay_levels_parse(const char *s,
 			snprintf(err, errlen, "level %d: bad unit", n + 1);
 			return -1;
 		}
-		if (v > SHMQ_DELAY_MAX_MS / mul) {
-			snprintf(err, errlen, "level %d: longer than 30 days",
-			    n + 1);
-			return -1;
-		}
-		levels_ms[n++] = (uint32_t)(v * mul);
+		levels_ms[n++] = (uint32_t)ms;
 		s = end;
 	}
 	if (n == 0) {

@@ -557,7 +557,7 @@ take_pending(struct shmq_consumer *c)
 
 	for (k = 0; k < cg->npend;) {
 		gt = &cg->topics[cg->pend[k].ti];
-		gq = &gt->gqs[cg->pend[k].q];
+		gq = gt->gqs[cg->pend[k].q];
 		owner = ck_pr_load_64(&gq->owner);
 		if (owner == cg->token)
 			ok = true;
@@ -613,13 +613,16 @@ assign(struct shmq_consumer *c)
 
 	for (ti = 0; ti < cg->ntopics; ti++) {
 		struct shmq_topic *t = cg->topics[ti].t;
+		/* Not t->queues: the view may grow under us (another thread
+		 * of the process); the group's count moves in topics_grow. */
+		const uint32_t nq = cg->topics[ti].nq;
 
-		for (q = 0; q < t->queues; q++)
+		for (q = 0; q < nq; q++)
 			qs[q] = q;
 		cnt = shmq__allocate((enum shmq__alloc_strategy)cg->strategy,
-		    t->name, cg->ids, cg->nmembers, cg->self_id, qs, t->queues,
+		    t->name, cg->ids, cg->nmembers, cg->self_id, qs, nq,
 		    mine);
-		want = calloc(t->queues, 1);
+		want = calloc(nq, 1);
 		if (want == NULL)
 			return SHMQ_ERR(SHMQ_ENOMEM, "group rebalance");
 		for (i = 0; cnt > 0 && i < (size_t)cnt; i++)
@@ -648,7 +651,7 @@ assign(struct shmq_consumer *c)
 		for (i = cg->npend; i-- > 0;)
 			if (cg->pend[i].ti == ti)
 				cg->pend[i] = cg->pend[--cg->npend];
-		for (q = 0; q < t->queues; q++) {
+		for (q = 0; q < nq; q++) {
 			if (want[q] != 1)
 				continue;
 			n = cg->npend;
@@ -675,6 +678,7 @@ assign(struct shmq_consumer *c)
 /* Act on a new generation (or a commit conflict): see the top. */
 static int gtopic_add(struct shmq_consumer *, struct shmq_topic *,
     const char *, const char *, bool);
+static int topics_grow(struct shmq_consumer *);
 
 static int
 rebalance(struct shmq_consumer *c)
@@ -756,6 +760,8 @@ rebalance(struct shmq_consumer *c)
 	}
 	cg->gen = gen;
 	cg->need_slow = false;
+	if ((err = topics_grow(c)) < 0)
+		return err;
 	if (cg->model == SHMQ_GROUP_CLUSTERING &&
 	    (err = assign(c)) < 0)
 		return err;
@@ -821,6 +827,7 @@ cgroup_free(struct shmq_cgroup *cg)
 	for (i = 0; i < cg->ntopics; i++) {
 		free(cg->topics[i].expr);
 		free(cg->topics[i].sql);
+		free(cg->topics[i].gqs);
 	}
 	free(cg->topics);
 	shmq_producer_close(cg->rp);
@@ -933,6 +940,31 @@ fail:
 	return err;
 }
 
+/* Broadcasting: follow GT's queues from FROM on, at their offsets. */
+static int
+follow_all(struct shmq_consumer *c, struct shmq_gtopic *gt, uint32_t from)
+{
+	struct sub *s;
+	uint64_t off;
+	uint32_t q;
+	int err;
+
+	for (q = from; q < gt->nq; q++) {
+		off = ck_pr_load_64(&gt->gqs[q]->committed);
+		if ((err = shmq__consumer_sub_add(c, gt->t, q, gt->expr,
+		    start_pos(&gt->t->cq[q], shmq__commit_off(off)),
+		    &s)) < 0)
+			return err;
+		s->gq = gt->gqs[q];
+		s->committed = off;
+		if ((err = shmq__consumer_sub_sql(s, gt->sql)) < 0) {
+			shmq__consumer_sub_remove(c, c->nsubs - 1);
+			return err;
+		}
+	}
+	return 0;
+}
+
 /*
  * Subscribe to T with tag expression EXPR or SQL92 filter SQL (at most one
  * not NULL), or give it that filter if subscribed.  RETRY: the group's
@@ -945,13 +977,12 @@ gtopic_add(struct shmq_consumer *c, struct shmq_topic *t, const char *expr,
     const char *sql, bool retry)
 {
 	struct shmq_cgroup *cg = c->grp;
-	struct shmq_group_queue *gqs;
+	struct shmq_group_queue **gqs;
 	struct shmq_gtopic *nt;
 	struct shmq_tagexpr *x;
-	struct sub *s;
 	char *ex = NULL, *sq = NULL;
 	size_t i;
-	uint32_t q;
+	uint32_t nq;
 	int err, ti;
 
 	if ((err = shmq__tagexpr_parse(expr, &x)) < 0)
@@ -998,16 +1029,20 @@ gtopic_add(struct shmq_consumer *c, struct shmq_topic *t, const char *expr,
 		return SHMQ_ERR(SHMQ_ENOMEM, "subscribe");
 	}
 	cg->topics = nt;
-	if ((err = shmq__admin_lock(c->bus)) < 0) {
+	nq = ck_pr_load_32(&t->queues);
+	if ((gqs = calloc(nq, sizeof(*gqs))) == NULL ||
+	    (err = shmq__admin_lock(c->bus)) < 0) {
+		free(gqs);
 		free(ex);
 		free(sq);
-		return err;
+		return gqs == NULL ? SHMQ_ERR(SHMQ_ENOMEM, "subscribe") : err;
 	}
 	err = shmq__oset_get_locked(c->bus, cg->g,
-	    cg->model == SHMQ_GROUP_BROADCASTING ? cg->instance : "", t,
-	    retry ? SHMQ_SEEK_FIRST : cg->start, cg->start_ms, &gqs);
+	    cg->model == SHMQ_GROUP_BROADCASTING ? cg->instance : "", t, nq,
+	    retry ? SHMQ_SEEK_FIRST : cg->start, cg->start_ms, gqs);
 	shmq__admin_unlock(c->bus);
 	if (err < 0) {
+		free(gqs);
 		free(ex);
 		free(sq);
 		SHMQ_ERR_PREFIX("group \"%s\"", cg->g->name);
@@ -1015,26 +1050,57 @@ gtopic_add(struct shmq_consumer *c, struct shmq_topic *t, const char *expr,
 	}
 	nt[cg->ntopics].t = t;
 	nt[cg->ntopics].gqs = gqs;
+	nt[cg->ntopics].nq = nq;
 	nt[cg->ntopics].expr = ex;
 	nt[cg->ntopics].sql = sq;
 	nt[cg->ntopics].retry = retry;
 	cg->ntopics++;
 	shmq__consumer_update_multi(c);
-	if (cg->model == SHMQ_GROUP_BROADCASTING) {
-		for (q = 0; q < t->queues; q++) {
-			uint64_t off = ck_pr_load_64(&gqs[q].committed);
+	if (cg->model == SHMQ_GROUP_BROADCASTING)
+		return follow_all(c, &nt[cg->ntopics - 1], 0);
+	return 0;
+}
 
-			if ((err = shmq__consumer_sub_add(c, t, q, expr,
-			    start_pos(&t->cq[q], shmq__commit_off(off)),
-			    &s)) < 0)
-				return err;
-			s->gq = &gqs[q];
-			s->committed = off;
-			if ((err = shmq__consumer_sub_sql(s, sql)) < 0) {
-				shmq__consumer_sub_remove(c, c->nsubs - 1);
-				return err;
-			}
+/*
+ * Queues of topics that grew (topicadmin.c): extend the group's offsets
+ * and this member's count; a broadcasting member follows the new queues
+ * at once, a clustering one through assign().  The topic's generation
+ * bump brought us here.
+ */
+static int
+topics_grow(struct shmq_consumer *c)
+{
+	struct shmq_cgroup *cg = c->grp;
+	struct shmq_group_queue **ng;
+	struct shmq_gtopic *gt;
+	uint32_t nq, old;
+	size_t ti;
+	int err;
+
+	for (ti = 0; ti < cg->ntopics; ti++) {
+		gt = &cg->topics[ti];
+		/* Grows the view in place (topic.c). */
+		(void)shmq__topic_by_id(c->bus, gt->t->id);
+		if ((nq = ck_pr_load_32(&gt->t->queues)) <= gt->nq)
+			continue;
+		if ((ng = reallocarray(gt->gqs, nq, sizeof(*ng))) == NULL)
+			return SHMQ_ERR(SHMQ_ENOMEM, "group rebalance");
+		gt->gqs = ng;
+		if ((err = shmq__admin_lock(c->bus)) < 0)
+			return err;
+		err = shmq__oset_get_locked(c->bus, cg->g,
+		    cg->model == SHMQ_GROUP_BROADCASTING ? cg->instance : "",
+		    gt->t, nq, SHMQ_SEEK_FIRST, 0, ng);
+		shmq__admin_unlock(c->bus);
+		if (err < 0) {
+			SHMQ_ERR_PREFIX("group \"%s\"", cg->g->name);
+			return err;
 		}
+		old = gt->nq;
+		gt->nq = nq;
+		if (cg->model == SHMQ_GROUP_BROADCASTING &&
+		    (err = follow_all(c, gt, old)) < 0)
+			return err;
 	}
 	return 0;
 }

@@ -72,7 +72,10 @@ shmq__commit_reset(uint64_t w, uint64_t off)
 /* A subscribed topic of a group consumer. */
 struct shmq_gtopic {
 	struct shmq_topic	*t;
-	struct shmq_group_queue	*gqs;	/* [t->queues], in the control region */
+	struct shmq_group_queue	**gqs;	/* [nq], in the control region */
+	uint32_t		 nq;	/* queues the group uses: t->queues
+					   when last looked at (grows at a
+					   rebalance, group.c topics_grow) */
 	char			*expr;	/* as given; NULL: all */
 	char			*sql;	/* SQL92 filter as given, or NULL */
 	bool			 retry;	/* the group's retry topic */

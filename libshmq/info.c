@@ -58,6 +58,15 @@ daemon_info(struct shmq_ctl *ctl, struct shmq_bus_info *info)
 	info->sync_self = ck_pr_load_64(&ctl->flush_self);
 	info->sync_timeouts = ck_pr_load_64(&ctl->flush_timeouts);
 	info->sync_flushed_off = ck_pr_load_64(&ctl->flushed_off);
+	info->reclaimed_segments = ck_pr_load_64(&ctl->retain_segs);
+	info->reclaimed_bytes = ck_pr_load_64(&ctl->retain_bytes);
+	info->reclaimed_entries = ck_pr_load_64(&ctl->retain_entries);
+	info->reclaimed_unconsumed = ck_pr_load_64(&ctl->retain_unconsumed);
+	info->refused_sends = ck_pr_load_64(&ctl->retain_refused);
+	info->writes_refused = ck_pr_load_32(&ctl->write_refused) != 0;
+	info->retain_last_ns = ck_pr_load_64(&ctl->retain_last_ns);
+	info->retain_store_bytes = ck_pr_load_64(&ctl->retain_store_bytes);
+	info->retain_disk_free = ck_pr_load_64(&ctl->retain_disk_free);
 
 	pid = ck_pr_load_int((int *)&ctl->daemon_pid);
 	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH) ||
@@ -91,6 +100,11 @@ daemon_info(struct shmq_ctl *ctl, struct shmq_bus_info *info)
 	info->daemon_delay_delivered =
 	    ck_pr_load_64(&ctl->daemon_delay_delivered);
 	info->daemon_delay_errors = ck_pr_load_64(&ctl->daemon_delay_errors);
+	info->daemon_txn_pending = ck_pr_load_64(&ctl->daemon_txn_pending);
+	info->daemon_txn_checks = ck_pr_load_64(&ctl->daemon_txn_checks);
+	info->daemon_txn_resolved = ck_pr_load_64(&ctl->daemon_txn_resolved);
+	info->daemon_txn_discarded =
+	    ck_pr_load_64(&ctl->daemon_txn_discarded);
 }
 
 int
@@ -185,7 +199,8 @@ shmq_queue_foreach(struct shmq_bus *bus, const char *topic,
 		n = ck_pr_load_32(&bus->ctl->ntopics);
 	}
 	for (; id < n; id++) {
-		if ((t = shmq__topic_by_id(bus, id)) == NULL)
+		if ((t = shmq__topic_by_id(bus, id)) == NULL ||
+		    (ck_pr_load_32(&t->tc->flags) & SHMQ_TOPIC_F_DELETED))
 			continue;
 		for (q = 0; q < t->queues; q++) {
 			struct shmq_cq *cq = &t->cq[q];
@@ -428,19 +443,22 @@ group_info(struct shmq_bus *bus, struct shmq_group_ctl *g,
 		struct shmq_topic *t = shmq__topic_by_id(bus, o->topic_id);
 		struct shmq_group_queue *gq = shmq__oset_queues(bus, o);
 
-		if (t == NULL || gq == NULL)
+		if (t == NULL || gq == NULL || o->first_queue >= t->queues)
 			continue;
-		for (q = 0; q < o->queues && q < t->queues; q++) {
+		/* A grown topic's added queues have sets of their own. */
+		for (q = 0; q < o->queues && q < t->queues - o->first_queue;
+		    q++) {
 			struct shmq_group_queue_info *x = &qi[nq++];
+			const uint32_t tq = o->first_queue + q;
 
 			strlcpy(x->topic, t->name, sizeof(x->topic));
 			memcpy(x->instance, o->instance,
 			    sizeof(x->instance) - 1);
-			x->queue = (int)q;
+			x->queue = (int)tq;
 			x->committed = shmq__commit_off(
 			    ck_pr_load_64(&gq[q].committed));
-			x->min_off = ck_pr_load_64(&t->cq[q].qc->min_off);
-			x->max_off = shmq__cq_tail(&t->cq[q]);
+			x->min_off = ck_pr_load_64(&t->cq[tq].qc->min_off);
+			x->max_off = shmq__cq_tail(&t->cq[tq]);
 			x->lag = x->max_off > x->committed ?
 			    x->max_off - x->committed : 0;
 			owner = ck_pr_load_64(&gq[q].owner);

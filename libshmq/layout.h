@@ -16,7 +16,7 @@
 
 #include <ck_ec.h>
 
-#define SHMQ_LAYOUT_VERSION	6
+#define SHMQ_LAYOUT_VERSION	7
 #define SHMQ_CACHELINE		64
 
 /* ------------------------------------------------------------------ */
@@ -277,10 +277,17 @@ _Static_assert(sizeof(struct shmq_ctl) == 14 * SHMQ_CACHELINE,
 _Static_assert(__builtin_offsetof(struct shmq_ctl, daemon_pid) ==
     10 * SHMQ_CACHELINE, "daemon status starts a line");
 
-/* Topic flags: permissions (as RocketMQ's perm) and deletion. */
-#define SHMQ_TOPIC_F_NOWRITE	0x1u	/* sends refused (SHMQ_EPERM) */
+/*
+ * Topic flags: permissions (as RocketMQ's perm) and deletion in the low
+ * byte; above it a count of the topic's updates (topicadmin.c adds
+ * SHMQ_TOPIC_F_CHANGE at each), so that one load tells a process whether
+ * its cached view (queue count, permissions) is still current.
+ */
+#define SHMQ_TOPIC_F_NOWRITE	0x1u	/* sends refused (SHMQ_ETOPICPERM) */
 #define SHMQ_TOPIC_F_NOREAD	0x2u	/* consumers get nothing new */
 #define SHMQ_TOPIC_F_DELETED	0x4u	/* deleted: found by nobody */
+#define SHMQ_TOPIC_F_MASK	0xffu
+#define SHMQ_TOPIC_F_CHANGE	0x100u
 
 struct shmq_topic_hash {
 	uint32_t	cap;		/* power of two */
@@ -305,20 +312,28 @@ _Static_assert(sizeof(struct shmq_queue_ctl) == 2 * SHMQ_CACHELINE,
 struct shmq_topic_ctl {
 	char		name[128];	/* NUL-terminated */
 	uint64_t	name_hash;
-	uint64_t	queue_off;	/* struct shmq_queue_ctl[queues] */
+	uint64_t	queue_off;	/* struct shmq_queue_ctl[queues at
+					   creation] */
 	uint64_t	created_ns;
 	uint32_t	id;
-	uint32_t	queues;
-	uint32_t	flags;		/* SHMQ_TOPIC_F_* (atomic) */
+	uint32_t	queues;		/* grows only (release, after qdir) */
+	uint32_t	pad2;
 	uint32_t	ready;		/* 1 when complete (release) */
 	uint64_t	retention_ms;	/* 0: the bus's retention time */
-	uint8_t		pad0[SHMQ_CACHELINE - 48];
+	uint64_t	qdir_off;	/* 0, or once grown uint64_t
+					   [SHMQ_MAX_QUEUES]: each queue's
+					   struct shmq_queue_ctl, which never
+					   moves (topicadmin.c) */
+	uint8_t		pad0[SHMQ_CACHELINE - 56];
 	/* Bumped after every publish on any queue of the topic. */
 	struct ck_ec64	ec;
 	uint32_t	bus_waiters;	/* doorbell lease: ring it while a
 					   multi-topic sleeper holds one
 					   (shmq__lease_units, consumer.c) */
-	uint8_t		pad1[SHMQ_CACHELINE - 12];
+	uint32_t	flags;		/* SHMQ_TOPIC_F_* (atomic; in this line
+					   because every send and every poll
+					   loads the event count anyway) */
+	uint8_t		pad1[SHMQ_CACHELINE - 16];
 };
 _Static_assert(sizeof(struct shmq_topic_ctl) == 4 * SHMQ_CACHELINE,
     "topic control block");
@@ -434,7 +449,12 @@ struct shmq_group_oset {
 	uint32_t	queues;
 	uint64_t	queue_off;	/* struct shmq_group_queue[queues] */
 	uint64_t	created_ns;
-	uint8_t		pad[SHMQ_CACHELINE - 24];
+	uint32_t	first_queue;	/* the set covers queues first_queue..
+					   +queues-1: a grown topic's added
+					   queues get a set of their own, so
+					   no live array moves (offsets.c) */
+	uint32_t	pad0;
+	uint8_t		pad[SHMQ_CACHELINE - 32];
 };
 _Static_assert(sizeof(struct shmq_group_oset) == 3 * SHMQ_CACHELINE,
     "group offset set");
@@ -462,5 +482,81 @@ struct shmq_checkpoint {
 	uint32_t	crc;		/* CRC32C of the bytes before */
 };
 _Static_assert(sizeof(struct shmq_checkpoint) == 40, "checkpoint");
+
+/* ------------------------------------------------------------------ */
+/* Federation status file                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * <store>/federation: what shmqd's federation thread knows, for
+ * shmq_link_foreach, shmq_route_foreach and shmq_route_lookup (fedinfo.c).
+ * shmqd rewrites it whole (temp file, rename) when it changes, at most a
+ * few times a second, and removes it when it stops; readers take one
+ * read() of it, check the header, the record sizes, the counts against the
+ * file size, and the CRC, and never trust a string to be terminated.
+ *
+ * File: header, nlinks links, nroutes routes; host byte order (one host).
+ */
+#define SHMQ_FED_MAGIC		0x53545344454651ull	/* "QFEDSTS" */
+#define SHMQ_FED_VERSION	1
+#define SHMQ_FED_FILE		"federation"
+#define SHMQ_FED_FILE_MAX	(64u * 1024 * 1024)	/* readers refuse more */
+
+struct shmq_fed_hdr {
+	uint64_t	magic;
+	uint32_t	version;
+	uint32_t	hdr_bytes;	/* sizeof each record: a fingerprint */
+	uint32_t	link_bytes;
+	uint32_t	route_bytes;
+	uint32_t	nlinks;
+	uint32_t	nroutes;
+	uint64_t	host_id;	/* this host's */
+	uint64_t	written_ns;	/* CLOCK_REALTIME */
+	int32_t		pid;		/* the shmqd that wrote it */
+	uint32_t	crc;		/* CRC32C of the file, this field 0 */
+	char		host[64];	/* this host's name */
+	char		listen[64];	/* where it listens */
+	uint64_t	rejected;	/* inbound connections cut before auth */
+	uint64_t	auth_failures;	/* inbound handshakes with a wrong proof */
+};
+_Static_assert(sizeof(struct shmq_fed_hdr) == 200, "federation header");
+
+#define SHMQ_FED_LINK_CONFIGURED 0x01	/* a peer = line (dialed) */
+#define SHMQ_FED_LINK_INBOUND	0x02	/* the up connection was accepted */
+
+struct shmq_fed_link {
+	char		host[64];	/* peer's name, "" until it authenticated */
+	char		addr[64];	/* configured, or the inbound address */
+	uint64_t	host_id;	/* 0 until it authenticated */
+	uint32_t	state;		/* SHMQ_LINK_* (shmq.h) */
+	uint32_t	flags;		/* SHMQ_FED_LINK_* */
+	uint64_t	bytes_in;
+	uint64_t	bytes_out;
+	uint64_t	frames_in;
+	uint64_t	frames_out;
+	uint64_t	last_heartbeat_ns; /* CLOCK_REALTIME of the last frame */
+	uint64_t	up_since_ns;	/* 0 when not up */
+	uint64_t	reconnects;	/* times up again after the first */
+	uint64_t	auth_failures;	/* handshakes that failed the proof */
+	uint64_t	rejected;	/* connections cut before auth */
+	uint64_t	behind_bytes;	/* replication (not yet: 0) */
+	uint64_t	behind_msgs;
+	uint64_t	routes;		/* routes learned from it */
+	char		last_error[96];
+};
+_Static_assert(sizeof(struct shmq_fed_link) == 336, "federation link");
+
+#define SHMQ_FED_ROUTE_HOME	0x01	/* the host is the topic's home */
+#define SHMQ_FED_ROUTE_LOCAL	0x02	/* the host is this one */
+
+struct shmq_fed_route {
+	char		topic[128];
+	char		host[64];
+	uint64_t	host_id;
+	uint32_t	queues;
+	uint32_t	flags;		/* SHMQ_FED_ROUTE_* */
+	uint64_t	updated_ns;	/* CLOCK_REALTIME of its registration */
+};
+_Static_assert(sizeof(struct shmq_fed_route) == 216, "federation route");
 
 #endif /* SHMQ_LAYOUT_H */

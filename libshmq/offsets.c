@@ -99,30 +99,40 @@ initial(struct shmq_bus *bus, struct shmq_topic *t, uint32_t q, int whence,
 
 int
 shmq__oset_get_locked(struct shmq_bus *bus, struct shmq_group_ctl *g,
-    const char *instance, struct shmq_topic *t, int whence, uint64_t time_ms,
-    struct shmq_group_queue **out)
+    const char *instance, struct shmq_topic *t, uint32_t nq, int whence,
+    uint64_t time_ms, struct shmq_group_queue **out)
 {
 	struct shmq_group_osets *a, *na;
 	struct shmq_group_queue *gq;
 	struct shmq_group_oset *o;
 	uint64_t off, qoff;
-	uint32_t n, i, q, cap;
+	uint32_t n, i, q, cap, covered = 0, first, k;
 	int err;
 
 	if ((a = osets_get(bus, g, &n)) == NULL)
 		return SHMQ_ERR(SHMQ_ECORRUPT, "offset table");
+	/* A grown topic has several sets, made in order, each covering
+	 * the queues after the one before (topicadmin.c). */
 	for (i = 0; i < n; i++) {
 		o = &a->o[i];
 		if (o->topic_id != t->id || strncmp(o->instance, instance,
 		    sizeof(o->instance)) != 0)
 			continue;
-		if (o->queues != t->queues ||
-		    (gq = shmq__oset_queues(bus, o)) == NULL)
+		first = o->first_queue;
+		if (first != covered || (gq = shmq__oset_queues(bus, o)) ==
+		    NULL || o->queues > SHMQ_MAX_QUEUES - first)
 			return SHMQ_ERR(SHMQ_ECORRUPT, "offsets of topic "
 			    "\"%s\"", t->name);
-		*out = gq;
-		return 0;
+		for (k = 0; k < o->queues && first + k < nq; k++)
+			out[first + k] = &gq[k];
+		covered = first + o->queues;
 	}
+	if (covered >= nq)
+		return 0;
+	/* Queues added to a topic the group already had: from their
+	 * first message (they are new to everyone). */
+	if (covered > 0)
+		whence = SHMQ_SEEK_FIRST;
 	cap = a->cap;
 	if (n >= cap) {
 		if (cap >= SHMQ_GROUP_MAX_OSETS)
@@ -140,23 +150,27 @@ shmq__oset_get_locked(struct shmq_bus *bus, struct shmq_group_ctl *g,
 		ck_pr_store_64(&g->osets_off, off);
 		a = na;
 	}
-	qoff = shmq__ctl_alloc(bus, (uint64_t)t->queues * sizeof(*gq), &err);
+	qoff = shmq__ctl_alloc(bus, (uint64_t)(nq - covered) * sizeof(*gq),
+	    &err);
 	if (qoff == 0)
 		return err;
-	gq = shmq__ctl_ptr(bus, qoff, (uint64_t)t->queues * sizeof(*gq));
-	for (q = 0; q < t->queues; q++)
-		gq[q].committed = initial(bus, t, q, whence, time_ms);
+	gq = shmq__ctl_ptr(bus, qoff, (uint64_t)(nq - covered) * sizeof(*gq));
+	for (q = covered; q < nq; q++) {
+		gq[q - covered].committed = initial(bus, t, q, whence,
+		    time_ms);
+		out[q] = &gq[q - covered];
+	}
 	o = &a->o[n];
 	memset(o, 0, sizeof(*o));
 	strlcpy(o->instance, instance, sizeof(o->instance));
 	o->topic_id = t->id;
-	o->queues = t->queues;
+	o->first_queue = covered;
+	o->queues = nq - covered;
 	o->queue_off = qoff;
 	o->created_ns = shmq__real_ns();
 	/* Release: the set and its queues before the count. */
 	ck_pr_fence_store();
 	ck_pr_store_32(&a->n, n + 1);
-	*out = gq;
 	return 0;
 }
 
@@ -231,11 +245,11 @@ int
 shmq_group_reset(struct shmq_bus *bus, const char *group, const char *topic,
     uint64_t time_ms)
 {
-	struct shmq_group_queue *gq;
+	struct shmq_group_queue *gq, *gqs[SHMQ_MAX_QUEUES];
 	struct shmq_group_osets *a;
 	struct shmq_group_ctl *g;
 	struct shmq_topic *t = NULL, *ot;
-	uint32_t n, i, q;
+	uint32_t n, i, q, first;
 	int err, matched = 0;
 
 	if (bus == NULL)
@@ -261,16 +275,18 @@ shmq_group_reset(struct shmq_bus *bus, const char *group, const char *topic,
 		if ((ot = shmq__topic_by_id(bus, a->o[i].topic_id)) == NULL ||
 		    (gq = shmq__oset_queues(bus, &a->o[i])) == NULL)
 			continue;
-		for (q = 0; q < ot->queues && q < a->o[i].queues; q++)
+		first = a->o[i].first_queue;
+		for (q = 0; q < a->o[i].queues && first < ot->queues &&
+		    q < ot->queues - first; q++)
 			ck_pr_store_64(&gq[q].committed, shmq__commit_reset(
 			    ck_pr_load_64(&gq[q].committed),
-			    shmq__cq_seek_time(bus, ot, &ot->cq[q],
+			    shmq__cq_seek_time(bus, ot, &ot->cq[first + q],
 			    time_ms * 1000000ull)));
 		matched++;
 	}
 	if (t != NULL && matched == 0 && g->model == SHMQ_GROUP_CLUSTERING)
-		err = shmq__oset_get_locked(bus, g, "", t, SHMQ_SEEK_TIME,
-		    time_ms, &gq);
+		err = shmq__oset_get_locked(bus, g, "", t, t->queues,
+		    SHMQ_SEEK_TIME, time_ms, gqs);
 	/* The offsets, then resets, then the generation (release in
 	 * shmq__group_bump): a member that sees the generation reloads. */
 	ck_pr_fence_store();
@@ -322,14 +338,19 @@ shmq__offsets_save(struct shmq_bus *bus, struct shmq_group_ctl *g, bool sync,
 		for (i = 0; i < n; i++) {
 			const struct shmq_group_oset *o = &a->o[i];
 
+			/* A deleted topic's offsets are forgotten. */
 			if (!field_ok(o->instance, sizeof(o->instance), true) ||
 			    (t = shmq__topic_by_id(bus, o->topic_id)) == NULL ||
+			    (ck_pr_load_32(&t->tc->flags) &
+			    SHMQ_TOPIC_F_DELETED) != 0 ||
 			    (gq = shmq__oset_queues(bus, o)) == NULL)
 				continue;
-			for (q = 0; q < o->queues && q < t->queues; q++)
+			for (q = 0; q < o->queues && o->first_queue <
+			    t->queues && q < t->queues - o->first_queue; q++)
 				fprintf(f, "o %s %s %u %llu\n", t->name,
 				    o->instance[0] != '\0' ? o->instance : "*",
-				    q, (unsigned long long)shmq__commit_off(
+				    o->first_queue + q,
+				    (unsigned long long)shmq__commit_off(
 				    ck_pr_load_64(&gq[q].committed)));
 		}
 	}
@@ -375,7 +396,7 @@ load_group(struct shmq_bus *bus, const char *name, const char *path)
 	char line[512], topic[128], inst[128], word[64];
 	enum shmq__alloc_strategy strat = SHMQ_ALLOC_AVERAGELY;
 	struct shmq_group_ctl *g = NULL;
-	struct shmq_group_queue *gq;
+	struct shmq_group_queue *gqs[SHMQ_MAX_QUEUES];
 	struct shmq_topic *t;
 	uint32_t model = SHMQ_GROUP_CLUSTERING;
 	unsigned long long off;
@@ -416,13 +437,13 @@ load_group(struct shmq_bus *bus, const char *name, const char *path)
 		if (shmq__topic_get(bus, topic, false, 0, &t) < 0 ||
 		    q >= t->queues)
 			continue;
-		if ((err = shmq__oset_get_locked(bus, g, inst, t,
-		    SHMQ_SEEK_LAST, 0, &gq)) < 0)
+		if ((err = shmq__oset_get_locked(bus, g, inst, t, t->queues,
+		    SHMQ_SEEK_LAST, 0, gqs)) < 0)
 			break;
 		/* Never beyond the recovered tail (a torn log was cut). */
 		if (off > shmq__cq_tail(&t->cq[q]))
 			off = shmq__cq_tail(&t->cq[q]);
-		gq[q].committed = off;
+		gqs[q]->committed = off;
 	}
 	fclose(f);
 	if (err == 0 && g == NULL)

@@ -37,14 +37,15 @@ struct shmq_group_queue *shmq__oset_queues(struct shmq_bus *bus,
     const struct shmq_group_oset *o);
 
 /*
- * The queue array of G's offsets for topic T and INSTANCE ("" for
- * clustering), made if missing with every queue's committed offset set by
- * WHENCE (SHMQ_SEEK_FIRST, _LAST, _TIME with TIME_MS).  Admin lock held.
- * 0 and *out, or a code.
+ * G's offsets for queues 0..NQ-1 (NQ <= T's view's count) of topic T and
+ * INSTANCE ("" for clustering), each queue's in OUT[q]; made if missing
+ * with every committed offset set by WHENCE (SHMQ_SEEK_FIRST, _LAST, _TIME
+ * with TIME_MS), except that the queues a grown topic added to a set that
+ * exists start at their first message.  Admin lock held.  0, or a code.
  */
 int shmq__oset_get_locked(struct shmq_bus *bus, struct shmq_group_ctl *g,
-    const char *instance, struct shmq_topic *t, int whence, uint64_t time_ms,
-    struct shmq_group_queue **out);
+    const char *instance, struct shmq_topic *t, uint32_t nq, int whence,
+    uint64_t time_ms, struct shmq_group_queue **out);
 
 /*
  * Write G's offsets to the store (SYNC: fdatasync before the rename)

@@ -25,6 +25,7 @@
 #include "prefault.h"
 #include "retry.h"
 #include "topic.h"
+#include "txn.h"
 #include "wait.h"
 
 struct shmq_producer {
@@ -35,12 +36,16 @@ struct shmq_producer {
 	uint64_t			 id;
 	/* The topic of the last send: most producers send to one or a few
 	 * topics, and a name compare is a quarter of the cost of the hash
-	 * lookup (validation, hash, probe).  Topics are never removed
-	 * while the bus is open, so the pointer stays valid. */
+	 * lookup (validation, hash, probe).  Views are never freed while
+	 * the bus is open, so the pointer stays valid; a deleted topic's
+	 * view says so (shmq__topic_writable), and is dropped then. */
 	struct shmq_topic		*last;
 	/* Sync flush (shmq_producer_set_sync): 0 ms, async. */
 	uint32_t			 sync_ms;
 	uint32_t			 sync_flags;
+	/* Transactions (txn.c): the group, and the check-back listener. */
+	char				 group[SHMQ_NAME_MAX + 1];
+	struct shmq_txn_listener	*txn;
 };
 
 static int
@@ -60,6 +65,7 @@ producer_open(struct shmq_producer **out, struct shmq_bus *bus,
 	if (p == NULL)
 		return SHMQ_ERR(SHMQ_ENOMEM, "producer");
 	p->bus = bus;
+	strlcpy(p->group, group, sizeof(p->group));
 	if ((err = shmq__client_register(bus, SHMQ_ROLE_PRODUCER, group,
 	    &p->slot_idx, &p->slot)) < 0) {
 		free(p);
@@ -92,8 +98,28 @@ shmq_producer_close(struct shmq_producer *p)
 {
 	if (p == NULL)
 		return;
+	/* The check thread sends with P: it stops first. */
+	shmq__txn_listener_stop(p->txn);
 	shmq__client_release(p->bus, p->slot_idx);
 	free(p);
+}
+
+struct shmq_bus *
+shmq__producer_bus(const struct shmq_producer *p)
+{
+	return p->bus;
+}
+
+const char *
+shmq__producer_group(const struct shmq_producer *p)
+{
+	return p->group;
+}
+
+struct shmq_txn_listener **
+shmq__producer_txn(struct shmq_producer *p)
+{
+	return &p->txn;
 }
 
 int
@@ -143,6 +169,14 @@ store(struct shmq_producer *p, struct shmq_topic *t, uint32_t q,
 	int err;
 
 again:
+	/* Above the hard disk ceiling (retention.c).  The word shares the
+	 * log tail's line, which the reservation below loads anyway. */
+	if (unlikely(ck_pr_load_32(&bus->ctl->write_refused) != 0)) {
+		ck_pr_inc_64(&bus->ctl->retain_refused);
+		return SHMQ_ERR(SHMQ_ENOSPC, "bus \"%s\": the store is above "
+		    "its disk ceiling; writes are refused until shmqd frees "
+		    "space", bus->name);
+	}
 	if (unlikely((err = shmq__cq_claim(bus, t, cq, p->claim, &qoff,
 	    &e)) < 0))
 		return err;
@@ -227,6 +261,12 @@ prepare(struct shmq_producer *p, const struct shmq_msg *m,
 		return err;
 	else
 		p->last = *t;
+	/* Permissions, deletion, a grown queue count (topicadmin.c). */
+	if (unlikely((err = shmq__topic_writable(bus, *t)) < 0)) {
+		if (err == SHMQ_ENOTOPIC)
+			p->last = NULL;		/* look the name up again */
+		return err;
+	}
 	if (unlikely((err = shmq__msg_measure(m, (*t)->name_len,
 	    bus->max_msg_bytes, enc)) < 0)) {
 		SHMQ_ERR_PREFIX("topic \"%s\"", m->topic);
@@ -264,6 +304,8 @@ shmq__producer_send_to(struct shmq_producer *p, struct shmq_topic *t,
 	struct shmq_enc enc;
 	int err;
 
+	if ((err = shmq__topic_writable(p->bus, t)) < 0)
+		return err;
 	if (q >= t->queues)
 		return SHMQ_ERR(SHMQ_ENOQUEUE, "topic \"%s\": queue %u (it "
 		    "has %u)", t->name, q, t->queues);

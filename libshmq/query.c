@@ -69,7 +69,7 @@ read_at(struct shmq_bus *bus, uint64_t off, const char *what,
 	min = ck_pr_load_64(&bus->ctl->log_min_off);
 	tail = ck_pr_load_64(&bus->ctl->log_tail);
 	if (off < min)
-		return SHMQ_ERR(SHMQ_ENOENT, "%s: offset %llu was "
+		return SHMQ_ERR(SHMQ_ERECLAIMED, "%s: offset %llu was "
 		    "reclaimed (the log starts at %llu)", what,
 		    (unsigned long long)off, (unsigned long long)min);
 	if (off >= tail || tail - off < sizeof(*r))
@@ -281,6 +281,11 @@ shmq_query_time(struct shmq_bus *bus, const char *topic, uint64_t from_ms,
 		for (off = shmq__cq_seek_time(bus, t, cq, from); off < tail;
 		    off++) {
 			e = shmq__cq_entry(bus, t, cq, off, false, &err);
+			if (e == NULL && err == SHMQ_ERECLAIMED) {
+				/* Retention moved the queue's start. */
+				off = ck_pr_load_64(&cq->qc->min_off) - 1;
+				continue;
+			}
 			if (e == NULL) {
 				if (err < 0)
 					return err;
@@ -295,6 +300,8 @@ shmq_query_time(struct shmq_bus *bus, const char *topic, uint64_t from_ms,
 				continue;
 			r = shmq__log_record(bus, ck_pr_load_64(&e->log_off),
 			    ck_pr_load_32(&e->size), true, &err);
+			if (r == NULL && err == SHMQ_ERECLAIMED)
+				continue;	/* retention took it */
 			if (r == NULL) {
 				ck_pr_inc_64(&bus->ctl->corrupt);
 				if (bad == 0) {

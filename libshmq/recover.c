@@ -36,23 +36,17 @@
 /* How far past a queue's tail to look for entries written out of order. */
 #define TAIL_SLACK	4096
 
-/* Queue count of topic directory DIR: meta, else its queue directories. */
+/* Queue count of topic directory DIR, and its permissions and retention:
+ * meta, else its queue directories (and the defaults). */
 static unsigned
-topic_queues(const char *dir)
+topic_queues(const char *dir, uint32_t *flags, uint64_t *retention_ms)
 {
-	char path[PATH_MAX], buf[64];
+	char path[PATH_MAX];
 	unsigned q = 0;
-	ssize_t n;
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/meta", dir);
-	n = shmq__file_read(path, buf, sizeof(buf) - 1);
-	if (n > 0) {
-		buf[n] = '\0';
-		if (sscanf(buf, "queues=%u", &q) == 1 && q >= 1 &&
-		    q <= SHMQ_MAX_QUEUES)
-			return q;
-	}
+	if (shmq__topic_meta_read(dir, &q, flags, retention_ms) == 0)
+		return q;
 	/* Lost meta (a machine crash before writeback): count the queue
 	 * directories, which were made before it. */
 	for (q = 0; q < SHMQ_MAX_QUEUES; q++) {
@@ -70,6 +64,8 @@ load_topics(struct shmq_bus *bus)
 	struct dirent *de;
 	DIR *d;
 	unsigned q;
+	uint32_t flags;
+	uint64_t retention_ms;
 	int err = 0;
 
 	snprintf(dir, sizeof(dir), "%s/consumequeue", bus->path);
@@ -80,10 +76,11 @@ load_topics(struct shmq_bus *bus)
 		if (!shmq__name_ok(de->d_name))
 			continue;
 		snprintf(tdir, sizeof(tdir), "%s/%s", dir, de->d_name);
-		q = topic_queues(tdir);
+		q = topic_queues(tdir, &flags, &retention_ms);
 		if (q == 0)
 			continue;
-		err = shmq__topic_install(bus, de->d_name, q);
+		err = shmq__topic_install(bus, de->d_name, q, flags,
+		    retention_ms);
 		if (err == SHMQ_EEXIST)
 			err = 0;
 		if (err < 0)
@@ -172,6 +169,9 @@ index_record(struct shmq_bus *bus, const struct shmq_rec *r, uint64_t *fixed)
 
 	memcpy(name, r + 1, r->topic_len);
 	name[r->topic_len] = '\0';
+	/* Written before its topic was deleted: not to come back. */
+	if (shmq__tombstone_hides(bus, name, r->log_off))
+		return;
 	if (shmq__topic_get(bus, name, false, 0, &t) < 0 &&
 	    shmq__topic_get(bus, name, true, r->queue + 1u >
 	    bus->default_queues ? r->queue + 1u : bus->default_queues,
@@ -472,5 +472,7 @@ queues:
 	}
 	/* 5. Consumer groups and their committed offsets, once the queue
 	 * tails they are held to are known. */
-	return shmq__offsets_load(bus);
+	err = shmq__offsets_load(bus);
+	shmq__tombstones_free(bus);
+	return err;
 }

@@ -11,6 +11,13 @@
  *
  * In the store a topic is consumequeue/<name>/ with one directory per queue
  * and a "meta" file, written after the queue directories exist.
+ *
+ * A topic's queue count only grows (topicadmin.c).  The control blocks of
+ * the first queues are the array at queue_off; once grown, the directory
+ * at qdir_off names every queue's block, and no block ever moves (producers
+ * write them without a lock).  A deleted topic keeps its id and blocks
+ * (ids are never reused, live views stay valid) but has SHMQ_TOPIC_F_DELETED
+ * and is skipped by the name hash.
  */
 #include "config.h"
 
@@ -24,8 +31,8 @@
 #include "region.h"
 #include "topic.h"
 
-static struct shmq_topic_ctl *
-topic_ctl(struct shmq_bus *bus, uint32_t id)
+struct shmq_topic_ctl *
+shmq__topic_ctl(struct shmq_bus *bus, uint32_t id)
 {
 	uint64_t *dir, coff;
 	struct shmq_topic_ctl *chunk;
@@ -77,12 +84,13 @@ hash_find(struct shmq_bus *bus, const char *name, uint64_t hv)
 
 		if (v == 0)
 			return -1;
-		tc = topic_ctl(bus, v - 1);
+		tc = shmq__topic_ctl(bus, v - 1);
 		if (tc == NULL || ck_pr_load_32(&tc->ready) != 1)
 			continue;
 		ck_pr_fence_load();
 		if (tc->name_hash == hv && strncmp(tc->name, name,
-		    sizeof(tc->name)) == 0)
+		    sizeof(tc->name)) == 0 && (ck_pr_load_32(&tc->flags) &
+		    SHMQ_TOPIC_F_DELETED) == 0)
 			return v - 1;
 	}
 	return -1;
@@ -121,9 +129,10 @@ hash_insert(struct shmq_bus *bus, uint64_t hv, uint32_t id)
 	nh->cap = cap;
 	nh->used = 0;
 	for (i = 0; i < bus->ctl->ntopics; i++) {
-		struct shmq_topic_ctl *tc = topic_ctl(bus, i);
+		struct shmq_topic_ctl *tc = shmq__topic_ctl(bus, i);
 
-		if (tc != NULL && tc->ready == 1)
+		if (tc != NULL && tc->ready == 1 &&
+		    (tc->flags & SHMQ_TOPIC_F_DELETED) == 0)
 			hash_put(nh, tc->name_hash, i);
 	}
 	hash_put(nh, hv, id);
@@ -161,7 +170,7 @@ ctl_add(struct shmq_bus *bus, const char *name, uint64_t hv,
 	    sizeof(struct shmq_queue_ctl), &err);
 	if (qoff == 0)
 		return err;
-	tc = topic_ctl(bus, id);
+	tc = shmq__topic_ctl(bus, id);
 	memset(tc, 0, sizeof(*tc));
 	strlcpy(tc->name, name, sizeof(tc->name));
 	tc->name_hash = hv;
@@ -192,13 +201,71 @@ shmq__queue_dir(const struct shmq_bus *bus, const char *topic, uint32_t q,
 	return 0;
 }
 
+int
+shmq__topic_meta_write(struct shmq_bus *bus, const char *name,
+    unsigned queues, uint32_t flags, uint64_t retention_ms, bool sync)
+{
+	char path[PATH_MAX], meta[128];
+	int n;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/consumequeue/%s/meta",
+	    bus->path, name) >= sizeof(path))
+		return SHMQ_ERR(SHMQ_EINVAL, "path too long");
+	/* "queues=" first: what older versions read.  The rest only when
+	 * set, so that a plain topic's file stays as it always was. */
+	n = snprintf(meta, sizeof(meta), "queues=%u\n", queues);
+	if ((flags & (SHMQ_TOPIC_F_NOWRITE | SHMQ_TOPIC_F_NOREAD)) != 0)
+		n += snprintf(meta + n, sizeof(meta) - (size_t)n, "perm=%u\n",
+		    ((flags & SHMQ_TOPIC_F_NOWRITE) ? 0 : SHMQ_PERM_WRITE) |
+		    ((flags & SHMQ_TOPIC_F_NOREAD) ? 0 : SHMQ_PERM_READ));
+	if (retention_ms != 0)
+		n += snprintf(meta + n, sizeof(meta) - (size_t)n,
+		    "retention_ms=%llu\n", (unsigned long long)retention_ms);
+	return shmq__file_replace(path, meta, (size_t)n, &bus->perm, sync);
+}
+
+int
+shmq__topic_meta_read(const char *dir, unsigned *queues, uint32_t *flags,
+    uint64_t *retention_ms)
+{
+	char path[PATH_MAX], buf[256], *line, *save;
+	unsigned long long v;
+	unsigned u;
+	ssize_t n;
+
+	*queues = 0;
+	*flags = 0;
+	*retention_ms = 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/meta", dir) >=
+	    sizeof(path))
+		return -1;
+	if ((n = shmq__file_read(path, buf, sizeof(buf) - 1)) <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* Unknown or bad lines are ignored: the defaults are safe. */
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "queues=%u", &u) == 1 && u >= 1 &&
+		    u <= SHMQ_MAX_QUEUES)
+			*queues = u;
+		else if (sscanf(line, "perm=%u", &u) == 1 &&
+		    (u & ~SHMQ_PERM_RW) == 0)
+			*flags = ((u & SHMQ_PERM_WRITE) ? 0 :
+			    SHMQ_TOPIC_F_NOWRITE) | ((u & SHMQ_PERM_READ) ? 0 :
+			    SHMQ_TOPIC_F_NOREAD);
+		else if (sscanf(line, "retention_ms=%llu", &v) == 1)
+			*retention_ms = v;
+	}
+	return *queues > 0 ? 0 : -1;
+}
+
 /* Make the topic's directories and meta file in the store. */
 static int
 store_add(struct shmq_bus *bus, const char *name, unsigned queues)
 {
-	char path[PATH_MAX], meta[64];
+	char path[PATH_MAX];
 	unsigned q;
-	int err, n;
+	int err;
 
 	for (q = 0; q < queues; q++) {
 		if ((err = shmq__queue_dir(bus, name, q, path,
@@ -206,12 +273,94 @@ store_add(struct shmq_bus *bus, const char *name, unsigned queues)
 		    (err = shmq__mkdir_p(path, &bus->perm)) < 0)
 			return err;
 	}
-	snprintf(path, sizeof(path), "%s/consumequeue/%s/meta", bus->path,
-	    name);
-	n = snprintf(meta, sizeof(meta), "queues=%u\n", queues);
 	/* No fsync: recovery counts the queue directories when a machine
 	 * crash loses the file, and a bus may make thousands of topics. */
-	return shmq__file_replace(path, meta, (size_t)n, &bus->perm, false);
+	return shmq__topic_meta_write(bus, name, queues, 0, 0, false);
+}
+
+/* An array of cq views a grown view replaced (freed at bus close). */
+struct shmq_cq_old {
+	struct shmq_cq		*cq;
+	uint32_t		 queues;
+	struct shmq_cq_old	*next;
+};
+
+struct shmq_queue_ctl *
+shmq__topic_queue_ctl(struct shmq_bus *bus, struct shmq_topic_ctl *tc,
+    uint32_t q)
+{
+	uint64_t dir_off = ck_pr_load_64(&tc->qdir_off), *dir;
+
+	/* Pairs with the release in topicadmin.c: the directory is full
+	 * before its offset is seen. */
+	ck_pr_fence_load();
+	if (q >= SHMQ_MAX_QUEUES)
+		return NULL;
+	if (dir_off == 0)
+		return shmq__ctl_ptr(bus, tc->queue_off + (uint64_t)q *
+		    sizeof(struct shmq_queue_ctl),
+		    sizeof(struct shmq_queue_ctl));
+	dir = shmq__ctl_ptr(bus, dir_off, SHMQ_MAX_QUEUES * sizeof(*dir));
+	if (dir == NULL)
+		return NULL;
+	return shmq__ctl_ptr(bus, ck_pr_load_64(&dir[q]),
+	    sizeof(struct shmq_queue_ctl));
+}
+
+/* Views of queues [0, N) of T, or NULL (no memory, a bad block). */
+static struct shmq_cq *
+cq_views(struct shmq_bus *bus, struct shmq_topic *t, uint32_t n)
+{
+	struct shmq_cq *cq;
+	uint32_t q;
+
+	if ((cq = calloc(n, sizeof(*cq))) == NULL)
+		return NULL;
+	for (q = 0; q < n; q++) {
+		if ((cq[q].qc = shmq__topic_queue_ctl(bus, t->tc, q)) ==
+		    NULL) {
+			free(cq);
+			return NULL;
+		}
+		cq[q].queue = q;
+		cq[q].topic = t;
+	}
+	return cq;
+}
+
+/*
+ * Grow view T to its topic's queue count (bus->lock held).  The longer
+ * array is published before the count, so a reader that loads the count
+ * first, then the array, indexes an array at least that long; the old
+ * array stays (subs and the prefault thread point into it).  Its queues'
+ * index files are mapped again through the new array when used: a second
+ * mapping of the same pages, for as long as the bus stays open.
+ */
+static void
+view_grow(struct shmq_bus *bus, struct shmq_topic *t)
+{
+	uint32_t n = ck_pr_load_32(&t->tc->queues);
+	struct shmq_cq_old *o;
+	struct shmq_cq *cq;
+
+	/* Pairs with the release of queues in topicadmin.c. */
+	ck_pr_fence_load();
+	if (n <= t->queues || n > SHMQ_MAX_QUEUES)
+		return;
+	if ((o = malloc(sizeof(*o))) == NULL)
+		return;
+	if ((cq = cq_views(bus, t, n)) == NULL) {
+		free(o);
+		return;		/* stays as it was: a smaller view */
+	}
+	o->cq = t->cq;
+	o->queues = t->queues;
+	o->next = t->old;
+	t->old = o;
+	ck_pr_store_ptr(&t->cq, cq);
+	/* Release: the array before the count that lets readers index it. */
+	ck_pr_fence_store();
+	ck_pr_store_32(&t->queues, n);
 }
 
 struct shmq_topic *
@@ -219,24 +368,24 @@ shmq__topic_by_id(struct shmq_bus *bus, uint32_t id)
 {
 	struct shmq_topic *t;
 	struct shmq_topic_ctl *tc;
-	struct shmq_queue_ctl *qc;
-	uint32_t q;
 
 	t = shmq__maptab_get(&bus->topics, id);
-	if (likely(t != NULL))
+	if (likely(t != NULL)) {
+		if (unlikely(ck_pr_load_32(&t->tc->queues) != t->queues)) {
+			pthread_mutex_lock(&bus->lock);
+			view_grow(bus, t);
+			pthread_mutex_unlock(&bus->lock);
+		}
 		return t;
+	}
 	if (id >= ck_pr_load_32(&bus->ctl->ntopics))
 		return NULL;
-	tc = topic_ctl(bus, id);
+	tc = shmq__topic_ctl(bus, id);
 	if (tc == NULL || ck_pr_load_32(&tc->ready) != 1)
 		return NULL;
 	ck_pr_fence_load();
 	if (tc->queues == 0 || tc->queues > SHMQ_MAX_QUEUES ||
 	    !shmq__name_ok(tc->name))
-		return NULL;
-	qc = shmq__ctl_ptr(bus, tc->queue_off,
-	    (uint64_t)tc->queues * sizeof(*qc));
-	if (qc == NULL)
 		return NULL;
 
 	pthread_mutex_lock(&bus->lock);
@@ -246,22 +395,13 @@ shmq__topic_by_id(struct shmq_bus *bus, uint32_t id)
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		goto out;
-	t->cq = calloc(tc->queues, sizeof(*t->cq));
-	if (t->cq == NULL) {
-		free(t);
-		t = NULL;
-		goto out;
-	}
 	t->tc = tc;
 	t->id = id;
-	t->queues = tc->queues;
+	t->queues = ck_pr_load_32(&tc->queues);
 	t->name_len = strlcpy(t->name, tc->name, sizeof(t->name));
-	for (q = 0; q < t->queues; q++) {
-		t->cq[q].qc = &qc[q];
-		t->cq[q].queue = q;
-		t->cq[q].topic = t;
-	}
-	if (shmq__maptab_set(&bus->topics, id, t) < 0) {
+	if (t->queues == 0 || t->queues > SHMQ_MAX_QUEUES ||
+	    (t->cq = cq_views(bus, t, t->queues)) == NULL ||
+	    shmq__maptab_set(&bus->topics, id, t) < 0) {
 		free(t->cq);
 		free(t);
 		t = NULL;
@@ -269,6 +409,30 @@ shmq__topic_by_id(struct shmq_bus *bus, uint32_t id)
 out:
 	pthread_mutex_unlock(&bus->lock);
 	return t;
+}
+
+int
+shmq__topic_writable_slow(struct shmq_bus *bus, struct shmq_topic *t)
+{
+	uint32_t f = ck_pr_load_32(&t->tc->flags);
+
+	if (f & SHMQ_TOPIC_F_DELETED)
+		return SHMQ_ERR(SHMQ_ENOTOPIC, "topic \"%s\" on bus \"%s\": "
+		    "deleted", t->name, bus->name);
+	if (f & SHMQ_TOPIC_F_NOWRITE)
+		return SHMQ_ERR(SHMQ_ETOPICPERM, "topic \"%s\": its "
+		    "permissions do not allow sends (perm %s)", t->name,
+		    (f & SHMQ_TOPIC_F_NOREAD) ? "none" : "r");
+	if (ck_pr_load_32(&t->tc->queues) != t->queues) {
+		pthread_mutex_lock(&bus->lock);
+		view_grow(bus, t);
+		pthread_mutex_unlock(&bus->lock);
+	}
+	/* Current only if the view caught up (view_grow can fail on memory:
+	 * the next send tries again). */
+	if (ck_pr_load_32(&t->tc->queues) == t->queues)
+		ck_pr_store_32(&t->ok_flags, f);
+	return 0;
 }
 
 /*
@@ -351,14 +515,23 @@ shmq__topic_find(struct shmq_bus *bus, const char *name)
 }
 
 int
-shmq__topic_install(struct shmq_bus *bus, const char *name, unsigned queues)
+shmq__topic_install(struct shmq_bus *bus, const char *name, unsigned queues,
+    uint32_t flags, uint64_t retention_ms)
 {
+	struct shmq_topic_ctl *tc;
 	uint32_t id;
+	int err;
 
 	if (hash_find(bus, name, shmq__hash64(name, strlen(name))) >= 0)
 		return SHMQ_EEXIST;
-	return ctl_add(bus, name, shmq__hash64(name, strlen(name)), queues,
-	    &id);
+	if ((err = ctl_add(bus, name, shmq__hash64(name, strlen(name)),
+	    queues, &id)) < 0)
+		return err;
+	/* Nobody else has the region yet: plain stores. */
+	tc = shmq__topic_ctl(bus, id);
+	tc->flags = flags & (SHMQ_TOPIC_F_NOWRITE | SHMQ_TOPIC_F_NOREAD);
+	tc->retention_ms = retention_ms;
+	return 0;
 }
 
 static void
@@ -366,11 +539,19 @@ free_topic(void *arg, void *p)
 {
 	struct shmq_topic *t = p;
 	struct shmq_bus *bus = arg;
+	struct shmq_cq_old *o;
 	uint32_t q;
 
 	for (q = 0; q < t->queues; q++)
 		shmq__cq_unmap_all(bus, &t->cq[q]);
 	free(t->cq);
+	while ((o = t->old) != NULL) {
+		for (q = 0; q < o->queues; q++)
+			shmq__cq_unmap_all(bus, &o->cq[q]);
+		t->old = o->next;
+		free(o->cq);
+		free(o);
+	}
 	free(t);
 }
 
@@ -378,6 +559,7 @@ void
 shmq__topics_free(struct shmq_bus *bus)
 {
 	shmq__maptab_free(&bus->topics, free_topic, bus);
+	shmq__tombstones_free(bus);
 }
 
 int

@@ -33,11 +33,70 @@ struct shmq_topic *shmq__topic_find(struct shmq_bus *bus, const char *name);
 struct shmq_topic *shmq__topic_by_id(struct shmq_bus *bus, uint32_t id);
 
 /*
- * Recovery: put topic NAME with QUEUES queues into a control region that is
- * not yet published (no disk writes).  Returns 0 or a code.
+ * Recovery: put topic NAME with QUEUES queues, permission FLAGS
+ * (SHMQ_TOPIC_F_NOWRITE, _NOREAD) and RETENTION_MS into a control region
+ * that is not yet published (no disk writes).  Returns 0 or a code.
  */
 int shmq__topic_install(struct shmq_bus *bus, const char *name,
-    unsigned queues);
+    unsigned queues, uint32_t flags, uint64_t retention_ms);
+
+/* Topic ID's control block (any state), or NULL. */
+struct shmq_topic_ctl *shmq__topic_ctl(struct shmq_bus *bus, uint32_t id);
+
+/* Control block of queue Q of the topic at TC (checked), or NULL. */
+struct shmq_queue_ctl *shmq__topic_queue_ctl(struct shmq_bus *bus,
+    struct shmq_topic_ctl *tc, uint32_t q);
+
+/*
+ * Write the topic's meta file, consumequeue/<NAME>/meta: "queues=N", then
+ * "perm=P" and "retention_ms=M" when not the defaults (older versions read
+ * the first line only).  SYNC: fdatasync before the rename.  0 or a code.
+ */
+int shmq__topic_meta_write(struct shmq_bus *bus, const char *name,
+    unsigned queues, uint32_t flags, uint64_t retention_ms, bool sync);
+
+/* Read DIR/meta: 0 with the queue count (>= 1), the permission flags and
+ * the retention; -1 if missing or without a usable queue count. */
+int shmq__topic_meta_read(const char *dir, unsigned *queues,
+    uint32_t *flags, uint64_t *retention_ms);
+
+/* Slow path of shmq__topic_writable: see there. */
+int shmq__topic_writable_slow(struct shmq_bus *bus, struct shmq_topic *t);
+
+/*
+ * May this process send to T now?  0, SHMQ_ETOPICPERM (no write
+ * permission) or SHMQ_ENOTOPIC (deleted).  One load of the topic's flags,
+ * which share a line with the event count every send bumps, against the
+ * value this view last saw them writable with; any update (permissions,
+ * queue count) changes the word and takes the slow path once, which also
+ * grows the view.
+ */
+static inline int
+shmq__topic_writable(struct shmq_bus *bus, struct shmq_topic *t)
+{
+	if (likely(ck_pr_load_32(&t->tc->flags) ==
+	    ck_pr_load_32(&t->ok_flags)))
+		return 0;
+	return shmq__topic_writable_slow(bus, t);
+}
+
+/*
+ * Recovery (topicadmin.c): was the record at LOG_OFF of topic NAME written
+ * before NAME was deleted?  Reads the store's tombstones on first use.
+ */
+bool shmq__tombstone_hides(struct shmq_bus *bus, const char *name,
+    uint64_t log_off);
+
+/* Drop what shmq__tombstone_hides read. */
+void shmq__tombstones_free(struct shmq_bus *bus);
+
+/* Is T readable now (not deleted, read allowed)?  One load, as above. */
+static inline bool
+shmq__topic_readable(const struct shmq_topic *t)
+{
+	return (ck_pr_load_32((uint32_t *)(uintptr_t)&t->tc->flags) &
+	    (SHMQ_TOPIC_F_NOREAD | SHMQ_TOPIC_F_DELETED)) == 0;
+}
 
 /* Directory of queue Q of TOPIC in the store, into BUF. */
 int shmq__queue_dir(const struct shmq_bus *bus, const char *topic,

@@ -45,8 +45,13 @@
 
 #include "conf.h"
 #include "log.h"
+#include "nap.h"
 #include "reaper.h"
+#include "reclaimer.h"
 #include "scheduler.h"
+#include "txnchecker.h"
+
+#include "federate/link.h"
 
 struct daemon {
 	struct shmq_bus		*bus;
@@ -58,7 +63,10 @@ struct daemon {
 	struct shmq_flusher	 fl;		/* flusher thread's */
 	struct reaper		 rp;		/* reaper thread's */
 	struct scheduler	 sc;		/* delayed messages */
+	struct txnchecker	 tx;		/* transaction checker */
 	struct indexer		 ix;		/* key index */
+	struct reclaimer	 rc;		/* retention */
+	struct fed		*fed;		/* federation (federate/) */
 };
 
 static void
@@ -80,6 +88,18 @@ usage(FILE *f)
 "      --reap-interval MS   reaper period (default 100; 0: none)\n"
 "      --pidfile FILE     default <store>/shmqd.pid\n"
 "      --delay-levels L   delay level table (default RocketMQ's 18 levels)\n"
+"      --txn-timeout MS   first check-back of a transaction (default 6000)\n"
+"      --txn-check-interval MS  between check-backs (default 30000)\n"
+"      --txn-check-max N  check-backs before giving up (default 15)\n"
+"      --retention DUR    keep messages this long (default 72h)\n"
+"      --store-max SIZE   reclaim the oldest beyond this size (default: none)\n"
+"      --store-hard SIZE  refuse writes beyond this size (default: none)\n"
+"      --protect-unconsumed  never reclaim what a group has not consumed\n"
+"      --retention-interval MS  retention pass period (default 10000)\n"
+"      --host NAME        this host's name for its peers (federation)\n"
+"      --listen ADDR:PORT federation listener (default 127.0.0.1:9876)\n"
+"      --peer HOST:PORT   dial this peer (repeatable; replaces the file's)\n"
+"      --secret-file FILE the shared secret of the links (mode 600)\n"
 "  -h, --help, -V, --version\n");
 }
 
@@ -96,12 +116,39 @@ bad(const char *fmt, ...)
 	exit(2);
 }
 
+/* Retention's options, K in the order of their O_ codes: the config
+ * file's keys, parsed by the same code. */
+static void
+retain_arg(struct shmqd_conf *cl, int k, const char *v)
+{
+	static const struct {
+		const char	*opt, *key;
+		unsigned	 bit;
+	} o[] = {
+		{ "retention", "retention", CONF_RETENTION },
+		{ "store-max", "store_max", CONF_STORE_MAX },
+		{ "store-hard", "store_hard", CONF_STORE_HARD },
+		{ "protect-unconsumed", "protect_unconsumed", CONF_PROTECT },
+		{ "retention-interval", "retention_check_interval_ms",
+		    CONF_RETAIN_MS },
+	};
+	char err[256];
+
+	if (conf_retain_key(cl, o[k].key, v != NULL ? v : "yes", err,
+	    sizeof(err)) != 1)
+		bad("--%s: %s", o[k].opt, err);
+	cl->set |= o[k].bit;
+}
+
 static void
 parse_args(int argc, char **argv, struct shmqd_conf *cl, const char **cfg,
     bool *fg)
 {
 	enum { O_HOME = 256, O_LOG, O_LEVEL, O_FLUSH, O_REAP, O_PIDFILE,
-	    O_DELAY };
+	    O_DELAY, O_RETENTION = 0x1000, O_STORE_MAX, O_STORE_HARD,
+	    O_PROTECT, O_RETAIN_MS, O_TXN_TIMEOUT = 0x2000, O_TXN_INTERVAL,
+	    O_TXN_MAX, O_FED_HOST = 0x3000, O_FED_LISTEN, O_FED_PEER,
+	    O_FED_SECRET };
 	static const struct option lopts[] = {
 		{ "bus", required_argument, NULL, 'b' },
 		{ "home", required_argument, NULL, O_HOME },
@@ -113,6 +160,19 @@ parse_args(int argc, char **argv, struct shmqd_conf *cl, const char **cfg,
 		{ "reap-interval", required_argument, NULL, O_REAP },
 		{ "pidfile", required_argument, NULL, O_PIDFILE },
 		{ "delay-levels", required_argument, NULL, O_DELAY },
+		{ "txn-timeout", required_argument, NULL, O_TXN_TIMEOUT },
+		{ "txn-check-interval", required_argument, NULL,
+		    O_TXN_INTERVAL },
+		{ "txn-check-max", required_argument, NULL, O_TXN_MAX },
+		{ "retention", required_argument, NULL, O_RETENTION },
+		{ "store-max", required_argument, NULL, O_STORE_MAX },
+		{ "store-hard", required_argument, NULL, O_STORE_HARD },
+		{ "protect-unconsumed", no_argument, NULL, O_PROTECT },
+		{ "retention-interval", required_argument, NULL, O_RETAIN_MS },
+		{ "host", required_argument, NULL, O_FED_HOST },
+		{ "listen", required_argument, NULL, O_FED_LISTEN },
+		{ "peer", required_argument, NULL, O_FED_PEER },
+		{ "secret-file", required_argument, NULL, O_FED_SECRET },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -181,6 +241,40 @@ parse_args(int argc, char **argv, struct shmqd_conf *cl, const char **cfg,
 			cl->set |= CONF_DELAY;
 			break;
 		}
+		case O_TXN_TIMEOUT:
+		case O_TXN_INTERVAL:
+		case O_TXN_MAX: {
+			static const char *const key[] = { "txn_timeout_ms",
+			    "txn_check_interval_ms", "txn_check_max" };
+			char why[256];
+
+			if (conf_txn_key(cl, key[ch - O_TXN_TIMEOUT], optarg, why,
+			    sizeof(why)) != 1)
+				bad("--%s", why);
+			cl->set |= CONF_TXN_TIMEOUT << (ch - O_TXN_TIMEOUT);
+			break;
+		}
+		case O_RETENTION:
+		case O_STORE_MAX:
+		case O_STORE_HARD:
+		case O_PROTECT:
+		case O_RETAIN_MS:
+			retain_arg(cl, ch - O_RETENTION, optarg);
+			break;
+		case O_FED_HOST:
+		case O_FED_LISTEN:
+		case O_FED_PEER:
+		case O_FED_SECRET: {
+			/* The config file's keys, by the same code. */
+			static const char *const key[] = { "host", "listen",
+			    "peer", "secret_file" };
+			char why[256];
+
+			if (fed_conf_key(&cl->fed, key[ch - O_FED_HOST], optarg,
+			    why, sizeof(why)) != 1)
+				bad("--%s", why);
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -215,18 +309,7 @@ load(struct shmqd_conf *c, const struct shmqd_conf *cl, const char *cfg,
 static bool
 nap(struct daemon *d, uint32_t ms)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	if (!d->stop)
-		pthread_cond_timedwait(&d->cond, &d->lock, &ts);
-	return d->stop;
+	return shmqd_nap(&d->cond, &d->lock, &d->stop, ms);
 }
 
 /*
@@ -376,11 +459,25 @@ reaper(void *arg)
 	return NULL;
 }
 
+/* The retention pass's settings from shmqd's. */
+static void
+retain_conf(const struct shmqd_conf *c, struct shmq__retain_conf *rc)
+{
+	memset(rc, 0, sizeof(*rc));
+	rc->retention_ms = c->retention_ms;
+	rc->store_max_bytes = c->store_max_bytes;
+	rc->store_hard_bytes = c->store_hard_bytes;
+	rc->disk_reclaim_pct = c->disk_reclaim_pct;
+	rc->disk_refuse_pct = c->disk_refuse_pct;
+	rc->protect_unconsumed = c->protect_unconsumed;
+}
+
 /* SIGHUP: read the file again; apply what can change, say what cannot. */
 static void
 reload(struct daemon *d, struct shmqd_conf *cur, const struct shmqd_conf *cl,
     const char *cfg)
 {
+	struct shmq__retain_conf rc;
 	struct shmqd_conf n;
 	char err[512];
 
@@ -400,6 +497,8 @@ reload(struct daemon *d, struct shmqd_conf *cur, const struct shmqd_conf *cl,
 	pthread_mutex_unlock(&d->lock);
 	ck_pr_store_32(&d->bus->ctl->daemon_flush_ms, n.flush_ms);
 	ck_pr_store_32(&d->bus->ctl->daemon_reap_ms, n.reap_ms);
+	retain_conf(&n, &rc);
+	reclaimer_reload(&d->rc, &rc, n.retain_ms, n.disk_warn_pct);
 	log_set_level(n.level);
 	log_notice("reload: flush interval %u ms, reap interval %u ms, log "
 	    "level %s", n.flush_ms, n.reap_ms, log_level_name(n.level));
@@ -438,6 +537,7 @@ int
 main(int argc, char **argv)
 {
 	struct shmqd_conf cl, c;
+	struct shmq__retain_conf rc;
 	struct daemon d;
 	struct pidfh *pfh;
 	pthread_t tf, tr;
@@ -445,7 +545,7 @@ main(int argc, char **argv)
 	siginfo_t si;
 	const char *cfg = NULL;
 	char path[PATH_MAX], err[512];
-	bool fg = false, run = true;
+	bool fg = false, run = true, fed_failed = false;
 	pid_t other = 0;
 	int e, sig;
 
@@ -453,6 +553,10 @@ main(int argc, char **argv)
 	parse_args(argc, argv, &cl, &cfg, &fg);
 	if (load(&c, &cl, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "shmqd: %s\n", err);
+		return 2;
+	}
+	if (fed_conf_check(&c.fed, err, sizeof(err)) < 0) {
+		fprintf(stderr, "shmqd: federation: %s\n", err);
 		return 2;
 	}
 	if (c.bus[0] != '\0' && shmq_name_check(c.bus) < 0) {
@@ -527,9 +631,25 @@ main(int argc, char **argv)
 	if (scheduler_start(&d.sc, d.bus, c.delay_ms, c.ndelay) < 0)
 		log_err("cannot start the delay scheduler: delayed messages "
 		    "wait until a restart");
+	if (txnchecker_start(&d.tx, d.bus, c.txn_timeout_ms,
+	    c.txn_interval_ms, c.txn_max) < 0)
+		log_err("cannot start the transaction checker: undecided "
+		    "transactions wait until a restart");
 	if (indexer_start(&d.ix, d.bus) < 0)
 		log_err("cannot start the key indexer: messages are indexed "
 		    "by key after a restart");
+	retain_conf(&c, &rc);
+	if (reclaimer_start(&d.rc, d.bus, &rc, c.retain_ms,
+	    c.disk_warn_pct) < 0)
+		log_err("cannot start retention: nothing is reclaimed");
+	/* Links are the host's face to others: a bad secret file or a
+	 * listener that cannot bind stops shmqd rather than run without. */
+	c.fed.log = log_msg;
+	if (fed_start(&d.fed, d.bus, &c.fed, err, sizeof(err)) < 0) {
+		log_err("federation: %s: stopping", err);
+		run = false;
+		fed_failed = true;
+	}
 	log_notice("started: bus \"%s\" store %s, flush every %u ms, reap "
 	    "every %u ms, checkpoint at %llu", shmq_bus_name(d.bus),
 	    shmq_bus_path(d.bus), c.flush_ms, c.reap_ms,
@@ -554,7 +674,19 @@ main(int argc, char **argv)
 	pthread_mutex_unlock(&d.lock);
 	pthread_join(tf, NULL);
 	pthread_join(tr, NULL);
+	fed_stop(d.fed);
+	reclaimer_stop(&d.rc);
 	scheduler_stop(&d.sc);
+	txnchecker_stop(&d.tx);
+	if (d.tx.checks + d.tx.resolved + d.tx.discarded + d.tx.errors > 0)
+		log_notice("transaction checker: %llu decisions seen, %llu "
+		    "check-backs sent, %llu transactions given up, %llu "
+		    "malformed passed over, %llu errors",
+		    (unsigned long long)d.tx.resolved,
+		    (unsigned long long)d.tx.checks,
+		    (unsigned long long)d.tx.discarded,
+		    (unsigned long long)d.tx.dropped,
+		    (unsigned long long)d.tx.errors);
 	if (d.sc.delivered + d.sc.moved + d.sc.dropped + d.sc.errors > 0)
 		log_notice("scheduler: %llu delayed messages delivered, %llu "
 		    "moved, %llu malformed dropped, %llu errors",
@@ -585,5 +717,7 @@ main(int argc, char **argv)
 	shmq_bus_close(d.bus);
 	pidfile_remove(pfh);
 	log_close();
-	return e < 0 ? 1 : 0;
+	fed_conf_fini(&c.fed);
+	fed_conf_fini(&cl.fed);
+	return e < 0 || fed_failed ? 1 : 0;
 }

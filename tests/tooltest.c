@@ -181,12 +181,25 @@ tt_shmqd_log(void)
 pid_t
 tt_shmqd_start(const char *args)
 {
+	snprintf(shmqd_log, sizeof(shmqd_log), "%s/shmqd.log", tu_home());
+	return tt_shmqd_start_log(args, shmqd_log);
+}
+
+pid_t
+tt_shmqd_start_log(const char *args, const char *log)
+{
 	char cmd[8800];
+
+	snprintf(cmd, sizeof(cmd), "exec %s -f --log-level debug %s "
+	    ">>%s 2>&1", tu_prog("shmqd/shmqd"), args, log);
+	return tt_spawn(cmd);
+}
+
+pid_t
+tt_spawn(const char *cmd)
+{
 	pid_t pid;
 
-	snprintf(shmqd_log, sizeof(shmqd_log), "%s/shmqd.log", tu_home());
-	snprintf(cmd, sizeof(cmd), "exec %s -f --log-level debug %s "
-	    ">>%s 2>&1", tu_prog("shmqd/shmqd"), args, shmqd_log);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -199,19 +212,25 @@ tt_shmqd_start(const char *args)
 bool
 tt_shmqd_log_has(const char *needle, int n)
 {
+	return tt_log_has(shmqd_log, needle, n, 5);
+}
+
+bool
+tt_log_has(const char *log, const char *needle, int n, double secs)
+{
 	uint64_t t0 = tu_mono_ns();
 	char *s, *p;
 	int k;
 
 	do {
-		s = tt_slurp(shmqd_log);
+		s = tt_slurp(log);
 		for (k = 0, p = s; (p = strstr(p, needle)) != NULL; p++)
 			k++;
 		free(s);
 		if (k >= n)
 			return true;
 		usleep(10000);
-	} while (tu_mono_ns() - t0 < 5000000000ull * tu_mult());
+	} while (tu_mono_ns() - t0 < (uint64_t)(secs * 1e9 * tu_mult()));
 	return false;
 }
 

@@ -78,6 +78,18 @@ bool tt_shmqd_log_has(const char *needle, int n);
 /* SIGTERM shmqd PID and wait for it (10 s); its exit status (as tu_wait). */
 int tt_shmqd_stop(pid_t pid);
 
+/*
+ * As tt_shmqd_start, with the output appended to LOG instead (several
+ * daemons in one test, one log each).
+ */
+pid_t tt_shmqd_start_log(const char *args, const char *log);
+
+/* Run CMD through /bin/sh -c in a child, not waited for; its pid. */
+pid_t tt_spawn(const char *cmd);
+
+/* As tt_shmqd_log_has, on the file LOG; SECS (scaled) instead of 5 s. */
+bool tt_log_has(const char *log, const char *needle, int n, double secs);
+
 #define ck_assert_contains(hay, needle)					\
 	ck_assert_msg(strstr((hay), (needle)) != NULL,			\
 	    "expected \"%s\" in:\n%s", (needle), (hay))

@@ -1,9 +1,11 @@
 /*
- * shmq-admin - change what a bus holds: create and list topics, reset a
- * consumer group's offsets to a time, list and resend the messages of a
- * group's dead-letter topic.
+ * shmq-admin - change what a bus holds: create, update, delete and list
+ * topics, reset a consumer group's offsets to a time, list and resend the
+ * messages of a group's dead-letter topic.
  *
  *	shmq-admin topic create NAME [-q N]
+ *	shmq-admin topic update NAME [-q N] [--perm P] [--retention D|default]
+ *	shmq-admin topic delete NAME [--force]
  *	shmq-admin topic list [--json]
  *	shmq-admin group reset GROUP [-t TOPIC] --to TIME
  *	shmq-admin dlq list GROUP [--json]
@@ -29,6 +31,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -46,7 +49,10 @@ enum {
 	OPT_ALL,
 	OPT_FROM,
 	OPT_MAX,
-	OPT_KEY
+	OPT_KEY,
+	OPT_PERM,
+	OPT_RETENTION,
+	OPT_FORCE
 };
 
 static const struct option longopts[] = {
@@ -60,6 +66,9 @@ static const struct option longopts[] = {
 	{ "from",	required_argument,	NULL,	OPT_FROM },
 	{ "max",	required_argument,	NULL,	OPT_MAX },
 	{ "key",	required_argument,	NULL,	OPT_KEY },
+	{ "perm",	required_argument,	NULL,	OPT_PERM },
+	{ "retention",	required_argument,	NULL,	OPT_RETENTION },
+	{ "force",	no_argument,		NULL,	OPT_FORCE },
 	{ NULL,		0,			NULL,	0 }
 };
 
@@ -68,6 +77,9 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: shmq-admin topic create NAME [-q N]\n"
+"       shmq-admin topic update NAME [-q N] [--perm r|w|rw|none]\n"
+"                               [--retention DURATION|default]\n"
+"       shmq-admin topic delete NAME [--force]\n"
 "       shmq-admin topic list [--json]\n"
 "       shmq-admin group reset GROUP [-t TOPIC] --to TIME\n"
 "       shmq-admin dlq list GROUP [--json]\n"
@@ -78,7 +90,13 @@ usage(FILE *f)
 "\n"
 "Change what a shmq bus holds, and find stored messages.\n"
 "\n"
-"  -q, --queues N      queues of a new topic (default: the bus's)\n"
+"  -q, --queues N      queues of a new topic (default: the bus's); update:\n"
+"                      grow to N (never fewer: offsets are forever)\n"
+"      --perm P        update: r (no sends), w (consumers get nothing),\n"
+"                      rw, or none\n"
+"      --retention D   update: keep the topic's messages D (30m, 12h, 7d),\n"
+"                      or \"default\" for the bus's retention time\n"
+"      --force         delete a system topic (its name starts with '%%')\n"
 "  -t, --topic TOPIC   reset only this topic's offsets; the topic to query\n"
 "      --to TIME       @MS (ms since the epoch), ISO 8601\n"
 "                      (2026-11-21T10:00:00.123Z), or -DURATION ago\n"
@@ -101,6 +119,7 @@ CLI_USAGE_COMMON
 /* ------------------------------------------------------------------ */
 
 struct tlist {
+	struct shmq_bus	*bus;
 	char		 name[128];
 	int		 queues;
 	uint64_t	 messages;
@@ -108,19 +127,50 @@ struct tlist {
 	int		 json;
 };
 
+static const char *
+perm_name(unsigned perm)
+{
+	static const char *names[] = { "none", "w", "r", "rw" };
+
+	return names[((perm & SHMQ_PERM_READ) ? 2 : 0) |
+	    ((perm & SHMQ_PERM_WRITE) ? 1 : 0)];
+}
+
 static void
 tlist_flush(struct tlist *l)
 {
+	struct shmq_topic_conf tc;
+	char ret[32];
+
 	if (l->name[0] == '\0')
 		return;
+	/* Deleted since it was listed: not shown. */
+	if (shmq_topic_conf_get(l->bus, l->name, &tc) < 0) {
+		l->name[0] = '\0';
+		return;
+	}
 	if (l->json) {
 		printf("%s{\"name\":", l->n > 0 ? "," : "");
 		cli_json_cstr(stdout, l->name);
-		printf(",\"queues\":%d,\"messages\":%llu}", l->queues,
-		    (unsigned long long)l->messages);
-	} else
-		printf("%-40s %6d %12llu\n", l->name, l->queues,
-		    (unsigned long long)l->messages);
+		printf(",\"queues\":%d,\"messages\":%llu,\"perm\":\"%s\","
+		    "\"retention_ms\":%llu}", l->queues,
+		    (unsigned long long)l->messages, perm_name(tc.perm),
+		    (unsigned long long)tc.retention_ms);
+	} else {
+		if (tc.retention_ms == 0)
+			snprintf(ret, sizeof(ret), "default");
+		else if (tc.retention_ms % 3600000 == 0)
+			snprintf(ret, sizeof(ret), "%lluh",
+			    (unsigned long long)tc.retention_ms / 3600000);
+		else if (tc.retention_ms % 1000 == 0)
+			snprintf(ret, sizeof(ret), "%llus",
+			    (unsigned long long)tc.retention_ms / 1000);
+		else
+			snprintf(ret, sizeof(ret), "%llums",
+			    (unsigned long long)tc.retention_ms);
+		printf("%-40s %6d %12llu %4s %10s\n", l->name, l->queues,
+		    (unsigned long long)l->messages, perm_name(tc.perm), ret);
+	}
 	l->n++;
 	l->name[0] = '\0';
 }
@@ -147,16 +197,87 @@ topic_list(struct shmq_bus *bus, int json)
 	int err;
 
 	memset(&l, 0, sizeof(l));
+	l.bus = bus;
 	l.json = json;
 	if (json)
 		printf("{\"topics\":[");
 	else
-		printf("%-40s %6s %12s\n", "TOPIC", "QUEUES", "MESSAGES");
+		printf("%-40s %6s %12s %4s %10s\n", "TOPIC", "QUEUES",
+		    "MESSAGES", "PERM", "RETENTION");
 	if ((err = shmq_queue_foreach(bus, NULL, tlist_cb, &l)) < 0)
 		return cli_err(err, "topics");
 	tlist_flush(&l);
 	if (json)
 		printf("]}\n");
+	return 0;
+}
+
+/* "r", "w", "rw" or "none" to SHMQ_PERM_* bits; -1 if none of those. */
+static int
+perm_parse(const char *s)
+{
+	if (strcmp(s, "rw") == 0 || strcmp(s, "wr") == 0)
+		return SHMQ_PERM_RW;
+	if (strcmp(s, "r") == 0)
+		return SHMQ_PERM_READ;
+	if (strcmp(s, "w") == 0)
+		return SHMQ_PERM_WRITE;
+	if (strcmp(s, "none") == 0)
+		return 0;
+	return -1;
+}
+
+/* "default" (0), or a duration (30s, 5m, 12h, 7d, 500ms) in ms; -1. */
+static int
+retention_parse(const char *s, uint64_t *ms)
+{
+	const uint64_t now = UINT64_C(1) << 62;
+	char buf[64];
+	uint64_t at;
+
+	if (strcmp(s, "default") == 0) {
+		*ms = 0;
+		return 0;
+	}
+	/* A duration is a time that long ago (cli_parse_time_ms). */
+	if (!isdigit((unsigned char)s[0]) ||
+	    (size_t)snprintf(buf, sizeof(buf), "-%s", s) >= sizeof(buf) ||
+	    cli_parse_time_ms(buf, now, &at) < 0 || at >= now)
+		return -1;
+	*ms = now - at;
+	return 0;
+}
+
+static int
+topic_update(struct shmq_bus *bus, const char *name, long long queues,
+    int perm, int retention_set, uint64_t retention_ms)
+{
+	struct shmq_topic_conf tc;
+	unsigned mask = 0;
+	int err;
+
+	memset(&tc, 0, sizeof(tc));
+	if (queues > 0) {
+		tc.queues = (unsigned)queues;
+		mask |= SHMQ_TOPIC_SET_QUEUES;
+	}
+	if (perm >= 0) {
+		tc.perm = (unsigned)perm;
+		mask |= SHMQ_TOPIC_SET_PERM;
+	}
+	if (retention_set) {
+		tc.retention_ms = retention_ms;
+		mask |= SHMQ_TOPIC_SET_RETENTION;
+	}
+	if ((err = shmq_topic_update(bus, name, &tc, mask)) < 0)
+		return cli_err(err, "topic \"%s\"", name);
+	if ((err = shmq_topic_conf_get(bus, name, &tc)) < 0)
+		return cli_err(err, "topic \"%s\"", name);
+	fprintf(stderr, "shmq-admin: topic \"%s\": %u queues, perm %s, "
+	    "retention %s%llu%s\n", name, tc.queues, perm_name(tc.perm),
+	    tc.retention_ms == 0 ? "default (" : "",
+	    (unsigned long long)tc.retention_ms,
+	    tc.retention_ms == 0 ? " ms: the bus's)" : " ms");
 	return 0;
 }
 
@@ -632,8 +753,9 @@ main(int argc, char **argv)
 	const char *words[4] = { NULL }, *topic = NULL, *to = NULL;
 	const char *id = NULL, *from = NULL, *key = NULL;
 	long long queues = 0, max = 1000;
-	uint64_t to_ms = 0, from_ms = 0;
+	uint64_t to_ms = 0, from_ms = 0, retention_ms = 0;
 	int ch, nwords = 0, json = 0, all = 0, query = 0, maxset = 0, rc, err;
+	int perm = -1, retention_set = 0, force = 0, upd;
 
 	cli_init(&cli, "shmq-admin", usage);
 	/* "-" first: words come back as option 1, in order, wherever they
@@ -681,6 +803,21 @@ main(int argc, char **argv)
 				return CLI_EXIT_USAGE;
 			maxset = 1;
 			break;
+		case OPT_PERM:
+			if ((perm = perm_parse(optarg)) < 0)
+				return cli_usage_error(&cli, "--perm \"%s\": "
+				    "expected r, w, rw or none", optarg);
+			break;
+		case OPT_RETENTION:
+			if (retention_parse(optarg, &retention_ms) < 0)
+				return cli_usage_error(&cli, "--retention "
+				    "\"%s\": expected a duration (30s, 5m, "
+				    "12h, 7d, 500ms) or \"default\"", optarg);
+			retention_set = 1;
+			break;
+		case OPT_FORCE:
+			force = 1;
+			break;
 		default:
 			return cli_usage_error(&cli, "unexpected option");
 		}
@@ -695,6 +832,14 @@ main(int argc, char **argv)
 		return cli_usage_error(&cli, "--from is for query");
 	if (key != NULL && !query)
 		return cli_usage_error(&cli, "--key is for query");
+	upd = !query && strcmp(words[0], "topic") == 0 &&
+	    strcmp(words[1], "update") == 0;
+	if ((perm >= 0 || retention_set) && !upd)
+		return cli_usage_error(&cli, "--perm and --retention are for "
+		    "topic update");
+	if (force && (query || strcmp(words[0], "topic") != 0 ||
+	    strcmp(words[1], "delete") != 0))
+		return cli_usage_error(&cli, "--force is for topic delete");
 #define CMD(a, b) (!query && strcmp(words[0], (a)) == 0 &&		\
 	strcmp(words[1], (b)) == 0)
 	if (query) {
@@ -725,6 +870,22 @@ main(int argc, char **argv)
 		if (nwords != 3 || json || topic || to || id || all)
 			return cli_usage_error(&cli, "usage: topic create "
 			    "NAME [-q N]");
+		if (cli_check_name("topic", words[2]) != 0)
+			return CLI_EXIT_FAIL;
+	} else if (CMD("topic", "update")) {
+		if (nwords != 3 || json || topic || to || id || all)
+			return cli_usage_error(&cli, "usage: topic update "
+			    "NAME [-q N] [--perm r|w|rw|none] [--retention "
+			    "DURATION|default]");
+		if (queues == 0 && perm < 0 && !retention_set)
+			return cli_usage_error(&cli, "topic update: nothing to "
+			    "change (-q, --perm or --retention)");
+		if (cli_check_name("topic", words[2]) != 0)
+			return CLI_EXIT_FAIL;
+	} else if (CMD("topic", "delete")) {
+		if (nwords != 3 || json || topic || to || id || all || queues)
+			return cli_usage_error(&cli, "usage: topic delete "
+			    "NAME [--force]");
 		if (cli_check_name("topic", words[2]) != 0)
 			return CLI_EXIT_FAIL;
 	} else if (CMD("group", "reset")) {
@@ -764,6 +925,16 @@ main(int argc, char **argv)
 		if (rc == 0 && (err = shmq_topic_create(bus, words[2],
 		    (unsigned)queues)) < 0)
 			rc = cli_err(err, "topic \"%s\"", words[2]);
+	} else if (CMD("topic", "update"))
+		rc = topic_update(bus, words[2], queues, perm, retention_set,
+		    retention_ms);
+	else if (CMD("topic", "delete")) {
+		if ((err = shmq_topic_delete(bus, words[2],
+		    force ? SHMQ_TOPIC_FORCE : 0)) < 0)
+			rc = cli_err(err, "topic \"%s\"", words[2]);
+		else
+			fprintf(stderr, "shmq-admin: topic \"%s\" deleted\n",
+			    words[2]);
 	} else if (CMD("group", "reset")) {
 		char when[64];
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "statfed.h"
 
 enum {
 	OPT_JSON = CLI_OPT_TOOL
@@ -48,6 +49,8 @@ struct sample {
 	size_t			 groups_text_len;
 	char			*groups_json;	/* its array elements */
 	size_t			 groups_json_len;
+	char			*fed_text;	/* FEDERATION, LINKS, ROUTES */
+	char			*fed_json;	/* its value (statfed.c) */
 	uint64_t		 mono_ns;	/* when it was taken */
 };
 
@@ -268,7 +271,7 @@ take_sample(struct shmq_bus *bus, const char *topic, struct sample *s)
 			return cli_err(rc, "groups of bus \"%s\"",
 			    shmq_bus_name(bus));
 	}
-	return 0;
+	return statfed_take(bus, topic, &s->fed_text, &s->fed_json);
 }
 
 /*
@@ -318,6 +321,34 @@ fmt_dur(char *buf, size_t len, uint64_t ns)
 		snprintf(buf, len, "%llud%02lluh",
 		    (unsigned long long)(s / 86400),
 		    (unsigned long long)(s / 3600 % 24));
+}
+
+/* The reclaimer's totals, and a refusal in force. */
+static void
+print_retention(const struct shmq_bus_info *b)
+{
+	char h1[16], h2[16];
+
+	cli_humanize(h1, sizeof(h1), b->reclaimed_bytes);
+	printf("  reclaimed:     %llu segment%s (%s), %llu entr%s (%llu "
+	    "unconsumed by a group)",
+	    (unsigned long long)b->reclaimed_segments,
+	    b->reclaimed_segments == 1 ? "" : "s", h1,
+	    (unsigned long long)b->reclaimed_entries,
+	    b->reclaimed_entries == 1 ? "y" : "ies",
+	    (unsigned long long)b->reclaimed_unconsumed);
+	if (b->retain_last_ns != 0) {
+		cli_humanize(h1, sizeof(h1), b->retain_store_bytes);
+		cli_humanize(h2, sizeof(h2), b->retain_disk_free);
+		printf("; store %s, %s free", h1, h2);
+	}
+	putchar('\n');
+	if (b->writes_refused || b->refused_sends > 0)
+		printf("  WRITES:        %s; %llu send%s refused\n",
+		    b->writes_refused ? "REFUSED (store above its disk "
+		    "ceiling)" : "accepted",
+		    (unsigned long long)b->refused_sends,
+		    b->refused_sends == 1 ? "" : "s");
 }
 
 /* The daemon block: shmqd's status, and the sync-flush counters (kept in
@@ -380,6 +411,13 @@ print_daemon(const struct shmq_bus_info *b)
 			    (unsigned long long)b->daemon_delay_errors,
 			    b->daemon_delay_errors == 1 ? "" : "s");
 		putchar('\n');
+		printf("  transactions:  %llu undecided, %llu check-back%s "
+		    "sent, %llu decided, %llu given up\n",
+		    (unsigned long long)b->daemon_txn_pending,
+		    (unsigned long long)b->daemon_txn_checks,
+		    b->daemon_txn_checks == 1 ? "" : "s",
+		    (unsigned long long)b->daemon_txn_resolved,
+		    (unsigned long long)b->daemon_txn_discarded);
 	}
 	printf("  sync:          %llu group commit%s for %llu send%s",
 	    (unsigned long long)b->sync_rounds, b->sync_rounds == 1 ? "" : "s",
@@ -392,6 +430,7 @@ print_daemon(const struct shmq_bus_info *b)
 	    (unsigned long long)b->sync_timeouts,
 	    b->sync_timeouts == 1 ? "" : "s",
 	    (unsigned long long)b->sync_flushed_off);
+	print_retention(b);
 }
 
 static void
@@ -406,7 +445,9 @@ print_daemon_json(const struct shmq_bus_info *b)
 		    "\"last_dur_us\":%llu,\"last_bytes\":%llu},"
 		    "\"reaper\":{\"interval_ms\":%u,\"passes\":%llu,"
 		    "\"clients\":%llu,\"holes\":%llu,\"members\":%llu},"
-		    "\"delayed\":{\"delivered\":%llu,\"errors\":%llu}",
+		    "\"delayed\":{\"delivered\":%llu,\"errors\":%llu},"
+		    "\"transactions\":{\"pending\":%llu,\"checks\":%llu,"
+		    "\"resolved\":%llu,\"discarded\":%llu}",
 		    b->daemon_serving ? "true" : "false",
 		    (unsigned long long)(b->daemon_beat_age_ns / 1000000),
 		    (unsigned long long)(b->daemon_started_ns / 1000000),
@@ -422,14 +463,31 @@ print_daemon_json(const struct shmq_bus_info *b)
 		    (unsigned long long)b->daemon_reaped_holes,
 		    (unsigned long long)b->daemon_reaped_members,
 		    (unsigned long long)b->daemon_delay_delivered,
-		    (unsigned long long)b->daemon_delay_errors);
+		    (unsigned long long)b->daemon_delay_errors,
+		    (unsigned long long)b->daemon_txn_pending,
+		    (unsigned long long)b->daemon_txn_checks,
+		    (unsigned long long)b->daemon_txn_resolved,
+		    (unsigned long long)b->daemon_txn_discarded);
 	printf(",\"sync\":{\"group_commits\":%llu,\"acks\":%llu,"
-	    "\"self_synced\":%llu,\"timeouts\":%llu,\"flushed_off\":%llu}}",
+	    "\"self_synced\":%llu,\"timeouts\":%llu,\"flushed_off\":%llu}",
 	    (unsigned long long)b->sync_rounds,
 	    (unsigned long long)b->sync_acks,
 	    (unsigned long long)b->sync_self,
 	    (unsigned long long)b->sync_timeouts,
 	    (unsigned long long)b->sync_flushed_off);
+	printf(",\"retention\":{\"segments\":%llu,\"bytes\":%llu,"
+	    "\"entries\":%llu,\"unconsumed\":%llu,\"refused_sends\":%llu,"
+	    "\"writes_refused\":%s,\"last_ms\":%llu,\"store_bytes\":%llu,"
+	    "\"disk_free\":%llu}}",
+	    (unsigned long long)b->reclaimed_segments,
+	    (unsigned long long)b->reclaimed_bytes,
+	    (unsigned long long)b->reclaimed_entries,
+	    (unsigned long long)b->reclaimed_unconsumed,
+	    (unsigned long long)b->refused_sends,
+	    b->writes_refused ? "true" : "false",
+	    (unsigned long long)(b->retain_last_ns / 1000000),
+	    (unsigned long long)b->retain_store_bytes,
+	    (unsigned long long)b->retain_disk_free);
 }
 
 static void
@@ -520,6 +578,7 @@ print_text(const struct sample *s, const struct sample *prev)
 		printf("(no clients)\n");
 	printf("\nGROUPS\n%s", s->groups_text_len > 0 ? s->groups_text :
 	    "(no consumer groups)\n");
+	fputs(s->fed_text != NULL ? s->fed_text : "", stdout);
 }
 
 static void
@@ -606,8 +665,9 @@ print_json(const struct sample *s, const struct sample *prev)
 		    (unsigned long long)c->sent,
 		    (unsigned long long)c->received);
 	}
-	printf("],\"groups\":[%s]}\n", s->groups_json != NULL ?
-	    s->groups_json : "");
+	printf("],\"groups\":[%s],\"federation\":%s}\n",
+	    s->groups_json != NULL ? s->groups_json : "",
+	    s->fed_json != NULL ? s->fed_json : "null");
 }
 
 static void
@@ -617,6 +677,8 @@ sample_free(struct sample *s)
 	free(s->clients);
 	free(s->groups_text);
 	free(s->groups_json);
+	free(s->fed_text);
+	free(s->fed_json);
 	memset(s, 0, sizeof(*s));
 }
 

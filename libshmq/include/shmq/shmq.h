@@ -175,6 +175,67 @@ SHMQ_API int shmq_topic_create(struct shmq_bus *bus, const char *topic,
 /* Queue count of TOPIC, or SHMQ_ENOTOPIC / SHMQ_ENAME. Thread-safe. */
 SHMQ_API int shmq_topic_queues(struct shmq_bus *bus, const char *topic);
 
+/* Topic permissions, as RocketMQ's perm: 2 write, 4 read, 6 both. */
+#define SHMQ_PERM_WRITE		2u
+#define SHMQ_PERM_READ		4u
+#define SHMQ_PERM_RW		(SHMQ_PERM_WRITE | SHMQ_PERM_READ)
+
+/* A topic's settings (shmq_topic_conf_get, shmq_topic_update). */
+struct shmq_topic_conf {
+	unsigned	 queues;	/* 1..1024 */
+	unsigned	 perm;		/* SHMQ_PERM_*: 0, 2, 4 or 6 */
+	uint64_t	 retention_ms;	/* 0: the bus's retention time */
+};
+
+/* What shmq_topic_update changes (MASK bits). */
+#define SHMQ_TOPIC_SET_QUEUES	 0x1u
+#define SHMQ_TOPIC_SET_PERM	 0x2u
+#define SHMQ_TOPIC_SET_RETENTION 0x4u
+
+/* TOPIC's settings into *out.  0, SHMQ_ENAME, SHMQ_ENOTOPIC. Thread-safe. */
+SHMQ_API int shmq_topic_conf_get(struct shmq_bus *bus, const char *topic,
+    struct shmq_topic_conf *out);
+
+/*
+ * Change what MASK names of TOPIC's settings to CONF's, persisted in the
+ * store (they survive a close, a reboot and a recovery), visible at once to
+ * every process of the bus:
+ *  - queues: grow only (offsets are forever, so a queue never goes away;
+ *    fewer queues is SHMQ_EINVAL).  Round-robin producers use the new
+ *    queues from their next send; consumer groups rebalance over them (the
+ *    group starts the new queues at their first message).  Plain consumers
+ *    and push consumers keep the queues they were given.
+ *  - perm: without SHMQ_PERM_WRITE sends fail with SHMQ_ETOPICPERM;
+ *    without SHMQ_PERM_READ consumers get nothing (poll returns 0 for the
+ *    topic; their positions stay, so they go on when read is allowed).
+ *  - retention_ms: the topic's own retention time (0: the bus's).
+ * Returns 0, SHMQ_ENAME, SHMQ_ENOTOPIC, SHMQ_EINVAL (bad value, shrink),
+ * SHMQ_ENOSPC, -errno, with detail.  Thread-safe, any process; blocks on
+ * the bus's admin lock and writes a file.
+ */
+SHMQ_API int shmq_topic_update(struct shmq_bus *bus, const char *topic,
+    const struct shmq_topic_conf *conf, unsigned mask);
+
+/* shmq_topic_delete FLAGS: also delete a system topic ('%' names). */
+#define SHMQ_TOPIC_FORCE	0x1u
+
+/*
+ * Delete TOPIC: lookups fail with SHMQ_ENOTOPIC from now on (a topic made
+ * later with the name is new and empty, its offsets from 0); producers
+ * that hold it get SHMQ_ENOTOPIC at their next send, consumers get nothing
+ * more from it; its index is removed from the store and consumer groups
+ * forget their offsets for it.  Its records stay in the commitlog until
+ * retention reclaims their segments, but recovery never brings the topic
+ * back from them (a tombstone in the store remembers the deletion).
+ * Names that start with '%' (retry, dead-letter, delay topics) need
+ * SHMQ_TOPIC_FORCE.  Returns 0, SHMQ_ENAME, SHMQ_ENOTOPIC, SHMQ_EINVAL,
+ * -errno, with detail.  Thread-safe, any process; blocks on the admin lock
+ * and writes files.  A send that races the deletion by microseconds may
+ * still store its message (consumers do not see it).
+ */
+SHMQ_API int shmq_topic_delete(struct shmq_bus *bus, const char *topic,
+    unsigned flags);
+
 /* Check a topic name: 0 or SHMQ_ENAME. */
 SHMQ_API int shmq_name_check(const char *name);
 
@@ -912,6 +973,141 @@ SHMQ_API int shmq_consumer_retry(struct shmq_consumer *c,
     const struct shmq_msgview *v, int delay_level);
 
 /* ------------------------------------------------------------------ */
+/* Transactional messages                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Transactional messages (RocketMQ's TransactionMQProducer).  A
+ * transactional send stores the message as a "half" message in the
+ * reserved topic SHMQ_HALF_TOPIC, invisible to consumers, runs the
+ * caller's local transaction (EXEC), and ends the transaction with its
+ * answer: COMMIT stores the message in its topic (same body, tags, keys
+ * and properties, plus SHMQ_PROP_TXN_ID, the transaction's id), ROLLBACK
+ * drops it, UNKNOWN leaves it undecided.  Each decision is recorded in
+ * SHMQ_HALF_OP_TOPIC.  A transaction can also be decided later, from any
+ * process, with shmq_txn_end (RocketMQ 5's Transaction.commit()).
+ *
+ * Check-back (needs shmqd).  shmqd's transaction checker finds the half
+ * messages still undecided txn_timeout_ms (6 s, RocketMQ's
+ * transactionTimeOut; or the message's own CHECK_IMMUNITY_TIME_IN_SECONDS
+ * if longer) after they were stored, and asks a live producer of the
+ * message's producer group: it writes a check request to
+ * "%TXCHECK%<group>", which the producers of the group that set a
+ * checker (shmq_producer_set_txn_checker) share as members of one
+ * clustering consumer group, so a dead producer's requests go to a live
+ * one, and requests wait (durable) while none runs.  The checker callback
+ * answers as EXEC does and the library ends the transaction.  An
+ * undecided transaction is asked again every txn_check_interval_ms (30 s,
+ * RocketMQ 5's transactionCheckInterval), at most txn_check_max times
+ * (15, transactionCheckMax); then it is given up: copied to
+ * SHMQ_TXN_DISCARD_TOPIC for operators (one queue, consumed by nobody on
+ * its own; read it with a plain consumer), logged, never committed.
+ * Without shmqd, undecided transactions wait, and are checked when it
+ * runs.  Half messages, decisions and the checker's progress are in the
+ * store: transactions survive every process (shmqd included) being
+ * killed, and a reboot.
+ *
+ * At least once.  A transaction decided twice gives one message: the
+ * first decision wins, later ones do nothing (shmq_txn_end returns 1).
+ * A commit may still be delivered twice, with the same SHMQ_PROP_TXN_ID,
+ * if its decider is killed between storing the message and recording the
+ * decision (it is checked back and committed again), or if two processes
+ * decide it in the same few microseconds.  Not in batches, not delayed.
+ */
+
+#define SHMQ_HALF_TOPIC		"%HALF%"
+#define SHMQ_HALF_OP_TOPIC	"%HALFOP%"
+#define SHMQ_TXN_CHECK_PREFIX	"%TXCHECK%"
+#define SHMQ_TXN_DISCARD_TOPIC	"%TRANS_CHECK_MAX%"
+/* Committed messages: the transaction's id (the half message's id). */
+#define SHMQ_PROP_TXN_ID	"__transactionId__"
+/* Half messages and check requests: the producer group, checks so far. */
+#define SHMQ_PROP_PGROUP	"PGROUP"
+#define SHMQ_PROP_TXN_CHECKS	"TRANSACTION_CHECK_TIMES"
+/* A user property of a transactional message: no check-back before this
+ * many seconds (when longer than shmqd's txn_timeout_ms). */
+#define SHMQ_PROP_TXN_IMMUNITY	"CHECK_IMMUNITY_TIME_IN_SECONDS"
+
+/* shmqd's defaults (shmqd(8) txn_timeout_ms, _check_interval_ms, _max). */
+#define SHMQ_TXN_TIMEOUT_DEFAULT_MS	6000
+#define SHMQ_TXN_INTERVAL_DEFAULT_MS	30000
+#define SHMQ_TXN_CHECK_MAX_DEFAULT	15
+
+enum shmq_txn_state {
+	SHMQ_TXN_COMMIT = 0,
+	SHMQ_TXN_ROLLBACK = 1,
+	SHMQ_TXN_UNKNOWN = 2	/* any other value counts as UNKNOWN */
+};
+
+/*
+ * The local transaction: run it for message M (the one given to
+ * shmq_producer_send_txn) whose half message has id TXN_ID, and return a
+ * SHMQ_TXN_* state.  Runs in the sending thread.
+ */
+typedef int (*shmq_txn_exec_cb)(void *arg, const struct shmq_msg *m,
+    const char *txn_id);
+
+/*
+ * The check-back: say what became of the transaction TXN_ID of message V
+ * (its view shows the real topic; valid during the call only).  Returns a
+ * SHMQ_TXN_* state.  Runs in the producer's check thread.
+ */
+typedef int (*shmq_txn_check_cb)(void *arg, const struct shmq_msgview *v,
+    const char *txn_id);
+
+struct shmq_txn_result {
+	char		 txn_id[SHMQ_MSGID_LEN + 1];	/* "" if the half
+					   message was not stored */
+	int		 state;		/* what EXEC answered (SHMQ_TXN_*) */
+	int		 decided_before; /* 1: someone decided it first (the
+					   check-back): this answer did
+					   nothing */
+	struct shmq_send_result send;	/* the message in its topic, when
+					   committed now */
+};
+
+/*
+ * Send M as a transactional message with producer P: store its half
+ * message (topic, queue, if explicit or from a shard key, and P's group
+ * in its properties), call EXEC(ARG, M, txn_id), and end the transaction
+ * with its answer.  Fills *RES if not NULL.  Returns 0 once the answer is
+ * recorded (UNKNOWN: nothing to record; the check-back will ask), or
+ * SHMQ_EINVAL (NULL producer, message or EXEC; a delayed message),
+ * SHMQ_ENAME (a reserved topic: names starting with '%'), or what
+ * shmq_producer_send returns: then EXEC was not called.  If EXEC was
+ * called but its answer could not be recorded, returns that error with
+ * res->txn_id set: the transaction stays undecided and is checked back.
+ * Allocates (not for the per-message fast path).  Thread-safe as
+ * shmq_producer_send.
+ */
+SHMQ_API int shmq_producer_send_txn(struct shmq_producer *p,
+    const struct shmq_msg *m, shmq_txn_exec_cb exec, void *arg,
+    struct shmq_txn_result *res);
+
+/*
+ * Decide transaction TXN_ID (a shmq_txn_result.txn_id, or the id given to
+ * a callback) with STATE, SHMQ_TXN_COMMIT or SHMQ_TXN_ROLLBACK, sending
+ * with P (any producer of the bus).  Returns 0 (decided now), 1 (already
+ * decided, or given up by shmqd: nothing done), SHMQ_EINVAL (NULL, another
+ * state), SHMQ_ENOTXN (TXN_ID is malformed or names no half message of
+ * this bus), or a send error.  Thread-safe.
+ */
+SHMQ_API int shmq_txn_end(struct shmq_producer *p, const char *txn_id,
+    int state);
+
+/*
+ * Answer shmqd's check-backs for P's producer group with CHECK(ARG, v,
+ * txn_id), in a thread of P's that joins the group's check consumers.
+ * Requests stored while no producer of the group listened are answered
+ * when one starts.  Stopped by shmq_producer_close (do not close P from
+ * CHECK).  Returns 0, SHMQ_EINVAL (NULL), SHMQ_EBUSY (set before),
+ * SHMQ_ENAME (group name too long for "%TXCHECK%<group>": at most 118
+ * characters), or a consumer or thread error.
+ */
+SHMQ_API int shmq_producer_set_txn_checker(struct shmq_producer *p,
+    shmq_txn_check_cb check, void *arg);
+
+/* ------------------------------------------------------------------ */
 /* Query (shmq-admin query)                                            */
 /* ------------------------------------------------------------------ */
 
@@ -929,8 +1125,8 @@ SHMQ_API int shmq_consumer_retry(struct shmq_consumer *c,
  * shmq_msgview.msg_id) directly: the id holds the store id and the
  * record's commitlog offset, so this reads one record.  Returns 0 and *out,
  * SHMQ_EINVAL (NULL argument, malformed id), SHMQ_ENOENT (an id of another
- * store, an offset beyond the log tail or already reclaimed, or one where
- * no committed message starts), SHMQ_ECORRUPT (the record there fails its
+ * store, an offset beyond the log tail, or one where no committed message
+ * starts), SHMQ_ERECLAIMED (retention removed it), SHMQ_ECORRUPT (the record there fails its
  * checks or CRC), -errno.  Detail in shmq_errmsg().
  */
 SHMQ_API int shmq_query_id(struct shmq_bus *bus, const char *msg_id,
@@ -1020,6 +1216,12 @@ struct shmq_bus_info {
 	uint64_t	 daemon_reaped_members;	/* dead group members removed */
 	uint64_t	 daemon_delay_delivered; /* delayed messages delivered */
 	uint64_t	 daemon_delay_errors;	/* scheduler restarts */
+	/* The transaction checker: undecided half messages it holds, check
+	 * requests sent, decisions it saw, transactions given up. */
+	uint64_t	 daemon_txn_pending;
+	uint64_t	 daemon_txn_checks;
+	uint64_t	 daemon_txn_resolved;
+	uint64_t	 daemon_txn_discarded;
 	/*
 	 * Sync flush (shmq_producer_set_sync), since the control region was
 	 * made, whether or not a daemon runs now: group commits (one sync
@@ -1032,6 +1234,23 @@ struct shmq_bus_info {
 	uint64_t	 sync_self;
 	uint64_t	 sync_timeouts;
 	uint64_t	 sync_flushed_off;
+	/*
+	 * Retention (shmqd's reclaimer), since the control region was made:
+	 * segments and bytes reclaimed, index entries dropped (by segment or
+	 * by a topic's shorter retention), of those how many some consumer
+	 * group had not consumed yet, sends refused above the hard ceiling;
+	 * whether writes are refused now, and the last pass (CLOCK_REALTIME
+	 * ns, 0: none yet) with the store size and the free space it saw.
+	 */
+	uint64_t	 reclaimed_segments;
+	uint64_t	 reclaimed_bytes;
+	uint64_t	 reclaimed_entries;
+	uint64_t	 reclaimed_unconsumed;
+	uint64_t	 refused_sends;
+	int		 writes_refused;
+	uint64_t	 retain_last_ns;
+	uint64_t	 retain_store_bytes;
+	uint64_t	 retain_disk_free;
 };
 
 /* Fill *info.  Thread-safe.  0 or a negative code. */
@@ -1080,6 +1299,106 @@ SHMQ_API uint64_t shmq_now_ns(void);
 
 /* The library version, SHMQ_VERSION_STRING. */
 SHMQ_API const char *shmq_version(void);
+
+/* ------------------------------------------------------------------ */
+/* Federation                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * shmqd links hosts (doc/federation.md): it keeps authenticated links to
+ * its peers and a route table, which says on which hosts each topic lives
+ * (each shmqd registers its local topics with its peers).  A process asks
+ * its local shmqd through the store: shmqd publishes its links and routes
+ * in <store>/federation, and these calls read that file (one read, checked
+ * like anything read from disk).  Without a running shmqd with federation
+ * configured they return SHMQ_ENOENT.  A shmqd that died leaves its last
+ * table behind: fed_info.daemon_alive says whether it still runs.
+ */
+
+/* Link states. */
+#define SHMQ_LINK_IDLE		0	/* not dialed (inbound only, down) */
+#define SHMQ_LINK_CONNECTING	1	/* TCP connect in progress */
+#define SHMQ_LINK_AUTH		2	/* handshake in progress */
+#define SHMQ_LINK_UP		3
+#define SHMQ_LINK_BACKOFF	4	/* waiting to dial again */
+
+/* "idle", "connecting", "authenticating", "up", "backoff", or "?". */
+SHMQ_API const char *shmq_link_state_name(unsigned state);
+
+struct shmq_fed_info {
+	char		 host[64];	/* this host's name */
+	uint64_t	 host_id;
+	char		 listen[64];	/* where its shmqd listens */
+	int		 pid;		/* the shmqd that wrote the table */
+	int		 daemon_alive;	/* 1: it is the bus's running daemon */
+	uint64_t	 written_ns;	/* CLOCK_REALTIME */
+	uint32_t	 links;
+	uint32_t	 routes;
+	uint64_t	 rejected;	/* inbound connections cut before they
+					   authenticated (garbage, out-of-turn
+					   frames, handshake deadline) */
+	uint64_t	 auth_failures;	/* inbound handshakes with a wrong proof */
+};
+
+struct shmq_link_info {
+	char		 host[64];	/* peer's name, "" until it
+					   authenticated once */
+	char		 addr[64];	/* "host:port" */
+	uint64_t	 host_id;	/* 0 until it authenticated once */
+	unsigned	 state;		/* SHMQ_LINK_* */
+	int		 configured;	/* 1: a peer of the config (dialed) */
+	int		 inbound;	/* 1: the connection is the peer's */
+	uint64_t	 bytes_in;	/* since shmqd started, all connections */
+	uint64_t	 bytes_out;
+	uint64_t	 frames_in;
+	uint64_t	 frames_out;
+	uint64_t	 last_heartbeat_ns; /* CLOCK_REALTIME of the last frame
+					   received, 0: none */
+	uint64_t	 up_since_ns;	/* 0 unless up */
+	uint64_t	 reconnects;
+	uint64_t	 auth_failures;	/* wrong proofs, either way */
+	uint64_t	 rejected;	/* connections cut before auth */
+	uint64_t	 behind_bytes;	/* replication lag (replication is not
+					   built yet: 0) */
+	uint64_t	 behind_msgs;
+	uint64_t	 routes;	/* routes learned from this peer */
+	char		 last_error[96];
+};
+
+struct shmq_route_info {
+	char		 topic[128];
+	char		 host[64];
+	uint64_t	 host_id;
+	uint32_t	 queues;
+	int		 home;		/* the host is the topic's home */
+	int		 local;		/* the host is this one */
+	uint64_t	 updated_ns;	/* CLOCK_REALTIME of its registration */
+};
+
+/*
+ * Fill *info from BUS's federation table.  Returns 0, SHMQ_ENOENT (no
+ * table: no shmqd with federation), SHMQ_ECORRUPT or SHMQ_EVERSION (a
+ * table this library cannot read), -errno.  Thread-safe.
+ */
+SHMQ_API int shmq_fed_info(struct shmq_bus *bus, struct shmq_fed_info *info);
+
+/* Call CB(ARG, link) for every link.  Stops early and returns CB's value
+ * if it returns non-zero.  Returns as shmq_fed_info.  Thread-safe. */
+SHMQ_API int shmq_link_foreach(struct shmq_bus *bus,
+    int (*cb)(void *arg, const struct shmq_link_info *info), void *arg);
+
+/* Call CB(ARG, route) for every route (of TOPIC only, if not NULL), this
+ * host's first.  As shmq_link_foreach. */
+SHMQ_API int shmq_route_foreach(struct shmq_bus *bus, const char *topic,
+    int (*cb)(void *arg, const struct shmq_route_info *info), void *arg);
+
+/*
+ * Where TOPIC lives: its routes (the home first, then mirrors) into
+ * OUT[0..MAX).  Returns how many hosts have it (may exceed MAX: only MAX
+ * are written), 0 if none known, SHMQ_ENAME, or as shmq_fed_info.
+ */
+SHMQ_API int shmq_route_lookup(struct shmq_bus *bus, const char *topic,
+    struct shmq_route_info *out, size_t max);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,186 @@
+/*
+ * fuzz_frame.c - libFuzzer target for the federation wire format: the
+ * input is a byte stream as a peer would send it.  It is decoded frame
+ * after frame under the limit an authenticated link uses and the smaller
+ * one before authentication, every frame's payload goes to its typed
+ * decoder (and to every decoder, whatever its type), and the frames go
+ * through a listener's handshake, as link.c would take them.  Nothing may
+ * read out of bounds (AddressSanitizer) or misbehave (UBSan); a decoder
+ * that accepts a payload must re-encode it to something it accepts again.
+ *
+ * Build: make fuzz.  Run: tests/fuzz_frame tests/fuzz/frame
+ * -max_total_time=60.  With FUZZ_FRAME_SEEDS=DIR set, the program writes
+ * the seed corpus (a few valid frames) into DIR instead.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <shmq/shmq.h>
+
+#include "auth.h"
+#include "frame.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+static struct fed_route_entry entries[FED_PAYLOAD_DEF / FED_ROUTE_ENTRY_MIN];
+static struct fed_route_answer answer;
+static uint8_t out[FED_PAYLOAD_DEF];
+
+static void
+payloads(const uint8_t *p, size_t n, int type)
+{
+	struct fed_hello h;
+	struct fed_auth a;
+	struct fed_heartbeat hb;
+	struct fed_route_reg r;
+	struct fed_route_query q;
+	struct fed_error e;
+	struct fed_wbuf w = { out, 0, sizeof(out), false };
+	size_t max = sizeof(entries) / sizeof(entries[0]);
+
+	if ((type < 0 || type == FED_T_HELLO || type == FED_T_CHALLENGE) &&
+	    fed_hello_decode(p, n, &h) == 0) {
+		if (fed_hello_encode(&w, &h) != 0 ||
+		    fed_hello_decode(w.p, w.len, &h) != 0)
+			abort();
+	}
+	if ((type < 0 || type == FED_T_AUTH || type == FED_T_AUTH_OK))
+		(void)fed_auth_decode(p, n, &a);
+	if (type < 0 || type == FED_T_HEARTBEAT)
+		(void)fed_heartbeat_decode(p, n, &hb);
+	if ((type < 0 || type == FED_T_ROUTE_REGISTER) &&
+	    fed_route_reg_decode(p, n, &r, entries, max) == 0) {
+		w.len = 0;
+		if (r.n > 0 && (fed_route_reg_encode(&w, &r) != (int)r.n ||
+		    fed_route_reg_decode(w.p, w.len, &r, entries, max) != 0))
+			abort();
+	}
+	if (type < 0 || type == FED_T_ROUTE_QUERY)
+		(void)fed_route_query_decode(p, n, &q);
+	if ((type < 0 || type == FED_T_ROUTE_ANSWER) &&
+	    fed_route_answer_decode(p, n, &answer) == 0) {
+		w.len = 0;
+		if (fed_route_answer_encode(&w, &answer) != 0)
+			abort();
+	}
+	if (type < 0 || type == FED_T_ERROR)
+		(void)fed_error_decode(p, n, &e);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct fed_secret secret = { "fuzzing-secret-0123", 19 };
+	struct fed_hello me;
+	struct fed_hs hs;
+	struct fed_frame f;
+	struct fed_wbuf w = { out, 0, sizeof(out), false };
+	uint32_t limits[2] = { FED_PAYLOAD_DEF, 1024 };
+	unsigned type;
+	size_t off;
+	int i, n;
+
+	payloads(data, size, -1);
+	memset(&me, 0, sizeof(me));
+	me.host_id = 7;
+	strcpy(me.host, "fuzz");
+	for (i = 0; i < 2; i++) {
+		if (i == 1 && fed_hs_start(&hs, false, &me, &secret, &w,
+		    &type) < 0)
+			return 0;
+		for (off = 0; off < size; off += (size_t)n) {
+			n = fed_frame_decode(data + off, size - off,
+			    limits[i], &f);
+			if (n <= 0)
+				break;
+			if ((size_t)n > size - off || f.length > limits[i] ||
+			    f.payload + f.length > data + size)
+				abort();
+			payloads(f.payload, f.length, f.type);
+			if (i == 1) {
+				w.len = 0;
+				if (fed_hs_input(&hs, &f, &w, &type) != 0)
+					break;
+			}
+		}
+	}
+	return 0;
+}
+
+/* FUZZ_FRAME_SEEDS=DIR: write the seed corpus and exit. */
+static void
+seed(const char *dir, const char *name, unsigned type,
+    const struct fed_wbuf *w)
+{
+	uint8_t hdr[FED_HDR_BYTES];
+	char path[4096];
+	FILE *fp;
+
+	fed_frame_header(hdr, type, 1, w->p, (uint32_t)w->len);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fp = fopen(path, "wb")) == NULL) {
+		perror(path);
+		exit(1);
+	}
+	fwrite(hdr, 1, sizeof(hdr), fp);
+	fwrite(w->p, 1, w->len, fp);
+	fclose(fp);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *dir = getenv("FUZZ_FRAME_SEEDS");
+	struct fed_wbuf w = { out, 0, sizeof(out), false };
+	struct fed_hello h;
+	struct fed_auth a;
+	struct fed_heartbeat hb = { 1700000000000000000ull, 3, 1 };
+	struct fed_route_entry e[2];
+	struct fed_route_reg r;
+	struct fed_route_query q = { 1, "orders" };
+	struct fed_error er = { SHMQ_EAUTH, "authentication failed" };
+
+	(void)argc;
+	(void)argv;
+	if (dir == NULL)
+		return 0;
+	memset(&h, 0, sizeof(h));
+	h.version_min = h.version_max = FED_VERSION;
+	h.host_id = 0x1234;
+	strcpy(h.host, "alpha");
+	strcpy(h.listen, "127.0.0.1:9876");
+	fed_hello_encode(&w, &h);
+	seed(dir, "hello", FED_T_HELLO, &w);
+	memset(h.nonce, 0xab, sizeof(h.nonce));
+	w.len = 0;
+	fed_hello_encode(&w, &h);
+	seed(dir, "challenge", FED_T_CHALLENGE, &w);
+	memset(&a, 0x5c, sizeof(a));
+	w.len = 0;
+	fed_auth_encode(&w, &a);
+	seed(dir, "auth", FED_T_AUTH, &w);
+	w.len = 0;
+	fed_heartbeat_encode(&w, &hb);
+	seed(dir, "heartbeat", FED_T_HEARTBEAT, &w);
+	memset(e, 0, sizeof(e));
+	strcpy(e[0].topic, "orders");
+	e[0].queues = 4;
+	e[0].flags = FED_ROUTE_HOME;
+	strcpy(e[1].topic, "fills");
+	e[1].queues = 1;
+	r = (struct fed_route_reg){ 0x1234, 1, 2, 0, 2, e };
+	w.len = 0;
+	fed_route_reg_encode(&w, &r);
+	seed(dir, "register", FED_T_ROUTE_REGISTER, &w);
+	w.len = 0;
+	fed_route_query_encode(&w, &q);
+	seed(dir, "query", FED_T_ROUTE_QUERY, &w);
+	w.len = 0;
+	fed_error_encode(&w, &er);
+	seed(dir, "error", FED_T_ERROR, &w);
+	exit(0);
+}
