@@ -553,14 +553,19 @@ main(int argc, char **argv)
 	parse_args(argc, argv, &cl, &cfg, &fg);
 	if (load(&c, &cl, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "shmqd: %s\n", err);
+		fed_conf_fini(&cl.fed);
 		return 2;
 	}
 	if (fed_conf_check(&c.fed, err, sizeof(err)) < 0) {
 		fprintf(stderr, "shmqd: federation: %s\n", err);
+		fed_conf_fini(&c.fed);
+		fed_conf_fini(&cl.fed);
 		return 2;
 	}
 	if (c.bus[0] != '\0' && shmq_name_check(c.bus) < 0) {
 		fprintf(stderr, "shmqd: bus \"%s\": invalid name\n", c.bus);
+		fed_conf_fini(&c.fed);
+		fed_conf_fini(&cl.fed);
 		return 2;
 	}
 	if (c.home[0] != '\0' && setenv("SHMQ_HOME", c.home, 1) < 0) {
