@@ -428,8 +428,8 @@ shmq__retain_pass(struct shmq_bus *bus, const struct shmq__retain_conf *c,
 	need = 0;
 	if (c->store_max_bytes != 0 && sb > c->store_max_bytes)
 		need = sb - c->store_max_bytes;
-	if (disk_over(bus, c->disk_reclaim_pct) > need)
-		need = disk_over(bus, c->disk_reclaim_pct);
+	if ((k = disk_over(bus, c->disk_reclaim_pct)) > need)
+		need = k;
 	due_space = (need + S - 1) / S;
 	take = due_time > due_space ? due_time : due_space;
 	if (first + take * S > tail - tail % S)
@@ -473,8 +473,9 @@ shmq__retain_pass(struct shmq_bus *bus, const struct shmq__retain_conf *c,
 		drop_key_index(bus, ck_pr_load_64(&ctl->log_min_off));
 	}
 
-	/* 5. What is left, and whether it may grow. */
-	r->store_bytes = store_bytes(bus);
+	/* 5. What is left, and whether it may grow (walked again only if
+	 * files went). */
+	r->store_bytes = r->segs > 0 || r->entries > 0 ? store_bytes(bus) : sb;
 	if ((err = disk_use(bus, &r->disk_used_pct, &r->disk_free)) < 0)
 		goto out;
 	r->refused = (c->store_hard_bytes != 0 &&
