@@ -175,7 +175,7 @@ int
 shmq__delay_levels_parse(const char *s,
     uint32_t levels_ms[SHMQ_DELAY_LEVELS_MAX], char *err, size_t errlen)
 {
-	const char *end, *why;
+	const char *end;
 	uint64_t ms;
 	int n = 0;
 
@@ -189,11 +189,10 @@ shmq__delay_levels_parse(const char *s,
 			    SHMQ_DELAY_LEVELS_MAX);
 			return -1;
 		}
-		if (shmq__duration_parse(s, SHMQ_DELAY_MAX_MS, &ms, &end,
-		    &why) < 0) {
+		if (shmq_duration_parse(s, SHMQ_DELAY_MAX_MS, &ms, &end) < 0) {
 			snprintf(err, errlen, "level %d: %s", n + 1,
-			    strcmp(why, "too long") == 0 ?
-			    "longer than 30 days" : why);
+			    strcmp(shmq_errmsg(), "too long") == 0 ?
+			    "longer than 30 days" : shmq_errmsg());
 			return -1;
 		}
 		if (*end != '\0' && !isspace((unsigned char)*end) &&

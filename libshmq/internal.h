@@ -122,13 +122,4 @@ SHMQ_HIDDEN bool shmq__name_ok(const char *name);
 /* Process start time (clock ticks since boot) of PID, or 0 if gone. */
 SHMQ_HIDDEN uint64_t shmq__proc_start(int pid);
 
-/*
- * One duration at S: digits and a unit (ms, s, m, h, d), as in config
- * files and tools ("72h", "500ms").  0, *ms and *end (after the unit; the
- * caller decides what may follow), or -1 with a reason in WHY (no digits,
- * no unit, more than MAX_MS).
- */
-SHMQ_HIDDEN int shmq__duration_parse(const char *s, uint64_t max_ms,
-    uint64_t *ms, const char **end, const char **why);
-
 #endif /* SHMQ_INTERNAL_H */

@@ -64,16 +64,16 @@ int
 conf_retain_key(struct shmqd_conf *c, const char *key, const char *v, char *err,
     size_t errlen)
 {
-	const char *errstr = NULL, *end;
+	const char *errstr = NULL, *end = "";
 	uint32_t *pct = NULL;
 	long long n;
 
 	if (strcmp(key, "retention") == 0) {
-		if (shmq__duration_parse(v, SHMQD_RETENTION_MAX,
-		    &c->retention_ms, &end, &errstr) < 0 || *end != '\0') {
+		if (shmq_duration_parse(v, SHMQD_RETENTION_MAX,
+		    &c->retention_ms, &end) < 0 || *end != '\0') {
 			snprintf(err, errlen, "retention: \"%s\": %s (a "
-			    "duration such as 72h or 30d)", v,
-			    errstr != NULL ? errstr : "trailing characters");
+			    "duration such as 72h or 30d)", v, *end != '\0' ?
+			    "trailing characters" : shmq_errmsg());
 			return 0;
 		}
 		return 1;

@@ -416,11 +416,27 @@ parse_iso8601(const char *s, uint64_t *out)
 }
 
 int
+cli_parse_duration_ms(const char *s, uint64_t max_ms, uint64_t *out)
+{
+	const char *end;
+
+	if (s[0] != '\0' && s[strspn(s, "0123456789")] == '\0') {
+		if (strlen(s) > 15 || strtoull(s, NULL, 10) > max_ms / 1000)
+			return -1;
+		*out = strtoull(s, NULL, 10) * 1000;
+		return 0;
+	}
+	if (shmq_duration_parse(s, max_ms, out, &end) < 0 || *end != '\0')
+		return -1;
+	return 0;
+}
+
+int
 cli_parse_time_ms(const char *s, uint64_t now_ms, uint64_t *out)
 {
 	const char *errstr = NULL;
-	char *end;
-	unsigned long long v, mult;
+	unsigned long long v;
+	uint64_t ago;
 
 	if (s[0] == '@') {
 		v = (unsigned long long)strtonum(s + 1, 0, LLONG_MAX, &errstr);
@@ -430,27 +446,9 @@ cli_parse_time_ms(const char *s, uint64_t now_ms, uint64_t *out)
 		return 0;
 	}
 	if (s[0] == '-') {
-		if (!isdigit((unsigned char)s[1]))
+		if (cli_parse_duration_ms(s + 1, now_ms, &ago) < 0)
 			return -1;
-		errno = 0;
-		v = strtoull(s + 1, &end, 10);
-		if (errno != 0)
-			return -1;
-		if (strcmp(end, "ms") == 0)
-			mult = 1;
-		else if (strcmp(end, "s") == 0 || *end == '\0')
-			mult = 1000;
-		else if (strcmp(end, "m") == 0)
-			mult = 60 * 1000;
-		else if (strcmp(end, "h") == 0)
-			mult = 3600 * 1000;
-		else if (strcmp(end, "d") == 0)
-			mult = 86400 * 1000;
-		else
-			return -1;
-		if (v > now_ms / mult)
-			return -1;
-		*out = now_ms - v * mult;
+		*out = now_ms - ago;
 		return 0;
 	}
 	return parse_iso8601(s, out);

@@ -167,6 +167,13 @@ int	cli_parse_size(const char *opt, const char *arg, uint64_t min,
 	    uint64_t max, uint64_t *out);
 
 /*
+ * Parse a whole duration to ms: shmq_duration_parse's syntax (30s, 5m,
+ * 2h, 1d, 500ms), or bare digits as seconds; at most MAX_MS.  Returns 0,
+ * or -1 without printing.
+ */
+int	cli_parse_duration_ms(const char *s, uint64_t max_ms, uint64_t *out);
+
+/*
  * Parse a point in time to ms since the epoch: "@MS" (ms since the epoch),
  * ISO 8601 "YYYY-MM-DDTHH:MM:SS[.fff][Z|+hh:mm|-hh:mm]" (a date alone means
  * midnight; no zone means local time; ' ' may replace 'T'), or "-DURATION"

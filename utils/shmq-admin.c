@@ -231,20 +231,14 @@ perm_parse(const char *s)
 static int
 retention_parse(const char *s, uint64_t *ms)
 {
-	const uint64_t now = UINT64_C(1) << 62;
-	char buf[64];
-	uint64_t at;
-
 	if (strcmp(s, "default") == 0) {
 		*ms = 0;
 		return 0;
 	}
-	/* A duration is a time that long ago (cli_parse_time_ms). */
-	if (!isdigit((unsigned char)s[0]) ||
-	    (size_t)snprintf(buf, sizeof(buf), "-%s", s) >= sizeof(buf) ||
-	    cli_parse_time_ms(buf, now, &at) < 0 || at >= now)
+	/* 0 would mean "the bus's": a topic's own retention is at least
+	 * a millisecond. */
+	if (cli_parse_duration_ms(s, UINT64_MAX / 2, ms) < 0 || *ms == 0)
 		return -1;
-	*ms = now - at;
 	return 0;
 }
 

@@ -239,6 +239,16 @@ SHMQ_API int shmq_topic_delete(struct shmq_bus *bus, const char *topic,
 /* Check a topic name: 0 or SHMQ_ENAME. */
 SHMQ_API int shmq_name_check(const char *name);
 
+/*
+ * One duration at S as every shmq tool and config file writes it: digits
+ * and a unit, ms, s, m, h or d ("72h", "500ms").  Returns 0 with *MS and
+ * *END (the first character after the unit; the caller decides what may
+ * follow), or SHMQ_EINVAL with the reason in shmq_errmsg() (not a number,
+ * no unit, more than MAX_MS).
+ */
+SHMQ_API int shmq_duration_parse(const char *s, uint64_t max_ms,
+    uint64_t *ms, const char **end);
+
 /* ------------------------------------------------------------------ */
 /* Messages                                                            */
 /* ------------------------------------------------------------------ */
