@@ -501,6 +501,302 @@ START_TEST(test_stat)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Permissions and transactions (shmq-stat, shmq-send, shmq-admin)     */
+/* ------------------------------------------------------------------ */
+
+static char admin_prog[4096];
+
+static void
+txn_setup(void)
+{
+	setup();
+	snprintf(admin_prog, sizeof(admin_prog), "%s",
+	    tu_prog("utils/shmq-admin"));
+}
+
+/* The 32-digit id after "NAME":" in S, in a static buffer ("" if none). */
+static const char *
+json_id(const char *s, const char *name)
+{
+	static char id[SHMQ_MSGID_LEN + 1];
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\"%s\":\"", name);
+	id[0] = '\0';
+	if ((p = strstr(s, key)) != NULL && strlen(p + strlen(key)) >=
+	    SHMQ_MSGID_LEN)
+		snprintf(id, sizeof(id), "%s", p + strlen(key));
+	return id;
+}
+
+/* The row of TOPIC in shmq-stat's text: its name and PERM columns. */
+static void
+assert_perm_row(const char *topic, const char *perm)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "\n%-24s %-4s ", topic, perm);
+	ck_assert_contains(tt_out, want);
+}
+
+START_TEST(test_stat_perm)
+{
+	char want[64];
+
+	ck_assert_int_eq(tt_run("'%s' -t ro --create-queues 2 -m x",
+	    send_prog), 0);
+	ck_assert_int_eq(tt_run("'%s' -t open --create-queues 1 -m y",
+	    send_prog), 0);
+	ck_assert_int_eq(tt_run("'%s' -t shut --create-queues 1 -m z",
+	    send_prog), 0);
+	ck_assert_int_eq(tt_run("'%s' topic update ro --perm r", admin_prog),
+	    0);
+	ck_assert_int_eq(tt_run("'%s' topic update shut --perm none",
+	    admin_prog), 0);
+
+	ck_assert_int_eq(tt_run("'%s'", stat_prog), 0);
+	ck_assert_contains(tt_out, "TOPIC                    PERM QUEUE");
+	assert_perm_row("ro", "r");
+	assert_perm_row("open", "rw");
+	assert_perm_row("shut", "none");
+	/* Once per topic, as its name: the second queue's row has neither. */
+	snprintf(want, sizeof(want), "\n%-24s %-4s %5d ", "", "", 1);
+	ck_assert_contains(tt_out, want);
+
+	/* In braces: tt_run's redirections must not reach jq's input. */
+	ck_assert_int_eq(tt_run("{ '%s' --json | jq -c '[.topics[] | "
+	    "[.name, .perm]]'; }", stat_prog), 0);
+	ck_assert_str_eq(tt_out, "[[\"ro\",\"r\"],[\"open\",\"rw\"],"
+	    "[\"shut\",\"none\"]]\n");
+	ck_assert_int_eq(tt_run("'%s' --json -t ro", stat_prog), 0);
+	ck_assert_msg(tt_json_valid(tt_out), "not JSON: %s", tt_out);
+	ck_assert_contains(tt_out, "],\"perm\":\"r\"}");
+	/* Writes back on: the next sample says so. */
+	ck_assert_int_eq(tt_run("'%s' topic update ro --perm rw", admin_prog),
+	    0);
+	ck_assert_int_eq(tt_run("'%s'", stat_prog), 0);
+	assert_perm_row("ro", "rw");
+}
+END_TEST
+
+START_TEST(test_send_txn)
+{
+	char id[SHMQ_MSGID_LEN + 1], later[SHMQ_MSGID_LEN + 1];
+	char killed[SHMQ_MSGID_LEN + 1], want[200];
+	char *f;
+
+	/* Exit 0 commits; the command gets the body on its standard input,
+	 * the transaction's id and the topic in its environment. */
+	ck_assert_int_eq(tt_run("'%s' -t tt --create-queues 1 -g pg -m yes "
+	    "--json --txn-exec 'cat >\"%s/body\"; echo \"$SHMQ_TXN_ID "
+	    "$SHMQ_TOPIC\" >\"%s/env\"; echo to-stderr'", send_prog,
+	    tu_home(), tu_home()), 0);
+	ck_assert_msg(tt_json_valid(tt_out), "not JSON: %s", tt_out);
+	ck_assert_contains(tt_out, "\"state\":\"commit\",\"decided_before\":"
+	    "false,\"msg_id\":\"");
+	ck_assert_contains(tt_err, "to-stderr\n");
+	ck_assert_contains(tt_err, "sent 1 transactional message to tt: 1 "
+	    "committed, 0 rolled back, 0 unknown");
+	strlcpy(id, json_id(tt_out, "txn_id"), sizeof(id));
+	ck_assert_uint_eq(strlen(id), SHMQ_MSGID_LEN);
+	snprintf(want, sizeof(want), "%s/body", tu_home());
+	f = tt_slurp(want);
+	ck_assert_str_eq(f, "yes");
+	free(f);
+	snprintf(want, sizeof(want), "%s/env", tu_home());
+	f = tt_slurp(want);
+	snprintf(want, sizeof(want), "%s tt\n", id);
+	ck_assert_str_eq(f, want);
+	free(f);
+
+	/* Exit 1 rolls back: never delivered. */
+	ck_assert_int_eq(tt_run("'%s' -t tt -g pg -m no --json --txn-exec "
+	    "false", send_prog), 0);
+	ck_assert_contains(tt_out, "\"state\":\"rollback\",\"decided_before\":"
+	    "false,\"msg_id\":null}");
+	/* --txn decides without a command. */
+	ck_assert_int_eq(tt_run("'%s' -t tt -g pg -m direct --txn commit -v",
+	    send_prog), 0);
+	ck_assert_contains(tt_err, ": commit: ");
+	ck_assert_int_eq(tt_run("'%s' -t tt -g pg -m never -c 2 --txn "
+	    "rollback", send_prog), 0);
+	ck_assert_contains(tt_err, "sent 2 transactional messages to tt: 0 "
+	    "committed, 2 rolled back, 0 unknown");
+	/* Any other exit, and a kill, leave it unknown. */
+	ck_assert_int_eq(tt_run("'%s' -t tt -g pg -m later --json "
+	    "--txn-exec 'exit 3'", send_prog), 0);
+	ck_assert_contains(tt_out, "\"state\":\"unknown\"");
+	strlcpy(later, json_id(tt_out, "txn_id"), sizeof(later));
+	ck_assert_int_eq(tt_run("'%s' -t tt -g pg -m killed --json "
+	    "--txn-exec 'kill -KILL $$'", send_prog), 0);
+	ck_assert_contains(tt_out, "\"state\":\"unknown\"");
+	strlcpy(killed, json_id(tt_out, "txn_id"), sizeof(killed));
+
+	ck_assert_int_eq(tt_run("'%s' -t tt --from first -w 0", recv_prog), 0);
+	ck_assert_str_eq(tt_out, "yes\ndirect\n");
+	ck_assert_int_eq(tt_run("'%s' -t tt --from first -n 1 --json",
+	    recv_prog), 0);
+	snprintf(want, sizeof(want), "\"__transactionId__\":\"%s\"", id);
+	ck_assert_contains(tt_out, want);
+
+	/* shmq-admin: the two undecided are pending; decide them. */
+	ck_assert_int_eq(tt_run("'%s' txn list --json", admin_prog), 0);
+	ck_assert_msg(tt_json_valid(tt_out), "not JSON: %s", tt_out);
+	snprintf(want, sizeof(want), "{\"pending\":[{\"txn_id\":\"%s\"", later);
+	ck_assert_contains(tt_out, want);
+	snprintf(want, sizeof(want), "},{\"txn_id\":\"%s\"", killed);
+	ck_assert_contains(tt_out, want);
+	ck_assert_contains(tt_out, "\"topic\":\"tt\",\"group\":\"pg\","
+	    "\"checks\":0,");
+	ck_assert_contains(tt_out, "\"given_up\":[]}");
+	ck_assert_lacks(tt_out, id);
+	ck_assert_int_eq(tt_run("'%s' txn commit %s", admin_prog, later), 0);
+	ck_assert_contains(tt_err, "committed");
+	ck_assert_int_eq(tt_run("'%s' txn rollback %s", admin_prog, killed),
+	    0);
+	ck_assert_int_eq(tt_run("'%s' txn commit %s", admin_prog, killed), 1);
+	ck_assert_contains(tt_err, "decided before");
+	ck_assert_int_eq(tt_run("'%s' txn commit %s", admin_prog,
+	    "0000000000000000FFFFFFFFFFFFFFF0"), 1);
+	ck_assert_contains(tt_err, "no such");
+	ck_assert_int_eq(tt_run("'%s' -t tt --from first -w 0", recv_prog), 0);
+	ck_assert_str_eq(tt_out, "yes\ndirect\nlater\n");
+	ck_assert_int_eq(tt_run("'%s' txn list", admin_prog), 0);
+	ck_assert_contains(tt_out, "PENDING (undecided half messages)\n"
+	    "TXN-ID");
+	ck_assert_lacks(tt_out, later);
+	ck_assert_lacks(tt_out, killed);
+	ck_assert_int_eq(tt_count_lines(tt_out), 7);	/* (none) twice */
+
+	/* Bad usage. */
+	ck_assert_int_eq(tt_run("'%s' -t tt -m x --txn maybe", send_prog), 2);
+	ck_assert_contains(tt_err, "--txn \"maybe\": expected commit, "
+	    "rollback or unknown");
+	ck_assert_int_eq(tt_run("'%s' -t tt -m x --txn commit --txn-exec true",
+	    send_prog), 2);
+	ck_assert_int_eq(tt_run("'%s' -t tt -m x --txn commit -g 'a b'",
+	    send_prog), 1);
+}
+END_TEST
+
+/* Stat's JSON holds NEEDLE within 2 s (shmqd publishes its counters
+ * after each step). */
+static void
+wait_stat_has(const char *needle)
+{
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		ck_assert_int_eq(tt_run("'%s' --json", stat_prog), 0);
+		if (strstr(tt_out, needle) != NULL)
+			return;
+		usleep(10000);
+	}
+	ck_assert_contains(tt_out, needle);
+}
+
+START_TEST(test_txn_given_up)
+{
+	char id[SHMQ_MSGID_LEN + 1], want[200];
+	pid_t pid;
+
+	ck_assert_int_eq(tt_run("'%s' -t tg --create-queues 2 -g pg -m maybe "
+	    "-p u=1 --queue 1 --json --txn-exec 'exit 3'", send_prog), 0);
+	strlcpy(id, json_id(tt_out, "txn_id"), sizeof(id));
+	ck_assert_uint_eq(strlen(id), SHMQ_MSGID_LEN);
+	ck_assert_int_eq(tt_run("'%s'", stat_prog), 0);
+	ck_assert_contains(tt_out, "transactions:    pending unknown (no "
+	    "shmqd), 0 given up in %TRANS_CHECK_MAX% (0 resent)\n");
+
+	/* shmqd checks it back (no producer of pg answers), then gives up. */
+	pid = tt_shmqd_start("--txn-timeout 200 --txn-check-interval 200 "
+	    "--txn-check-max 2");
+	snprintf(want, sizeof(want), "transaction %s (group pg, topic tg): "
+	    "check 1 of 2 sent", id);
+	ck_assert(tt_shmqd_log_has(want, 1));
+	ck_assert(tt_shmqd_log_has("given up", 1));
+	ck_assert_int_eq(tt_run("'%s' -t tg --from first -w 0", recv_prog), 0);
+	ck_assert_str_eq(tt_out, "");
+
+	ck_assert_int_eq(tt_run("'%s' txn list --json", admin_prog), 0);
+	ck_assert_msg(tt_json_valid(tt_out), "not JSON: %s", tt_out);
+	snprintf(want, sizeof(want), "{\"pending\":[],\"given_up\":"
+	    "[{\"txn_id\":\"%s\"", id);
+	ck_assert_contains(tt_out, want);
+	ck_assert_contains(tt_out, "\"topic\":\"tg\",\"group\":\"pg\","
+	    "\"checks\":2,");
+	ck_assert_int_eq(tt_run("'%s' txn list", admin_prog), 0);
+	ck_assert_contains(tt_out, "GIVEN UP (in %TRANS_CHECK_MAX%, not "
+	    "resent)\n");
+	snprintf(want, sizeof(want), "%s  tg  pg  2  ", id);
+	ck_assert_contains(tt_out, want);
+	wait_stat_has("\"transactions\":{\"pending\":0,\"given_up\":1,"
+	    "\"resent\":0}");
+	ck_assert_int_eq(tt_run("'%s'", stat_prog), 0);
+	ck_assert_contains(tt_out, "transactions:    0 pending, 1 given up in "
+	    "%TRANS_CHECK_MAX% (0 resent)\n");
+
+	/* Given up is decided: only a resend delivers it, once. */
+	ck_assert_int_eq(tt_run("'%s' txn commit %s", admin_prog, id), 1);
+	ck_assert_contains(tt_err, "given up");
+	ck_assert_int_eq(tt_run("'%s' txn resend %s", admin_prog, id), 0);
+	snprintf(want, sizeof(want), "resent transaction %s to topic \"tg\"",
+	    id);
+	ck_assert_contains(tt_err, want);
+	ck_assert_int_eq(tt_run("'%s' -t tg --from first -w 0 --json",
+	    recv_prog), 0);
+	ck_assert_int_eq(tt_count_lines(tt_out), 1);
+	ck_assert_contains(tt_out, "\"body\":\"maybe\"");
+	/* Its queue, as a commit would have chosen it (round-robin: 0). */
+	ck_assert_contains(tt_out, "\"queue\":1,");
+	snprintf(want, sizeof(want), "\"props\":{\"u\":\"1\","
+	    "\"__transactionId__\":\"%s\"}", id);
+	ck_assert_contains(tt_out, want);
+	ck_assert_int_eq(tt_run("'%s' txn resend %s", admin_prog, id), 1);
+	ck_assert_contains(tt_err, "already resent");
+	ck_assert_int_eq(tt_run("'%s' txn resend --all", admin_prog), 0);
+	ck_assert_contains(tt_err, "resent 0 transactions");
+	ck_assert_int_eq(tt_run("'%s' txn list --json", admin_prog), 0);
+	ck_assert_contains(tt_out, "\"given_up\":[]}");
+	ck_assert_int_eq(tt_run("'%s' -t tg --from first -w 0", recv_prog), 0);
+	ck_assert_str_eq(tt_out, "maybe\n");
+	ck_assert_int_eq(tt_run("'%s' --json", stat_prog), 0);
+	ck_assert_contains(tt_out, "\"given_up\":1,\"resent\":1}");
+	ck_assert_int_eq(tt_shmqd_stop(pid), 0);
+}
+END_TEST
+
+START_TEST(test_txn_admin_usage)
+{
+	ck_assert_int_eq(tt_run("'%s' --help", admin_prog), 0);
+	ck_assert_contains(tt_out, "txn list [--json]");
+	ck_assert_contains(tt_out, "txn commit|rollback TXN-ID");
+	ck_assert_int_eq(tt_run("'%s' txn list extra", admin_prog), 2);
+	ck_assert_int_eq(tt_run("'%s' txn commit", admin_prog), 2);
+	ck_assert_int_eq(tt_run("'%s' txn rollback x --json", admin_prog), 2);
+	ck_assert_int_eq(tt_run("'%s' txn resend", admin_prog), 2);
+	ck_assert_int_eq(tt_run("'%s' txn resend x --all", admin_prog), 2);
+	ck_assert_int_eq(tt_run("'%s' txn bogus", admin_prog), 2);
+
+	/* A bus that never had a transaction. */
+	ck_assert_int_eq(tt_run("'%s' -t plain -m x", send_prog), 0);
+	ck_assert_int_eq(tt_run("'%s' txn list", admin_prog), 0);
+	ck_assert_int_eq(tt_count_lines(tt_out), 7);
+	ck_assert_int_eq(tt_run("'%s' txn list --json", admin_prog), 0);
+	ck_assert_str_eq(tt_out, "{\"pending\":[],\"given_up\":[]}\n");
+	ck_assert_int_eq(tt_run("'%s' txn resend --all", admin_prog), 0);
+	ck_assert_contains(tt_err, "resent 0 transactions");
+	ck_assert_int_eq(tt_run("'%s' txn resend %s", admin_prog,
+	    "0000000000000000FFFFFFFFFFFFFFF0"), 1);
+	ck_assert_contains(tt_err, "no transaction was given up");
+	/* Nothing transactional: no transactions line in shmq-stat. */
+	ck_assert_int_eq(tt_run("'%s'", stat_prog), 0);
+	ck_assert_lacks(tt_out, "transactions:    ");
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -533,6 +829,15 @@ make_suite(void)
 	tcase_add_checked_fixture(tc, setup, tt_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_stat);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("txn");
+	tcase_add_checked_fixture(tc, txn_setup, tt_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_stat_perm);
+	tcase_add_test(tc, test_send_txn);
+	tcase_add_test(tc, test_txn_given_up);
+	tcase_add_test(tc, test_txn_admin_usage);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -711,3 +711,12 @@ cli_json_msg(FILE *f, const struct shmq_msgview *v)
 	}
 	fputs("}\n", f);
 }
+
+const char *
+cli_perm_name(unsigned perm)
+{
+	static const char *const names[] = { "none", "w", "r", "rw" };
+
+	return names[((perm & SHMQ_PERM_READ) ? 2 : 0) |
+	    ((perm & SHMQ_PERM_WRITE) ? 1 : 0)];
+}

@@ -210,6 +210,10 @@ void	cli_json_b64(FILE *f, const void *p, size_t n);
  */
 void	cli_json_msg(FILE *f, const struct shmq_msgview *v);
 
+/* A topic's SHMQ_PERM_* bits as shmq-admin --perm takes them: "rw", "r",
+ * "w" or "none". */
+const char *cli_perm_name(unsigned perm);
+
 /*
  * Flush F (stdout, named WHAT in messages) and check it for errors: returns
  * 0, or -1 with errno set.  EPIPE (the reader went away) is not printed:

@@ -1,7 +1,8 @@
 /*
  * shmq-admin - change what a bus holds: create, update, delete and list
  * topics, reset a consumer group's offsets to a time, list and resend the
- * messages of a group's dead-letter topic.
+ * messages of a group's dead-letter topic, list, decide and resend
+ * transactional messages.
  *
  *	shmq-admin topic create NAME [-q N]
  *	shmq-admin topic update NAME [-q N] [--perm P] [--retention D|default]
@@ -10,6 +11,9 @@
  *	shmq-admin group reset GROUP [-t TOPIC] --to TIME
  *	shmq-admin dlq list GROUP [--json]
  *	shmq-admin dlq resend GROUP (--id ID | --all)
+ *	shmq-admin txn list [--json]
+ *	shmq-admin txn commit|rollback TXN-ID
+ *	shmq-admin txn resend (TXN-ID | --all)
  *	shmq-admin query --id ID [--json]
  *	shmq-admin query -t TOPIC --from TIME [--to TIME] [--max N] [--json]
  *	shmq-admin query -t TOPIC --key KEY [--max N] [--json]
@@ -28,6 +32,12 @@
  * what was resent lives in the store with the messages, survives
  * restarts, and needs no consumer group.  A crash between the resend and
  * its marker resends the message again next time (at-least-once).
+ *
+ * Transactions.  "txn list" shows the half messages no decision names
+ * yet (pending) and those shmqd gave up after its last check-back, in
+ * %TRANS_CHECK_MAX%; a pending one is decided with shmq_txn_end as its
+ * producer would, and a given-up one resent to its real topic the way a
+ * dead letter is (same code, same markers).
  */
 #include "config.h"
 
@@ -84,6 +94,9 @@ usage(FILE *f)
 "       shmq-admin group reset GROUP [-t TOPIC] --to TIME\n"
 "       shmq-admin dlq list GROUP [--json]\n"
 "       shmq-admin dlq resend GROUP (--id ID | --all)\n"
+"       shmq-admin txn list [--json]\n"
+"       shmq-admin txn commit|rollback TXN-ID\n"
+"       shmq-admin txn resend (TXN-ID | --all)\n"
 "       shmq-admin query --id ID [--json]\n"
 "       shmq-admin query -t TOPIC --from TIME [--to TIME] [--max N] [--json]\n"
 "       shmq-admin query -t TOPIC --key KEY [--max N] [--json]\n"
@@ -107,7 +120,8 @@ usage(FILE *f)
 "      --max N         print at most N messages of a query (default 1000)\n"
 "      --id ID         resend the dead letter with this message id; the\n"
 "                      message to look up\n"
-"      --all           resend every dead letter not resent yet\n"
+"      --all           resend every dead letter, or every given-up\n"
+"                      transaction, not resent yet\n"
 "      --json          print one JSON document\n"
 CLI_USAGE_COMMON
 "\n"
@@ -127,15 +141,6 @@ struct tlist {
 	int		 json;
 };
 
-static const char *
-perm_name(unsigned perm)
-{
-	static const char *names[] = { "none", "w", "r", "rw" };
-
-	return names[((perm & SHMQ_PERM_READ) ? 2 : 0) |
-	    ((perm & SHMQ_PERM_WRITE) ? 1 : 0)];
-}
-
 static void
 tlist_flush(struct tlist *l)
 {
@@ -154,7 +159,7 @@ tlist_flush(struct tlist *l)
 		cli_json_cstr(stdout, l->name);
 		printf(",\"queues\":%d,\"messages\":%llu,\"perm\":\"%s\","
 		    "\"retention_ms\":%llu}", l->queues,
-		    (unsigned long long)l->messages, perm_name(tc.perm),
+		    (unsigned long long)l->messages, cli_perm_name(tc.perm),
 		    (unsigned long long)tc.retention_ms);
 	} else {
 		if (tc.retention_ms == 0)
@@ -169,7 +174,8 @@ tlist_flush(struct tlist *l)
 			snprintf(ret, sizeof(ret), "%llums",
 			    (unsigned long long)tc.retention_ms);
 		printf("%-40s %6d %12llu %4s %10s\n", l->name, l->queues,
-		    (unsigned long long)l->messages, perm_name(tc.perm), ret);
+		    (unsigned long long)l->messages, cli_perm_name(tc.perm),
+		    ret);
 	}
 	l->n++;
 	l->name[0] = '\0';
@@ -268,23 +274,129 @@ topic_update(struct shmq_bus *bus, const char *name, long long queues,
 	if ((err = shmq_topic_conf_get(bus, name, &tc)) < 0)
 		return cli_err(err, "topic \"%s\"", name);
 	fprintf(stderr, "shmq-admin: topic \"%s\": %u queues, perm %s, "
-	    "retention %s%llu%s\n", name, tc.queues, perm_name(tc.perm),
-	    tc.retention_ms == 0 ? "default (" : "",
+	    "retention %s%llu%s\n", name, tc.queues,
+	    cli_perm_name(tc.perm), tc.retention_ms == 0 ? "default (" : "",
 	    (unsigned long long)tc.retention_ms,
 	    tc.retention_ms == 0 ? " ms: the bus's)" : " ms");
 	return 0;
 }
 
 /* ------------------------------------------------------------------ */
-/* dlq                                                                 */
+/* Resending: dead letters and given-up transactions                   */
 /* ------------------------------------------------------------------ */
 
-struct dlq {
+/*
+ * Two kinds of topic hold messages that an operator sends on to the topic
+ * they were meant for: a group's dead-letter topic, and %TRANS_CHECK_MAX%,
+ * where shmqd puts the transactions it gave up.  Both are read from their
+ * first message with shmq_query_time (no consumer, no client slot), and a
+ * resend is recorded in both the same way: a marker appended to the topic
+ * (tag %RESENT, RESENT_ID the record resent).  A dead letter is named by
+ * its message id; a given-up transaction by its transaction id, which its
+ * markers carry too (__transactionId__): a transaction given up twice
+ * (shmqd killed between its copy and its decision) has two records, and
+ * one resend settles both.
+ */
+struct rkind {
+	const char		*what;	/* "dead letter", "transaction" */
+	const char		*unit;	/* what a count counts */
+	const char		*origin; /* property: the topic to resend to */
+	const char		*qid;	/* property: its queue, or NULL */
+	const char *const	*drop;	/* properties not resent */
+	int			 by_txn; /* named by SHMQ_PROP_TXN_ID */
+};
+
+static const char *const dlq_drop[] = { SHMQ_PROP_RETRY_TOPIC,
+    SHMQ_PROP_RETRY_DUE_MS, NULL };
+static const struct rkind dlq_kind = { "dead letter", "message",
+    SHMQ_PROP_RETRY_TOPIC, NULL, dlq_drop, 0 };
+
+/*
+ * Stored property names of half messages that shmq.h does not export
+ * (libshmq/txn.h and delay.h): with PGROUP and TRANSACTION_CHECK_TIMES,
+ * what a commit drops.  __transactionId__ stays, as a commit sets it.
+ */
+#define TXN_REAL_TOPIC	"REAL_TOPIC"
+#define TXN_REAL_QID	"REAL_QID"
+static const char *const txn_drop[] = { TXN_REAL_TOPIC, TXN_REAL_QID,
+    SHMQ_PROP_PGROUP, SHMQ_PROP_TXN_CHECKS, "TRAN_MSG", "TXN_KEY",
+    "TXN_OP_FROM", "TXN_HALF_ID", "TXN_STATE", NULL };
+static const struct rkind txn_kind = { "transaction", "transaction",
+    TXN_REAL_TOPIC, TXN_REAL_QID, txn_drop, 1 };
+
+/* A set of ids; looked up by bsearch in its sorted prefix. */
+struct idset {
+	char	(*id)[SHMQ_MSGID_LEN + 1];
+	size_t	 n;
+	size_t	 cap;
+	size_t	 sorted;	/* id[0..sorted) is in order */
+};
+
+/* Room in array *VP (N used of *CAP, SIZE bytes each) for one more: 0,
+ * or CLI_EXIT_FAIL printed. */
+static int
+grow(void *vp, size_t n, size_t *cap, size_t size)
+{
+	void **v = vp, *nv;
+	size_t ncap = *cap == 0 ? 64 : *cap * 2;
+
+	if (n < *cap)
+		return 0;
+	if ((nv = reallocarray(*v, ncap, size)) == NULL)
+		return cli_syserr("ids");
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* Add ID[0..LEN) (not an id unless SHMQ_MSGID_LEN long: then nothing). */
+static int
+idset_add(struct idset *s, const char *id, size_t len)
+{
+	if (len != SHMQ_MSGID_LEN)
+		return 0;
+	if (grow(&s->id, s->n, &s->cap, sizeof(*s->id)) != 0)
+		return CLI_EXIT_FAIL;
+	memcpy(s->id[s->n], id, len);
+	s->id[s->n++][len] = '\0';
+	return 0;
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void
+idset_sort(struct idset *s)
+{
+	if (s->n > 1)
+		qsort(s->id, s->n, sizeof(*s->id), id_cmp);
+	s->sorted = s->n;
+}
+
+static int
+idset_has(const struct idset *s, const char *id)
+{
+	size_t i;
+
+	if (s->sorted > 0 && bsearch(id, s->id, s->sorted, sizeof(*s->id),
+	    id_cmp) != NULL)
+		return 1;
+	for (i = s->sorted; i < s->n; i++)
+		if (strcmp(s->id[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+/* A topic of messages to resend, open. */
+struct rtopic {
 	struct shmq_bus		*bus;
-	struct shmq_consumer	*c;
+	const struct rkind	*k;
 	char			 topic[160];
-	char			(*resent)[SHMQ_MSGID_LEN + 1];
-	size_t			 nresent;
+	struct idset		 done;	/* names a marker settles, and
+					   those handled by this run */
 };
 
 static int
@@ -295,58 +407,91 @@ is_marker(const struct shmq_msgview *v)
 	    shmq_msgview_prop(v, SHMQ_PROP_RESENT_ID, NULL) != NULL;
 }
 
+/* NAME gets what record V is named by: its id, or its transaction's; 0
+ * if it has none. */
 static int
-was_resent(const struct dlq *d, const char *id)
+rec_name(const struct rtopic *d, const struct shmq_msgview *v, char *name)
 {
-	size_t i;
+	const char *s = v->msg_id;
+	size_t len = strlen(v->msg_id);
 
-	for (i = 0; i < d->nresent; i++)
-		if (strcmp(d->resent[i], id) == 0)
-			return 1;
-	return 0;
+	if (d->k->by_txn)
+		s = shmq_msgview_prop(v, SHMQ_PROP_TXN_ID, &len);
+	if (s == NULL || len != SHMQ_MSGID_LEN)
+		return 0;
+	memcpy(name, s, len);
+	name[len] = '\0';
+	return 1;
 }
 
-/* Read the DLQ from its first message, calling CB for each. */
-static int
-dlq_scan(struct dlq *d, int (*cb)(struct dlq *, const struct shmq_msgview *,
-    void *), void *arg)
-{
-	struct shmq_msgview v[64];
-	int n, i, rc;
+struct rscan {
+	struct rtopic	*d;
+	int		(*cb)(struct rtopic *, const struct shmq_msgview *,
+			    void *);
+	void		*arg;
+};
 
-	if ((rc = shmq_consumer_seek(d->c, d->topic, SHMQ_QUEUE_ANY,
-	    SHMQ_SEEK_FIRST, 0)) < 0)
+static int
+rscan_one(void *arg, const struct shmq_msgview *v)
+{
+	struct rscan *s = arg;
+
+	return s->cb(s->d, v, s->arg);
+}
+
+/* Read the topic from its first message, calling CB for each: 0, CB's
+ * non-zero value, or CLI_EXIT_FAIL printed. */
+static int
+rtopic_scan(struct rtopic *d, int (*cb)(struct rtopic *,
+    const struct shmq_msgview *, void *), void *arg)
+{
+	struct rscan s = { d, cb, arg };
+	int rc;
+
+	if ((rc = shmq_query_time(d->bus, d->topic, 0, UINT64_MAX, rscan_one,
+	    &s)) < 0)
 		return cli_err(rc, "topic \"%s\"", d->topic);
-	while ((n = shmq_consumer_poll(d->c, v, 64, 0)) > 0)
-		for (i = 0; i < n; i++)
-			if ((rc = cb(d, &v[i], arg)) != 0)
-				return rc;
-	if (n < 0)
-		return cli_err(n, "topic \"%s\"", d->topic);
-	return 0;
+	return rc;
 }
 
 static int
-collect_marker(struct dlq *d, const struct shmq_msgview *v, void *arg)
+collect_marker(struct rtopic *d, const struct shmq_msgview *v, void *arg)
 {
 	const char *id;
 	size_t len;
-	void *nr;
 
 	(void)arg;
 	if (!is_marker(v))
 		return 0;
-	id = shmq_msgview_prop(v, SHMQ_PROP_RESENT_ID, &len);
-	if (len != SHMQ_MSGID_LEN)
-		return 0;
-	if ((nr = reallocarray(d->resent, d->nresent + 1,
-	    sizeof(*d->resent))) == NULL)
-		return cli_syserr("dead letters");
-	d->resent = nr;
-	memcpy(d->resent[d->nresent], id, len);
-	d->resent[d->nresent][len] = '\0';
-	d->nresent++;
+	id = shmq_msgview_prop(v, d->k->by_txn ? SHMQ_PROP_TXN_ID :
+	    SHMQ_PROP_RESENT_ID, &len);
+	return id == NULL ? 0 : idset_add(&d->done, id, len);
+}
+
+/* Open TOPIC (of kind K, set first) and learn what was resent: 0, -1 (no
+ * such topic), or CLI_EXIT_FAIL printed.  Close it in every case. */
+static int
+rtopic_open(struct rtopic *d, struct shmq_bus *bus, const char *topic)
+{
+	int err;
+
+	d->bus = bus;
+	snprintf(d->topic, sizeof(d->topic), "%s", topic);
+	if ((err = shmq_topic_queues(bus, d->topic)) == SHMQ_ENOTOPIC)
+		return -1;
+	if (err < 0)
+		return cli_err(err, "topic \"%s\"", d->topic);
+	if ((err = rtopic_scan(d, collect_marker, NULL)) != 0)
+		return err;
+	idset_sort(&d->done);
 	return 0;
+}
+
+static void
+rtopic_close(struct rtopic *d)
+{
+	free(d->done.id);
+	memset(&d->done, 0, sizeof(d->done));
 }
 
 static int
@@ -357,36 +502,21 @@ no_cb(void *arg, const struct shmq_group_info *gi)
 	return 0;
 }
 
-/* Open group GROUP's DLQ.  1: the group has none (nothing to do). */
+/* Open group GROUP's DLQ, as rtopic_open. */
 static int
-dlq_open(struct dlq *d, struct shmq_bus *bus, const char *group)
+dlq_open(struct rtopic *d, struct shmq_bus *bus, const char *group)
 {
+	char topic[160];
 	int err;
 
 	memset(d, 0, sizeof(*d));
-	d->bus = bus;
+	d->k = &dlq_kind;
 	if (cli_check_name("group", group) != 0)
 		return CLI_EXIT_FAIL;
 	if ((err = shmq_group_foreach(bus, group, no_cb, NULL)) < 0)
 		return cli_err(err, "group \"%s\"", group);
-	snprintf(d->topic, sizeof(d->topic), "%s%s", DLQ_PREFIX, group);
-	if ((err = shmq_topic_queues(bus, d->topic)) == SHMQ_ENOTOPIC)
-		return -1;
-	if (err < 0)
-		return cli_err(err, "topic \"%s\"", d->topic);
-	if ((err = shmq_consumer_open(&d->c, bus)) < 0)
-		return cli_err(err, "consumer");
-	if ((err = shmq_consumer_assign(d->c, d->topic, SHMQ_QUEUE_ANY,
-	    NULL)) < 0)
-		return cli_err(err, "topic \"%s\"", d->topic);
-	return dlq_scan(d, collect_marker, NULL);
-}
-
-static void
-dlq_close(struct dlq *d)
-{
-	shmq_consumer_close(d->c);
-	free(d->resent);
+	snprintf(topic, sizeof(topic), "%s%s", DLQ_PREFIX, group);
+	return rtopic_open(d, bus, topic);
 }
 
 struct list_out {
@@ -406,14 +536,14 @@ print_field(const char *p, size_t n, int json)
 }
 
 static int
-list_one(struct dlq *d, const struct shmq_msgview *v, void *arg)
+list_one(struct rtopic *d, const struct shmq_msgview *v, void *arg)
 {
 	struct list_out *o = arg;
 	const char *ot, *oid;
 	size_t otl = 0, oidl = 0;
 	char when[64];
 
-	if (is_marker(v) || was_resent(d, v->msg_id))
+	if (is_marker(v) || idset_has(&d->done, v->msg_id))
 		return 0;
 	ot = shmq_msgview_prop(v, SHMQ_PROP_RETRY_TOPIC, &otl);
 	oid = shmq_msgview_prop(v, SHMQ_PROP_ORIGIN_MSG_ID, &oidl);
@@ -446,12 +576,12 @@ static int
 dlq_list(struct shmq_bus *bus, const char *group, int json)
 {
 	struct list_out o = { json, 0 };
-	struct dlq d;
+	struct rtopic d;
 	int rc;
 
 	rc = dlq_open(&d, bus, group);
 	if (rc > 0) {
-		dlq_close(&d);
+		rtopic_close(&d);
 		return rc;
 	}
 	if (json)
@@ -463,12 +593,12 @@ dlq_list(struct shmq_bus *bus, const char *group, int json)
 		printf("%-32s  %s  %s  %s  %s  %s\n", "ID", "TOPIC",
 		    "ORIGIN-ID", "RECONSUME", "STORED", "BYTES");
 	if (rc == 0)
-		rc = dlq_scan(&d, list_one, &o);
+		rc = rtopic_scan(&d, list_one, &o);
 	else
 		rc = 0;
 	if (json)
 		printf("]}\n");
-	dlq_close(&d);
+	rtopic_close(&d);
 	return rc;
 }
 
@@ -479,27 +609,59 @@ struct resend {
 };
 
 static int
-resend_one(struct dlq *d, const struct shmq_msgview *v, void *arg)
+in_list(const char *const *list, const char *name)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The queue property QID of V names, within QUEUES as a commit takes it
+ * (modulo: the topic may have grown); SHMQ_QUEUE_ANY without one. */
+static int
+rec_queue(const struct shmq_msgview *v, const char *qid, int queues)
+{
+	const char *s;
+	char buf[8];
+	size_t len;
+	long long q;
+
+	if (qid == NULL || queues <= 0 || (s = shmq_msgview_prop(v, qid,
+	    &len)) == NULL || len == 0 || len >= sizeof(buf))
+		return SHMQ_QUEUE_ANY;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (strspn(buf, "0123456789") != len || (q = atoll(buf)) > 1023)
+		return SHMQ_QUEUE_ANY;
+	return (int)(q % queues);
+}
+
+static int
+resend_one(struct rtopic *d, const struct shmq_msgview *v, void *arg)
 {
 	struct resend *r = arg;
-	struct shmq_prop props[64], mark;
-	char topic[160], tags[256], *keys = NULL, *buf = NULL, *b;
+	struct shmq_prop props[64], mark[2];
+	char name[SHMQ_MSGID_LEN + 1], topic[160], tags[256];
+	char *keys = NULL, *buf = NULL, *b;
 	const char *ot, *p, *end, *sep, *stop;
 	size_t otl, np = 0;
 	struct shmq_msg m;
 	int err;
 
-	if (is_marker(v) || was_resent(d, v->msg_id) ||
-	    (r->id != NULL && strcmp(r->id, v->msg_id) != 0))
+	if (is_marker(v) || !rec_name(d, v, name) ||
+	    idset_has(&d->done, name) ||
+	    (r->id != NULL && strcmp(r->id, name) != 0))
 		return 0;
-	ot = shmq_msgview_prop(v, SHMQ_PROP_RETRY_TOPIC, &otl);
+	ot = shmq_msgview_prop(v, d->k->origin, &otl);
 	if (ot == NULL || otl == 0 || otl >= sizeof(topic)) {
-		cli_warnx("dead letter %s: no original topic", v->msg_id);
+		cli_warnx("%s %s: no original topic", d->k->what, name);
 		return CLI_EXIT_FAIL;
 	}
 	snprintf(topic, sizeof(topic), "%.*s", (int)otl, ot);
 	shmq_msg_init(&m);
 	m.topic = topic;
+	m.queue = rec_queue(v, d->k->qid, shmq_topic_queues(d->bus, topic));
 	if (v->tags_len > 0) {
 		snprintf(tags, sizeof(tags), "%.*s", (int)v->tags_len, v->tags);
 		m.tags = tags;
@@ -514,7 +676,8 @@ resend_one(struct dlq *d, const struct shmq_msgview *v, void *arg)
 		*b++ = '\0';
 		m.keys = keys;
 	}
-	/* The user's properties and ORIGIN_MESSAGE_ID; not the retry's. */
+	/* The user's properties (and ORIGIN_MESSAGE_ID, __transactionId__);
+	 * not those that routed it here. */
 	p = v->props;
 	end = p + v->props_len;
 	while (p < end && np < sizeof(props) / sizeof(props[0])) {
@@ -530,8 +693,7 @@ resend_one(struct dlq *d, const struct shmq_msgview *v, void *arg)
 		memcpy(b, sep + 1, (size_t)(stop - sep - 1));
 		b[stop - sep - 1] = '\0';
 		b += stop - sep;
-		if (strcmp(props[np].name, SHMQ_PROP_RETRY_TOPIC) != 0 &&
-		    strcmp(props[np].name, SHMQ_PROP_RETRY_DUE_MS) != 0)
+		if (!in_list(d->k->drop, props[np].name))
 			np++;
 		p = stop + 1;
 	}
@@ -542,71 +704,379 @@ resend_one(struct dlq *d, const struct shmq_msgview *v, void *arg)
 	err = shmq_producer_send(r->p, &m, NULL);
 	free(buf);
 	if (err < 0)
-		return cli_err(err, "resend %s to topic \"%s\"", v->msg_id,
-		    topic);
-	/* The marker: this dead letter is settled. */
-	mark.name = SHMQ_PROP_RESENT_ID;
-	mark.value = v->msg_id;
+		return cli_err(err, "resend %s %s to topic \"%s\"", d->k->what,
+		    name, topic);
+	/* The marker: this record (and its transaction) is settled. */
+	mark[0].name = SHMQ_PROP_RESENT_ID;
+	mark[0].value = v->msg_id;
+	mark[1].name = SHMQ_PROP_TXN_ID;
+	mark[1].value = name;
 	shmq_msg_init(&m);
 	m.topic = d->topic;
 	m.tags = SHMQ_DLQ_RESENT_TAG;
-	m.props = &mark;
-	m.nprops = 1;
+	m.props = mark;
+	m.nprops = d->k->by_txn ? 2 : 1;
 	if ((err = shmq_producer_send(r->p, &m, NULL)) < 0)
-		return cli_err(err, "mark %s resent", v->msg_id);
-	fprintf(stderr, "shmq-admin: resent %s to topic \"%s\"\n",
-	    v->msg_id, topic);
+		return cli_err(err, "mark %s resent", name);
+	fprintf(stderr, "shmq-admin: resent %s %s to topic \"%s\"\n",
+	    d->k->what, name, topic);
 	r->n++;
-	return 0;
+	return idset_add(&d->done, name, strlen(name));
+}
+
+/*
+ * Resend record ID of D (NULL: every one not resent yet) after
+ * rtopic_open returned RC; NONE says why there is nothing to resend when
+ * the topic does not exist.  Closes D.
+ */
+static int
+resend(struct rtopic *d, int rc, const char *id, const char *none)
+{
+	struct resend r;
+	int err;
+
+	memset(&r, 0, sizeof(r));
+	r.id = id;
+	if (rc < 0 && id != NULL) {
+		cli_warnx("%s", none);
+		rc = CLI_EXIT_FAIL;
+	} else if (rc < 0) {
+		fprintf(stderr, "shmq-admin: resent 0 %ss\n", d->k->unit);
+		rc = 0;
+	} else if (rc == 0 && id != NULL && idset_has(&d->done, id)) {
+		cli_warnx("%s %s: already resent", d->k->what, id);
+		rc = CLI_EXIT_FAIL;
+	} else if (rc == 0) {
+		if ((err = shmq_producer_open(&r.p, d->bus, "shmq-admin")) < 0)
+			rc = cli_err(err, "producer");
+		else {
+			rc = rtopic_scan(d, resend_one, &r);
+			shmq_producer_close(r.p);
+		}
+		if (rc == 0 && id != NULL && r.n == 0) {
+			cli_warnx("%s %s: not in topic \"%s\"", d->k->what, id,
+			    d->topic);
+			rc = CLI_EXIT_FAIL;
+		}
+		if (rc == 0 && id == NULL)
+			fprintf(stderr, "shmq-admin: resent %d %s%s\n", r.n,
+			    d->k->unit, r.n == 1 ? "" : "s");
+	}
+	rtopic_close(d);
+	return rc;
 }
 
 static int
 dlq_resend(struct shmq_bus *bus, const char *group, const char *id)
 {
-	struct resend r;
-	struct dlq d;
+	struct rtopic d;
+	char none[256];
+
+	snprintf(none, sizeof(none), "group \"%s\": no dead letters (no "
+	    "topic \"%s%s\")", group, DLQ_PREFIX, group);
+	return resend(&d, dlq_open(&d, bus, group), id, none);
+}
+
+/* ------------------------------------------------------------------ */
+/* txn                                                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Pending transactions are the half messages that no decision names.
+ * %HALFOP% holds one record per decision (commit, rollback, given up)
+ * with the transaction's id in __transactionId__; %HALF% holds the first
+ * half message of each transaction (its id is the transaction's) and
+ * shmqd's copies, one per check-back (with the transaction's id and the
+ * checks so far).  Decisions are read first, so a transaction decided
+ * between the two reads may show as pending, never one undecided as
+ * decided.
+ */
+struct half {
+	char		txn_id[SHMQ_MSGID_LEN + 1];
+	char		last_id[SHMQ_MSGID_LEN + 1];	/* newest record */
+	uint64_t	first_ms;			/* oldest record */
+	uint64_t	queue_off;
+};
+
+struct halves {
+	struct idset	 decided;
+	struct half	*v;
+	size_t		 n;
+	size_t		 cap;
+};
+
+static int
+add_decision(void *arg, const struct shmq_msgview *v)
+{
+	struct halves *h = arg;
+	const char *id;
+	size_t len;
+
+	if ((id = shmq_msgview_prop(v, SHMQ_PROP_TXN_ID, &len)) == NULL)
+		return 0;
+	return idset_add(&h->decided, id, len);
+}
+
+static int
+add_half(void *arg, const struct shmq_msgview *v)
+{
+	struct halves *h = arg;
+	struct half *x;
+	const char *id;
+	size_t len;
+
+	/* A copy names its transaction; a first half is it. */
+	if ((id = shmq_msgview_prop(v, SHMQ_PROP_TXN_ID, &len)) == NULL) {
+		id = v->msg_id;
+		len = strlen(id);
+	}
+	if (len != SHMQ_MSGID_LEN)
+		return 0;
+	if (grow(&h->v, h->n, &h->cap, sizeof(*h->v)) != 0)
+		return CLI_EXIT_FAIL;
+	x = &h->v[h->n];
+	memcpy(x->txn_id, id, len);
+	x->txn_id[len] = '\0';
+	if (idset_has(&h->decided, x->txn_id))
+		return 0;
+	strlcpy(x->last_id, v->msg_id, sizeof(x->last_id));
+	x->first_ms = v->store_ns / 1000000;
+	x->queue_off = v->queue_off;
+	h->n++;
+	return 0;
+}
+
+static int
+half_cmp(const void *a, const void *b)
+{
+	const struct half *x = a, *y = b;
+	int c = strcmp(x->txn_id, y->txn_id);
+
+	if (c != 0)
+		return c;
+	return x->queue_off < y->queue_off ? -1 : x->queue_off > y->queue_off;
+}
+
+static int
+half_time_cmp(const void *a, const void *b)
+{
+	const struct half *x = a, *y = b;
+
+	if (x->first_ms != y->first_ms)
+		return x->first_ms < y->first_ms ? -1 : 1;
+	return strcmp(x->txn_id, y->txn_id);
+}
+
+/* Read topic TOPIC with CB if it exists: 0 or CLI_EXIT_FAIL printed. */
+static int
+read_all(struct shmq_bus *bus, const char *topic,
+    int (*cb)(void *, const struct shmq_msgview *), void *arg)
+{
+	int rc = shmq_query_time(bus, topic, 0, UINT64_MAX, cb, arg);
+
+	if (rc == SHMQ_ENOTOPIC)
+		return 0;
+	if (rc < 0)
+		return cli_err(rc, "topic \"%s\"", topic);
+	return rc;
+}
+
+/* The undecided transactions, one each (its newest record, since its
+ * oldest), oldest first. */
+static int
+halves_read(struct shmq_bus *bus, struct halves *h)
+{
+	size_t i, j, n;
+	uint64_t first;
+	int rc;
+
+	if ((rc = read_all(bus, SHMQ_HALF_OP_TOPIC, add_decision, h)) != 0)
+		return rc;
+	idset_sort(&h->decided);
+	if ((rc = read_all(bus, SHMQ_HALF_TOPIC, add_half, h)) != 0)
+		return rc;
+	if (h->n > 1)
+		qsort(h->v, h->n, sizeof(*h->v), half_cmp);
+	for (i = n = 0; i < h->n; i = j) {
+		first = h->v[i].first_ms;
+		for (j = i + 1; j < h->n &&
+		    strcmp(h->v[j].txn_id, h->v[i].txn_id) == 0; j++)
+			if (h->v[j].first_ms < first)
+				first = h->v[j].first_ms;
+		h->v[n] = h->v[j - 1];
+		h->v[n++].first_ms = first;
+	}
+	h->n = n;
+	if (h->n > 1)
+		qsort(h->v, h->n, sizeof(*h->v), half_time_cmp);
+	return 0;
+}
+
+/* Decimal property NAME of V; 0 if missing or not a number. */
+static unsigned long long
+prop_num(const struct shmq_msgview *v, const char *name)
+{
+	const char *s;
+	char buf[21];
+	size_t len;
+
+	if ((s = shmq_msgview_prop(v, name, &len)) == NULL || len == 0 ||
+	    len >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return strspn(buf, "0123456789") == len ? strtoull(buf, NULL, 10) : 0;
+}
+
+static void
+txn_header(void)
+{
+	printf("%-32s  %s  %s  %s  %s  %s\n", "TXN-ID", "TOPIC", "GROUP",
+	    "CHECKS", "STORED", "BYTES");
+}
+
+/* Transaction TXN_ID as its record V says, stored at STORE_MS. */
+static void
+txn_row(struct list_out *o, const struct shmq_msgview *v, const char *txn_id,
+    uint64_t store_ms)
+{
+	const char *t, *g;
+	size_t tl = 0, gl = 0;
+	char when[64];
+
+	t = shmq_msgview_prop(v, TXN_REAL_TOPIC, &tl);
+	g = shmq_msgview_prop(v, SHMQ_PROP_PGROUP, &gl);
+	cli_format_time_ms(when, sizeof(when), store_ms);
+	if (o->json) {
+		printf("%s{\"txn_id\":\"%s\",\"id\":\"%s\",\"topic\":",
+		    o->n > 0 ? "," : "", txn_id, v->msg_id);
+		print_field(t, tl, 1);
+		printf(",\"group\":");
+		print_field(g, gl, 1);
+		printf(",\"checks\":%llu,\"stored\":\"%s\",\"store_ms\":%llu,"
+		    "\"tags\":", prop_num(v, SHMQ_PROP_TXN_CHECKS), when,
+		    (unsigned long long)store_ms);
+		print_field(v->tags, v->tags_len, 1);
+		printf(",\"keys\":");
+		print_field(v->keys, v->keys_len, 1);
+		printf(",\"body_bytes\":%zu}", v->body_len);
+	} else {
+		printf("%s  ", txn_id);
+		print_field(t, tl, 0);
+		printf("  ");
+		print_field(g, gl, 0);
+		printf("  %llu  %s  %zu\n", prop_num(v, SHMQ_PROP_TXN_CHECKS),
+		    when, v->body_len);
+	}
+	o->n++;
+}
+
+static int
+given_up_one(struct rtopic *d, const struct shmq_msgview *v, void *arg)
+{
+	char name[SHMQ_MSGID_LEN + 1];
+
+	if (is_marker(v) || !rec_name(d, v, name) ||
+	    idset_has(&d->done, name))
+		return 0;
+	txn_row(arg, v, name, v->store_ns / 1000000);
+	/* A transaction given up twice is listed once. */
+	return idset_add(&d->done, name, strlen(name));
+}
+
+static int
+txn_list(struct shmq_bus *bus, int json)
+{
+	struct list_out o = { json, 0 };
+	struct shmq_msgview v;
+	struct halves h;
+	struct rtopic d;
+	size_t i;
 	int rc, err;
 
-	memset(&r, 0, sizeof(r));
-	r.id = id;
-	rc = dlq_open(&d, bus, group);
-	if (rc < 0) {
-		dlq_close(&d);
-		if (id != NULL) {
-			cli_warnx("group \"%s\": no dead letters (no topic "
-			    "\"%s%s\")", group, DLQ_PREFIX, group);
-			return CLI_EXIT_FAIL;
+	memset(&h, 0, sizeof(h));
+	memset(&d, 0, sizeof(d));
+	d.k = &txn_kind;
+	if ((rc = halves_read(bus, &h)) != 0)
+		goto out;
+	if (json)
+		printf("{\"pending\":[");
+	else {
+		printf("PENDING (undecided half messages)\n");
+		txn_header();
+	}
+	for (i = 0; i < h.n; i++) {
+		/* Reclaimed since it was read: its transaction went too. */
+		if ((err = shmq_query_id(bus, h.v[i].last_id, &v)) ==
+		    SHMQ_ERECLAIMED)
+			continue;
+		if (err < 0) {
+			rc = cli_err(err, "transaction %s", h.v[i].txn_id);
+			continue;
 		}
-		fprintf(stderr, "shmq-admin: resent 0 messages\n");
-		return 0;
+		txn_row(&o, &v, h.v[i].txn_id, h.v[i].first_ms);
 	}
-	if (rc > 0) {
-		dlq_close(&d);
-		return rc;
-	}
-	if (id != NULL && was_resent(&d, id)) {
-		dlq_close(&d);
-		cli_warnx("dead letter %s: already resent", id);
-		return CLI_EXIT_FAIL;
-	}
-	if ((err = shmq_producer_open(&r.p, bus, "shmq-admin")) < 0) {
-		dlq_close(&d);
+	if (json)
+		printf("],\"given_up\":[");
+	else
+		printf("%s\nGIVEN UP (in %s, not resent)\n", o.n == 0 ?
+		    "(none)\n" : "", SHMQ_TXN_DISCARD_TOPIC);
+	o.n = 0;
+	if (!json)
+		txn_header();
+	err = rtopic_open(&d, bus, SHMQ_TXN_DISCARD_TOPIC);
+	if (err == 0)
+		err = rtopic_scan(&d, given_up_one, &o);
+	if (err > 0)
+		rc = err;
+	if (json)
+		printf("]}\n");
+	else if (o.n == 0)
+		printf("(none)\n");
+out:
+	rtopic_close(&d);
+	free(h.decided.id);
+	free(h.v);
+	return rc;
+}
+
+/* Decide pending transaction ID with STATE (SHMQ_TXN_COMMIT, _ROLLBACK). */
+static int
+txn_decide(struct shmq_bus *bus, const char *id, int state)
+{
+	struct shmq_producer *p;
+	int err;
+
+	if ((err = shmq_producer_open(&p, bus, "shmq-admin")) < 0)
 		return cli_err(err, "producer");
-	}
-	rc = dlq_scan(&d, resend_one, &r);
-	shmq_producer_close(r.p);
-	dlq_close(&d);
-	if (rc != 0)
-		return rc;
-	if (id != NULL && r.n == 0) {
-		cli_warnx("dead letter %s: not in topic \"%s%s\"", id,
-		    DLQ_PREFIX, group);
+	err = shmq_txn_end(p, id, state);
+	shmq_producer_close(p);
+	/* The library's detail names the id, quoted or not. */
+	if (err < 0 && strstr(shmq_errmsg(), id) != NULL)
+		return cli_err(err, "%s", id);
+	if (err < 0)
+		return cli_err(err, "transaction %s", id);
+	if (err == 1) {
+		cli_warnx("transaction %s: decided before, or given up (see "
+		    "shmq-admin txn list; resend a given-up one with txn "
+		    "resend)", id);
 		return CLI_EXIT_FAIL;
 	}
-	if (id == NULL)
-		fprintf(stderr, "shmq-admin: resent %d message%s\n", r.n,
-		    r.n == 1 ? "" : "s");
+	fprintf(stderr, "shmq-admin: transaction %s %s\n", id,
+	    state == SHMQ_TXN_COMMIT ? "committed" : "rolled back");
 	return 0;
+}
+
+static int
+txn_resend(struct shmq_bus *bus, const char *id)
+{
+	struct rtopic d;
+
+	memset(&d, 0, sizeof(d));
+	d.k = &txn_kind;
+	return resend(&d, rtopic_open(&d, bus, SHMQ_TXN_DISCARD_TOPIC), id,
+	    "no transaction was given up (no topic \"" SHMQ_TXN_DISCARD_TOPIC
+	    "\")");
 }
 
 /* ------------------------------------------------------------------ */
@@ -899,6 +1369,19 @@ main(int argc, char **argv)
 		    topic || to)
 			return cli_usage_error(&cli, "usage: dlq resend GROUP "
 			    "(--id ID | --all)");
+	} else if (CMD("txn", "list")) {
+		if (nwords != 2 || queues || topic || to || id || all)
+			return cli_usage_error(&cli, "txn list takes --json "
+			    "only");
+	} else if (CMD("txn", "commit") || CMD("txn", "rollback")) {
+		if (nwords != 3 || json || queues || topic || to || id || all)
+			return cli_usage_error(&cli, "usage: txn %s TXN-ID",
+			    words[1]);
+	} else if (CMD("txn", "resend")) {
+		if (nwords != (all ? 2 : 3) || json || queues || topic || to ||
+		    id)
+			return cli_usage_error(&cli, "usage: txn resend "
+			    "(TXN-ID | --all)");
 	} else
 		return cli_usage_error(&cli, "unknown command \"%s %s\"",
 		    words[0], words[1]);
@@ -950,8 +1433,16 @@ main(int argc, char **argv)
 		rc = query_time(bus, topic, from_ms, to_ms, (uint64_t)max, json);
 	else if (CMD("dlq", "list"))
 		rc = dlq_list(bus, words[2], json);
-	else
+	else if (CMD("dlq", "resend"))
 		rc = dlq_resend(bus, words[2], id);
+	else if (CMD("txn", "list"))
+		rc = txn_list(bus, json);
+	else if (CMD("txn", "commit"))
+		rc = txn_decide(bus, words[2], SHMQ_TXN_COMMIT);
+	else if (CMD("txn", "rollback"))
+		rc = txn_decide(bus, words[2], SHMQ_TXN_ROLLBACK);
+	else
+		rc = txn_resend(bus, all ? NULL : words[2]);
 #undef CMD
 	if (rc == 0 && cli_flush(stdout, "stdout") < 0)
 		rc = CLI_EXIT_FAIL;

@@ -11,17 +11,30 @@
  * one line per message on stderr with -v, one JSON object per message on
  * stdout with --json.  Exit 0 when every message was sent, 1 when one could
  * not be (nothing after it is sent) or on interruption, 2 on bad usage.
+ *
+ * Transactions (--txn STATE, --txn-exec CMD): each message is sent with
+ * shmq_producer_send_txn in the producer group of -g.  The local
+ * transaction is STATE itself, or CMD run through /bin/sh once per message
+ * with the body on its standard input and SHMQ_TXN_ID, SHMQ_TOPIC in its
+ * environment: exit 0 commits, exit 1 rolls back, anything else (another
+ * status, a signal, a command that cannot start) leaves the transaction
+ * unknown, for shmqd to check back with the group's producers later.
+ * CMD's standard output goes to our standard error, so that --json stays
+ * one object per line.  The outcome is a sent message's result: shown
+ * with -v and --json, counted in the summary; a rollback is no failure.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "cli.h"
 
@@ -30,7 +43,9 @@ enum {
 	OPT_SHARD,
 	OPT_QUEUE,
 	OPT_CREATE_QUEUES,
-	OPT_JSON
+	OPT_JSON,
+	OPT_TXN,
+	OPT_TXN_EXEC
 };
 
 static const struct option longopts[] = {
@@ -48,6 +63,9 @@ static const struct option longopts[] = {
 	{ "create-queues",	required_argument,	NULL,
 	    OPT_CREATE_QUEUES },
 	{ "json",		no_argument,		NULL,	OPT_JSON },
+	{ "group",		required_argument,	NULL,	'g' },
+	{ "txn",		required_argument,	NULL,	OPT_TXN },
+	{ "txn-exec",		required_argument,	NULL,	OPT_TXN_EXEC },
 	{ "quiet",		no_argument,		NULL,	'q' },
 	{ "verbose",		no_argument,		NULL,	'v' },
 	{ NULL,			0,			NULL,	0 }
@@ -68,7 +86,14 @@ struct send {
 	int			 quiet;
 	int			 verbose;
 	unsigned long long	 sent;
+	int			 txn;		/* --txn or --txn-exec given */
+	int			 txn_state;	/* --txn's SHMQ_TXN_* */
+	const char		*txn_exec;	/* --txn-exec CMD, or NULL */
+	unsigned long long	 outcome[3];	/* by SHMQ_TXN_* */
 };
+
+static const char *const outcome_names[] = { "commit", "rollback",
+    "unknown" };
 
 static void
 usage(FILE *f)
@@ -92,8 +117,15 @@ usage(FILE *f)
 "  -c, --count N       send each message N times (default 1)\n"
 "      --create-queues N\n"
 "                      create TOPIC with N queues if it does not exist\n"
+"  -g, --group GROUP   the producer group (default DEFAULT)\n"
+"      --txn STATE     send transactional messages, ending each with STATE:\n"
+"                      commit, rollback or unknown (shmqd checks it back)\n"
+"      --txn-exec CMD  send transactional messages, running CMD through\n"
+"                      /bin/sh for each (body on its stdin, $SHMQ_TXN_ID):\n"
+"                      exit 0 commits, 1 rolls back, else unknown\n"
 "      --json          print one JSON object per message sent on stdout\n"
-"                      (topic, msg_id, queue, queue_off, log_off)\n"
+"                      (topic, msg_id, queue, queue_off, log_off; with\n"
+"                      transactions also txn_id, state, decided_before)\n"
 "  -v, --verbose       print the id, queue and offset of each message\n"
 "  -q, --quiet         do not print the summary\n"
 CLI_USAGE_COMMON
@@ -101,11 +133,120 @@ CLI_USAGE_COMMON
 "Exit status: 0 all sent, 1 failed or interrupted, 2 bad usage.\n");
 }
 
+/* Write all of P[0..N) to FD; stops early when the reader goes away. */
+static void
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) < 0) {
+			if (errno == EINTR && !cli_interrupted())
+				continue;
+			return;	/* EPIPE: the command does not read it */
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/*
+ * The local transaction of --txn-exec: run CMD with M's body on its
+ * standard input and its standard output on our standard error.  The
+ * transaction's answer is CMD's: exit 0 COMMIT, 1 ROLLBACK, anything else
+ * UNKNOWN.
+ */
+static int
+txn_run(const char *cmd, const struct shmq_msg *m, const char *txn_id)
+{
+	struct sigaction sa;
+	int fds[2], st;
+	pid_t pid;
+
+	/* Set here, not in the child: the environment of a forked child of
+	 * a process that may have threads is not to be touched. */
+	if (setenv("SHMQ_TXN_ID", txn_id, 1) < 0 ||
+	    setenv("SHMQ_TOPIC", m->topic, 1) < 0 ||
+	    pipe2(fds, O_CLOEXEC) < 0) {
+		cli_syserr("--txn-exec");
+		return SHMQ_TXN_UNKNOWN;
+	}
+	if ((pid = fork()) < 0) {
+		cli_syserr("--txn-exec: fork");
+		close(fds[0]);
+		close(fds[1]);
+		return SHMQ_TXN_UNKNOWN;
+	}
+	if (pid == 0) {
+		/* cli_init ignores SIGPIPE, which exec would keep. */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		sigaction(SIGPIPE, &sa, NULL);
+		if (dup2(fds[0], STDIN_FILENO) < 0 ||
+		    dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[0]);
+	write_all(fds[1], m->body, m->body_len);
+	close(fds[1]);
+	/* Waited for even when interrupted: its answer decides. */
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			cli_syserr("--txn-exec: wait");
+			return SHMQ_TXN_UNKNOWN;
+		}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return SHMQ_TXN_COMMIT;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
+		return SHMQ_TXN_ROLLBACK;
+	return SHMQ_TXN_UNKNOWN;
+}
+
+static int
+txn_local(void *arg, const struct shmq_msg *m, const char *txn_id)
+{
+	const struct send *s = arg;
+
+	if (s->txn_exec != NULL)
+		return txn_run(s->txn_exec, m, txn_id);
+	return s->txn_state;
+}
+
+/* Send the message once; fill *RES (its msg_id "" when it is not in its
+ * topic now), *TR for a transaction.  0 or CLI_EXIT_FAIL, printed. */
+static int
+send_one(struct send *s, struct shmq_send_result *res,
+    struct shmq_txn_result *tr)
+{
+	int rc;
+
+	if (!s->txn) {
+		if ((rc = shmq_producer_send(s->prod, &s->msg, res)) < 0)
+			return cli_err(rc, "topic \"%s\"", s->topic);
+		return 0;
+	}
+	rc = shmq_producer_send_txn(s->prod, &s->msg, txn_local, s, tr);
+	if (rc < 0 && tr->txn_id[0] != '\0')
+		return cli_err(rc, "topic \"%s\": transaction %s (%s, not "
+		    "recorded: shmqd will check it back)", s->topic,
+		    tr->txn_id, outcome_names[tr->state]);
+	if (rc < 0)
+		return cli_err(rc, "topic \"%s\"", s->topic);
+	s->outcome[tr->state]++;
+	*res = tr->send;
+	if (tr->state != SHMQ_TXN_COMMIT || tr->decided_before)
+		res->msg_id[0] = '\0';
+	return 0;
+}
+
 /* Send BODY count times; 0, or CLI_EXIT_FAIL with the error printed. */
 static int
 send_body(struct send *s, const void *body, size_t len)
 {
 	struct shmq_send_result res;
+	struct shmq_txn_result tr;
 	long long i;
 	int rc;
 
@@ -114,24 +255,38 @@ send_body(struct send *s, const void *body, size_t len)
 	for (i = 0; i < s->count; i++) {
 		if (cli_interrupted())
 			return CLI_EXIT_FAIL;
-		rc = shmq_producer_send(s->prod, &s->msg, &res);
-		if (rc < 0)
-			return cli_err(rc, "topic \"%s\"", s->topic);
+		if ((rc = send_one(s, &res, &tr)) != 0)
+			return rc;
 		s->sent++;
 		if (s->json) {
 			printf("{\"topic\":");
 			cli_json_cstr(stdout, s->topic);
-			printf(",\"msg_id\":\"%s\",\"queue\":%d,"
-			    "\"queue_off\":%llu,\"log_off\":%llu}\n",
-			    res.msg_id, res.queue,
-			    (unsigned long long)res.queue_off,
-			    (unsigned long long)res.log_off);
+			if (s->txn)
+				printf(",\"txn_id\":\"%s\",\"state\":\"%s\","
+				    "\"decided_before\":%s", tr.txn_id,
+				    outcome_names[tr.state],
+				    tr.decided_before ? "true" : "false");
+			if (res.msg_id[0] != '\0')
+				printf(",\"msg_id\":\"%s\",\"queue\":%d,"
+				    "\"queue_off\":%llu,\"log_off\":%llu}\n",
+				    res.msg_id, res.queue,
+				    (unsigned long long)res.queue_off,
+				    (unsigned long long)res.log_off);
+			else
+				printf(",\"msg_id\":null}\n");
 			if (ferror(stdout)) {
 				cli_syserr("stdout");
 				return CLI_EXIT_FAIL;
 			}
 		}
-		if (s->verbose)
+		if (!s->verbose)
+			continue;
+		if (s->txn)
+			fprintf(stderr, "transaction %s: %s%s%s", tr.txn_id,
+			    outcome_names[tr.state], tr.decided_before ?
+			    " (decided before by a check-back)" : "",
+			    res.msg_id[0] != '\0' ? ": " : "\n");
+		if (res.msg_id[0] != '\0')
 			fprintf(stderr, "%s queue %d offset %llu\n",
 			    res.msg_id, res.queue,
 			    (unsigned long long)res.queue_off);
@@ -261,6 +416,7 @@ main(int argc, char **argv)
 	static struct source *srcs;
 	struct source *ns;
 	size_t nprops = 0, nsrcs = 0, i;
+	const char *group = NULL;
 	long long v;
 	unsigned create_queues = 0;
 	int ch, rc = CLI_EXIT_OK, have_queue = 0;
@@ -271,7 +427,7 @@ main(int argc, char **argv)
 	s.count = 1;
 
 	while ((ch = cli_getopt(&cli, argc, argv,
-	    CLI_SHORTOPTS "t:m:f:k:p:c:qv", longopts)) != -1) {
+	    CLI_SHORTOPTS "t:m:f:k:p:c:g:qv", longopts)) != -1) {
 		switch (ch) {
 		case 't':
 			s.topic = optarg;
@@ -320,6 +476,23 @@ main(int argc, char **argv)
 		case OPT_JSON:
 			s.json = 1;
 			break;
+		case 'g':
+			group = optarg;
+			break;
+		case OPT_TXN:
+			for (i = 0; i < 3; i++)
+				if (strcmp(optarg, outcome_names[i]) == 0)
+					break;
+			if (i == 3)
+				return cli_usage_error(&cli, "--txn \"%s\": "
+				    "expected commit, rollback or unknown",
+				    optarg);
+			s.txn_state = (int)i;
+			s.txn = 1;
+			break;
+		case OPT_TXN_EXEC:
+			s.txn_exec = optarg;
+			break;
 		case 'q':
 			s.quiet = 1;
 			break;
@@ -335,7 +508,13 @@ main(int argc, char **argv)
 	if (have_queue && s.msg.shard_key != NULL)
 		return cli_usage_error(&cli,
 		    "--queue and --shard choose the queue both: give one");
-	if (cli_check_name("topic", s.topic) != 0)
+	if (s.txn && s.txn_exec != NULL)
+		return cli_usage_error(&cli, "--txn and --txn-exec both decide "
+		    "the transactions: give one");
+	if (s.txn_exec != NULL)
+		s.txn = 1;
+	if (cli_check_name("topic", s.topic) != 0 || (group != NULL &&
+	    cli_check_name("group", group) != 0))
 		return CLI_EXIT_FAIL;
 	s.msg.topic = s.topic;
 	s.msg.props = props;
@@ -352,7 +531,7 @@ main(int argc, char **argv)
 	if (create_queues > 0 &&
 	    (rc = cli_topic_create(bus, s.topic, create_queues)) != 0)
 		goto out;
-	rc = shmq_producer_open(&s.prod, bus, NULL);
+	rc = shmq_producer_open(&s.prod, bus, group);
 	if (rc < 0) {
 		rc = cli_err(rc, "producer on bus \"%s\"", cli_bus_name(&cli));
 		goto out;
@@ -374,10 +553,17 @@ main(int argc, char **argv)
 		rc = CLI_EXIT_FAIL;
 	}
 	if (!s.quiet || rc != 0)
-		fprintf(stderr, "%s%llu message%s to %s\n",
+		fprintf(stderr, "%s%llu %smessage%s to %s",
 		    cli_interrupted() ? "interrupted: sent " :
 		    rc != 0 ? "sent only " : "sent ", s.sent,
-		    s.sent == 1 ? "" : "s", s.topic);
+		    s.txn ? "transactional " : "", s.sent == 1 ? "" : "s",
+		    s.topic);
+	if ((!s.quiet || rc != 0) && s.txn)
+		fprintf(stderr, ": %llu committed, %llu rolled back, %llu "
+		    "unknown", s.outcome[SHMQ_TXN_COMMIT],
+		    s.outcome[SHMQ_TXN_ROLLBACK], s.outcome[SHMQ_TXN_UNKNOWN]);
+	if (!s.quiet || rc != 0)
+		fputc('\n', stderr);
 	shmq_producer_close(s.prod);
 out:
 	shmq_bus_close(bus);

@@ -1,10 +1,11 @@
 /*
  * shmq-stat - show what a bus holds and who uses it: the store and control
- * region, every topic and queue (offsets, messages, rates with --watch),
- * every client (pid, role, alive, counters), the daemon (shmqd: flushes,
- * sync-flush group commits, what its reaper reclaimed, delayed messages
- * delivered) and every consumer group (members, owners, committed offsets
- * and lag, retries, dead letters).
+ * region, transactions pending and given up, every topic (permissions) and
+ * queue (offsets, messages, rates with --watch), every client (pid, role,
+ * alive, counters), the daemon (shmqd: flushes, sync-flush group commits,
+ * what its reaper reclaimed, delayed messages delivered) and every
+ * consumer group (members, owners, committed offsets and lag, retries,
+ * dead letters).
  *
  * It opens the bus without creating it (a typo in -b must not make a new
  * bus) and registers no client; while it runs it holds the bus open like
@@ -52,7 +53,16 @@ struct sample {
 	char			*fed_text;	/* FEDERATION, LINKS, ROUTES */
 	char			*fed_json;	/* its value (statfed.c) */
 	uint64_t		 mono_ns;	/* when it was taken */
+	unsigned		*perms;		/* per queue: its topic's
+						   SHMQ_PERM_*, PERM_GONE */
+	int			 txn_topics;	/* %HALF% or %TRANS_CHECK_MAX%
+						   exists */
+	uint64_t		 txn_given_up;	/* in %TRANS_CHECK_MAX% */
+	uint64_t		 txn_resent;	/* its resend markers */
 };
+
+/* A topic deleted between its queues' listing and its settings' read. */
+#define PERM_GONE	(~0u)
 
 /* The group arrays are valid during the callback only: the sections are
  * printed into these streams there. */
@@ -169,11 +179,12 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: shmq-stat [-t TOPIC] [--json] [-w SECONDS] [-b BUS] [--home DIR]\n"
-"Show a bus: its store and control region, its topics and queues (offsets,\n"
-"message counts), its clients (pid, role, alive, messages sent and\n"
-"received), its daemon (shmqd: flushes, sync-flush group commits, what\n"
-"it reaped, delayed messages delivered) and its consumer groups (members,\n"
-"queue owners, committed offsets and lag, retries pending, dead letters).\n"
+"Show a bus: its store and control region, its transactions (pending, given\n"
+"up), its topics (permissions) and queues (offsets, message counts), its\n"
+"clients (pid, role, alive, messages sent and received), its daemon (shmqd:\n"
+"flushes, sync-flush group commits, what it reaped, delayed messages\n"
+"delivered) and its consumer groups (members, queue owners, committed\n"
+"offsets and lag, retries pending, dead letters).\n"
 "The bus is never created.\n"
 "\n"
 "  -t, --topic TOPIC   show only TOPIC's queues\n"
@@ -202,6 +213,69 @@ add_queue(void *arg, const struct shmq_queue_info *qi)
 	}
 	s->queues[s->nqueues++] = *qi;
 	return 0;
+}
+
+/* Each queue's topic permissions (read once per topic). */
+static int
+add_perms(struct shmq_bus *bus, struct sample *s)
+{
+	struct shmq_topic_conf tc;
+	size_t i;
+
+	free(s->perms);
+	if ((s->perms = calloc(s->nqueues + 1, sizeof(*s->perms))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < s->nqueues; i++) {
+		if (i > 0 && strcmp(s->queues[i].topic,
+		    s->queues[i - 1].topic) == 0)
+			s->perms[i] = s->perms[i - 1];
+		else
+			s->perms[i] = shmq_topic_conf_get(bus,
+			    s->queues[i].topic, &tc) < 0 ? PERM_GONE : tc.perm;
+	}
+	return 0;
+}
+
+static const char *
+perm_str(unsigned perm)
+{
+	return perm == PERM_GONE ? "-" : cli_perm_name(perm);
+}
+
+/* Given-up transactions and resend markers (shmq-admin txn resend). */
+static int
+count_given_up(void *arg, const struct shmq_msgview *v)
+{
+	struct sample *s = arg;
+
+	if (v->tags_len == strlen(SHMQ_DLQ_RESENT_TAG) &&
+	    memcmp(v->tags, SHMQ_DLQ_RESENT_TAG, v->tags_len) == 0 &&
+	    shmq_msgview_prop(v, SHMQ_PROP_RESENT_ID, NULL) != NULL)
+		s->txn_resent++;
+	else
+		s->txn_given_up++;
+	return 0;
+}
+
+/*
+ * What the transaction topics hold: read from the store (no client), as
+ * the DLQ counts are; %TRANS_CHECK_MAX% holds only what shmqd gave up, so
+ * it stays small.  A damaged record is left out of the counts rather than
+ * failing the whole view.  0 or a negative code.
+ */
+static int
+add_txn(struct shmq_bus *bus, struct sample *s)
+{
+	int rc;
+
+	s->txn_given_up = s->txn_resent = 0;
+	s->txn_topics = shmq_topic_queues(bus, SHMQ_HALF_TOPIC) > 0;
+	rc = shmq_query_time(bus, SHMQ_TXN_DISCARD_TOPIC, 0, UINT64_MAX,
+	    count_given_up, s);
+	if (rc == SHMQ_ENOTOPIC)
+		return 0;
+	s->txn_topics = 1;
+	return rc == SHMQ_ECORRUPT ? 0 : rc;
 }
 
 static int
@@ -248,6 +322,10 @@ take_sample(struct shmq_bus *bus, const char *topic, struct sample *s)
 		return cli_syserr("queues");
 	if (rc < 0)
 		return cli_err(rc, "queues of bus \"%s\"", shmq_bus_name(bus));
+	if (add_perms(bus, s) < 0)
+		return cli_syserr("queues");
+	if ((rc = add_txn(bus, s)) < 0)
+		return cli_err(rc, "topic \"%s\"", SHMQ_TXN_DISCARD_TOPIC);
 	rc = shmq_client_foreach(bus, add_client, s);
 	if (rc == -ENOMEM)
 		return cli_syserr("clients");
@@ -528,15 +606,28 @@ print_text(const struct sample *s, const struct sample *prev)
 	printf("live clients:    %u\n", b->clients_live);
 	printf("holes:           %llu\n", (unsigned long long)b->holes);
 	printf("recoveries:      %llu\n", (unsigned long long)b->recoveries);
+	if (s->txn_topics) {
+		printf("transactions:    ");
+		if (b->daemon_pid != 0)
+			printf("%llu pending", (unsigned long long)
+			    b->daemon_txn_pending);
+		else
+			printf("pending unknown (no shmqd)");
+		printf(", %llu given up in %s (%llu resent)\n",
+		    (unsigned long long)s->txn_given_up,
+		    SHMQ_TXN_DISCARD_TOPIC,
+		    (unsigned long long)s->txn_resent);
+	}
 	print_daemon(b);
 
 	/* The last column is padded only when the rate column follows. */
 	if (prev != NULL)
-		printf("\n%-24s %5s %12s %12s %12s %-24s %9s\n", "TOPIC",
-		    "QUEUE", "MIN", "MAX", "MESSAGES", "LAST STORED", "MSG/S");
+		printf("\n%-24s %-4s %5s %12s %12s %12s %-24s %9s\n", "TOPIC",
+		    "PERM", "QUEUE", "MIN", "MAX", "MESSAGES", "LAST STORED",
+		    "MSG/S");
 	else
-		printf("\n%-24s %5s %12s %12s %12s %s\n", "TOPIC", "QUEUE",
-		    "MIN", "MAX", "MESSAGES", "LAST STORED");
+		printf("\n%-24s %-4s %5s %12s %12s %12s %s\n", "TOPIC",
+		    "PERM", "QUEUE", "MIN", "MAX", "MESSAGES", "LAST STORED");
 	for (i = 0; i < s->nqueues; i++) {
 		const struct shmq_queue_info *q = &s->queues[i];
 
@@ -545,9 +636,11 @@ print_text(const struct sample *s, const struct sample *prev)
 			    q->last_store_ns / 1000000);
 		else
 			strlcpy(t, "-", sizeof(t));
-		printf("%-24s %5d %12llu %12llu %12llu %-*s",
+		printf("%-24s %-4s %5d %12llu %12llu %12llu %-*s",
 		    strcmp(q->topic, last_topic) == 0 ? "" : q->topic,
-		    q->queue, (unsigned long long)q->min_off,
+		    strcmp(q->topic, last_topic) == 0 ? "" :
+		    perm_str(s->perms[i]), q->queue,
+		    (unsigned long long)q->min_off,
 		    (unsigned long long)q->max_off,
 		    (unsigned long long)q->messages, prev != NULL ? 24 : 0, t);
 		if (prev != NULL) {
@@ -614,6 +707,14 @@ print_json(const struct sample *s, const struct sample *prev)
 	    (unsigned long long)b->ctl_bytes, b->topics, b->clients_live,
 	    (unsigned long long)b->holes, (unsigned long long)b->recoveries);
 	print_daemon_json(b);
+	printf(",\"transactions\":{\"pending\":");
+	if (b->daemon_pid != 0)
+		printf("%llu", (unsigned long long)b->daemon_txn_pending);
+	else
+		printf("null");
+	printf(",\"given_up\":%llu,\"resent\":%llu}",
+	    (unsigned long long)s->txn_given_up,
+	    (unsigned long long)s->txn_resent);
 
 	/* Queues come grouped by topic (creation order): one object each. */
 	printf(",\"topics\":[");
@@ -646,7 +747,7 @@ print_json(const struct sample *s, const struct sample *prev)
 				printf(",\"rate\":%.1f", rate);
 			putchar('}');
 		}
-		printf("]}");
+		printf("],\"perm\":\"%s\"}", perm_str(s->perms[i]));
 	}
 	printf("],\"clients\":[");
 	for (i = 0; i < s->nclients; i++) {
@@ -679,6 +780,7 @@ sample_free(struct sample *s)
 	free(s->groups_json);
 	free(s->fed_text);
 	free(s->fed_json);
+	free(s->perms);
 	memset(s, 0, sizeof(*s));
 }
 
