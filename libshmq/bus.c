@@ -387,6 +387,7 @@ bus_free(struct shmq_bus *bus, int unlink_ctl)
 		close(bus->lock_fd);
 	pthread_mutex_destroy(&bus->lock);
 	shmq__maptab_free(&bus->hot, NULL, NULL);
+	shmq__maptab_free(&bus->mapped, NULL, NULL);
 	free(bus);
 }
 

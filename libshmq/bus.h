@@ -56,6 +56,7 @@ struct shmq_cq {
 	struct shmq_maptab	 files;	/* struct shmq_cq_entry * per file */
 	uint32_t		 queue;
 	int			 hot;	/* in bus->hot */
+	int			 mapped; /* in bus->mapped */
 	const struct shmq_topic	*topic;
 	/* Reclaimed index files (retention.c, under bus->lock). */
 	uint64_t		 rel_pend;	/* min_off when last noted */
@@ -116,6 +117,12 @@ struct shmq_bus {
 	 * index file the prefault thread makes ahead of need. */
 	struct shmq_maptab	 hot;
 	uint64_t		 nhot;
+
+	/* Every queue view that has mapped an index file (struct shmq_cq *;
+	 * under bus->lock), whichever array of a grown topic's view it is
+	 * in: retention.c drops their reclaimed files. */
+	struct shmq_maptab	 mapped;
+	uint64_t		 nmapped;
 
 	/* Reclaimed files this process still maps (retention.c): noted at
 	 * rel_since, blanked a grace period later. */

@@ -72,9 +72,21 @@ shmq__cq_prepare_next(struct shmq_bus *bus, struct shmq_cq *cq)
 	uint64_t idx, file = shmq__cq_locate(bus, shmq__cq_tail(cq), &idx);
 	int err;
 
+	if (ck_pr_load_32(&t->tc->flags) & SHMQ_TOPIC_F_DELETED)
+		return;		/* it makes no file (below) */
 	if (idx >= shmq__cq_file_entries(bus, file) / 2)
 		(void)shmq__cq_entry(bus, t, cq, shmq__cq_file_start(bus,
 		    file + 1), true, &err);
+}
+
+/* 0, or SHMQ_ENOTOPIC if T has been deleted. */
+static int
+not_deleted(const struct shmq_bus *bus, const struct shmq_topic *t)
+{
+	if ((ck_pr_load_32(&t->tc->flags) & SHMQ_TOPIC_F_DELETED) == 0)
+		return 0;
+	return SHMQ_ERR(SHMQ_ENOTOPIC, "topic \"%s\" on bus \"%s\": "
+	    "deleted", t->name, bus->name);
 }
 
 struct shmq_cq_entry *
@@ -114,6 +126,11 @@ shmq__cq_entry_slow(struct shmq_bus *bus, const struct shmq_topic *t,
 	base = shmq__maptab_get(&cq->files, file);
 	if (base != NULL)
 		goto out;
+	/* A deleted topic maps no new file: its directory is in the trash,
+	 * and the path may be a new topic's of the name, whose index a late
+	 * producer of the old one must not write (topicadmin.c). */
+	if ((*err = not_deleted(bus, t)) < 0)
+		goto out;
 	/* Readers create too: the claimer may have died between claiming
 	 * the first entry of a file and making it (it makes the file first,
 	 * so this only happens for a file it was making). */
@@ -124,11 +141,25 @@ shmq__cq_entry_slow(struct shmq_bus *bus, const struct shmq_topic *t,
 		SHMQ_ERR_PREFIX("topic \"%s\" queue %u", t->name, cq->queue);
 		goto out;
 	}
+	/* Again: the deletion may have come since.  A new topic of the name
+	 * makes its directories after the flag is set, so if the file just
+	 * made or opened is in one, the flag is seen now. */
+	if ((*err = not_deleted(bus, t)) < 0) {
+		shmq__file_unmap(p, bytes);
+		goto out;
+	}
 	if ((*err = shmq__maptab_set(&cq->files, file, p)) < 0) {
 		shmq__file_unmap(p, bytes);
 		goto out;
 	}
 	base = p;
+	/* Retention drops this view's reclaimed files (retention.c); a
+	 * failure is retried at the next file. */
+	if (!cq->mapped && shmq__maptab_set(&bus->mapped, bus->nmapped,
+	    cq) == 0) {
+		bus->nmapped++;
+		cq->mapped = 1;
+	}
 	if (create && !cq->hot)
 		hot_add(bus, cq);
 out:

@@ -31,6 +31,7 @@
 #include "offsets.h"
 #include "recover.h"
 #include "region.h"
+#include "retention.h"
 #include "topic.h"
 
 /* How far past a queue's tail to look for entries written out of order. */
@@ -474,5 +475,8 @@ queues:
 	 * tails they are held to are known. */
 	err = shmq__offsets_load(bus);
 	shmq__tombstones_free(bus);
+	/* What a deletion that crashed left in the trash: nobody else has
+	 * the bus, so no deletion is under way (retention.h). */
+	shmq__retain_trash(bus);
 	return err;
 }

@@ -14,6 +14,8 @@
  *     unlink the index files wholly below;
  *  4. unlink the segments, then the key index files wholly below;
  *  5. measure the store and its file system and set write_refused.
+ * Before all that, it empties the trash of deleted topics' index
+ * directories (what a deletion that crashed left there).
  * Recovery rebuilds log_min_off from the oldest segment left and min_off
  * from the oldest index file left; entries that still point below are
  * skipped by readers as reclaimed, and the next pass drops them.
@@ -404,6 +406,9 @@ shmq__retain_pass(struct shmq_bus *bus, const struct shmq__retain_conf *c,
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/commitlog", bus->path) >=
 	    sizeof(dir))
 		return SHMQ_ERR(SHMQ_EINVAL, "path too long");
+	/* 0. What a deletion that crashed left in the trash (before the
+	 * store is measured). */
+	shmq__retain_trash(bus);
 	if ((err = shmq__list_numbered(dir, &segs, &n)) < 0 ||
 	    (err = group_minima(bus, &v, &nv)) < 0)
 		goto out;
@@ -508,14 +513,36 @@ blank(void *base, uint64_t bytes)
 	    MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 }
 
-/* With DROP, blank what was noted; else note what is reclaimed now. */
+/*
+ * First queue offset of CQ whose index file is still in the store: its
+ * min_off, or, for a deleted topic (its directory went to the trash,
+ * topicadmin.c), past every file a view can have mapped: readers map up
+ * to the tail's file, writers one beyond.
+ */
+static uint64_t
+files_gone_below(struct shmq_bus *bus, const struct shmq_cq *cq)
+{
+	uint64_t idx;
+
+	if (ck_pr_load_32(&cq->topic->tc->flags) & SHMQ_TOPIC_F_DELETED)
+		return shmq__cq_file_start(bus, shmq__cq_locate(bus,
+		    shmq__cq_tail(cq), &idx) + 2);
+	return ck_pr_load_64(&cq->qc->min_off);
+}
+
+/*
+ * With DROP, blank what was noted; else note what is reclaimed now.  The
+ * index files are those of every queue view this process has mapped
+ * (bus->mapped), not only the queues of each topic's current view: a
+ * grown topic's view keeps its old arrays for the subs that point into
+ * them, each array maps its files on its own, and the view itself may lag
+ * the topic.  Bus->lock held.
+ */
 static void
 sweep(struct shmq_bus *bus, bool drop)
 {
 	const uint64_t S = bus->segment_bytes;
-	uint32_t id, n = ck_pr_load_32(&bus->ctl->ntopics), q;
-	uint64_t f, fend, idx;
-	struct shmq_topic *t;
+	uint64_t i, f, fend, idx;
 	struct shmq_cq *cq;
 	void *base;
 
@@ -527,37 +554,70 @@ sweep(struct shmq_bus *bus, bool drop)
 				blank(base, S);
 	} else
 		bus->rel_seg_pend = ck_pr_load_64(&bus->ctl->log_min_off) / S;
-	for (id = 0; id < n; id++) {
-		if ((t = shmq__maptab_get(&bus->topics, id)) == NULL)
+	for (i = 0; i < bus->nmapped; i++) {
+		if ((cq = shmq__maptab_get(&bus->mapped, i)) == NULL)
 			continue;
-		for (q = 0; q < t->queues; q++) {
-			cq = &t->cq[q];
-			if (!drop) {
-				cq->rel_pend = ck_pr_load_64(&cq->qc->min_off);
-				continue;
-			}
-			fend = shmq__cq_locate(bus, cq->rel_pend, &idx);
-			for (f = cq->rel_file; f < fend; f++)
-				if ((base = shmq__maptab_get(&cq->files, f)) !=
-				    NULL)
-					blank(base, shmq__cq_file_entries(bus,
-					    f) * sizeof(struct shmq_cq_entry));
-			if (fend > cq->rel_file)
-				cq->rel_file = fend;
+		if (!drop) {
+			cq->rel_pend = files_gone_below(bus, cq);
+			continue;
 		}
+		/* Untrusted offsets: no file lies past the table. */
+		fend = shmq__cq_locate(bus, cq->rel_pend, &idx);
+		if (fend > SHMQ_MAPTAB_MAX)
+			fend = SHMQ_MAPTAB_MAX;
+		for (f = cq->rel_file; f < fend; f++)
+			if ((base = shmq__maptab_get(&cq->files, f)) != NULL)
+				blank(base, shmq__cq_file_entries(bus, f) *
+				    sizeof(struct shmq_cq_entry));
+		if (fend > cq->rel_file)
+			cq->rel_file = fend;
 	}
+}
+
+uint64_t
+shmq__grace_env_ns(const char *var, uint64_t def_ns)
+{
+	const char *v = getenv(var), *errstr;
+	long long ms;
+
+	if (v == NULL)
+		return def_ns;
+	ms = strtonum(v, 0, 3600000, &errstr);
+	return errstr != NULL ? def_ns : (uint64_t)ms * 1000000;
 }
 
 uint64_t
 shmq__retain_grace_ns(void)
 {
-	const char *v = getenv("SHMQ_RELEASE_GRACE_MS"), *errstr;
-	long long ms;
+	return shmq__grace_env_ns("SHMQ_RELEASE_GRACE_MS",
+	    SHMQ_RELEASE_GRACE_NS);
+}
 
-	if (v == NULL)
-		return SHMQ_RELEASE_GRACE_NS;
-	ms = strtonum(v, 0, 3600000, &errstr);
-	return errstr != NULL ? SHMQ_RELEASE_GRACE_NS : (uint64_t)ms * 1000000;
+/* ------------------------------------------------------------------ */
+/* The trash: index directories of deleted topics                     */
+/* ------------------------------------------------------------------ */
+
+/* Remove PATH unless it is the trash itself: a deletion makes it, then
+ * renames into it, and must not find it gone in between. */
+static int
+trash_one(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	(void)st;
+	(void)type;
+	if (f->level > 0)
+		(void)remove(path);	/* what is left goes next time */
+	return 0;
+}
+
+void
+shmq__retain_trash(struct shmq_bus *bus)
+{
+	char path[PATH_MAX];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", bus->path,
+	    SHMQ_TRASH_DIR) >= sizeof(path))
+		return;
+	(void)nftw(path, trash_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 void

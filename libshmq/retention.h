@@ -28,6 +28,24 @@
  * (tests shorten it), else SHMQ_RELEASE_GRACE_NS. */
 uint64_t shmq__retain_grace_ns(void);
 
+/* Milliseconds in environment variable VAR (0 to an hour) as ns, else
+ * DEF_NS. */
+uint64_t shmq__grace_env_ns(const char *var, uint64_t def_ns);
+
+/*
+ * The trash: a deleted topic's index directory is renamed into it (one
+ * atomic step out of consumequeue/, topicadmin.c) and removed from there.
+ * A crash or a failure while removing leaves the rest, which the next
+ * deletion, the next retention pass and the next rebuild of the bus
+ * remove.
+ */
+#define SHMQ_TRASH_DIR		"deleted"
+
+/* Remove everything in the store's trash.  Safe while deletions run
+ * (removal only; a mapping of a removed file stays valid).  No error:
+ * what is left is removed next time. */
+void shmq__retain_trash(struct shmq_bus *bus);
+
 struct shmq__retain_conf {
 	uint64_t	retention_ms;	/* bus default; topics may say more or
 					   less (shmq_topic_ctl.retention_ms) */

@@ -24,28 +24,63 @@
  * Deleting.  The topic keeps its id and blocks (ids are never reused, so
  * views held by live processes stay valid) and gets SHMQ_TOPIC_F_DELETED:
  * the name hash skips it, producers get SHMQ_ENOTOPIC, consumers nothing.
- * Its index directory is renamed out of consumequeue/ (atomic: recovery
- * never finds half of it) and removed.  Its records stay in the commitlog
- * until retention reclaims them; a tombstone, one line "<name> <log
- * offset> <time>" in the store's "tombstones" file (fsynced before the
- * index goes), tells recovery to skip the records of that name below that
- * offset, all written before the deletion.  A line is dropped once the
- * log no longer holds anything below its offset.
+ * Its index directory is renamed out of consumequeue/ into the trash
+ * (atomic: recovery never finds half of it; retention.h) and removed
+ * there.  Its records stay in the commitlog until retention reclaims
+ * them; a tombstone, one line "<name> <log offset> <time>" in the store's
+ * "tombstones" file (fsynced before the index goes), tells recovery to
+ * skip the records of that name below that offset, all written before
+ * the deletion.  A line is dropped once the log no longer holds anything
+ * below its offset.
+ *
+ * Late producers.  A send checks the flags word once, before it claims an
+ * index entry and reserves log space (producer.c), so a send that passed
+ * the check just before the flag can still store its record after it.
+ * Three consequences, and what is done about each:
+ *  - its record lies above the tombstone written before the flag, so
+ *    recovery would index it (bringing the topic back, or into a new topic
+ *    of the name).  The deletion therefore holds the admin lock (no new
+ *    topic of the name meanwhile) for a grace period after the flag
+ *    (SHMQ_DELETE_GRACE_NS) and then writes the tombstone again at the
+ *    log tail: every record reserved within the grace is below it.  The
+ *    cost: a deletion takes that long, and admin changes (group joins and
+ *    rebalances, offset saves, topic creation) wait for it meanwhile.
+ *    Still open: a send descheduled for longer than the grace between its
+ *    check and its log reservation stores a record above the tombstone,
+ *    which a recovery that scans it (a crash before the next checkpoint)
+ *    indexes.  Closing that needs the send to load the flags again after
+ *    its reservation and abort its record if deleted (Dekker with the
+ *    flag's CAS and the tail load here; the word shares the line the
+ *    send's wake-up writes anyway): a change to producer.c, not made here;
+ *  - it may need a new index file, whose path is the name's: a new topic
+ *    of the name would have it made in its directory and written by the
+ *    old topic's producer.  A deleted topic's view maps no new file
+ *    (consumequeue.c: checked before making the file and again once it is
+ *    mapped, which the new directory's creation after the flag orders);
+ *  - a crash while the trash is emptied leaves files there: the next
+ *    deletion, retention pass or rebuild of the bus removes them, and
+ *    each deletion renames to a name of its own (name, id and time), so a
+ *    leftover of an earlier topic with the same id never blocks it.
+ * A crash between the first tombstone and the rename leaves the topic in
+ * consumequeue/ (the deletion did not return): recovery brings it back
+ * with its index, minus records below the tombstone that the index lacked
+ * (an entry its producer died before committing).
  */
 #include "config.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "group.h"
 #include "internal.h"
 #include "offsets.h"
 #include "region.h"
+#include "retention.h"
 #include "topic.h"
 #include "wait.h"
 
@@ -417,24 +452,25 @@ out:
 /* Deleting                                                            */
 /* ------------------------------------------------------------------ */
 
-static int
-rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	(void)remove(path);	/* what is left is removed next time */
-	return 0;
-}
+/*
+ * The grace after the deletion flag (see the top): sends that passed their
+ * check before it reserve their log space within it, unless descheduled
+ * that long.  SHMQ_DELETE_GRACE_MS from the environment, else this.
+ */
+#define SHMQ_DELETE_GRACE_NS	(50ull * 1000000)
 
-/* Remove everything under the store's deleted/ directory. */
+/* Sleep until CLOCK_MONOTONIC reaches DEADLINE_NS. */
 static void
-trash_empty(struct shmq_bus *bus)
+sleep_until(uint64_t deadline_ns)
 {
-	char path[PATH_MAX];
+	struct timespec ts;
+	uint64_t now;
 
-	snprintf(path, sizeof(path), "%s/deleted", bus->path);
-	(void)nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	while ((now = shmq__mono_ns()) < deadline_ns) {
+		ts.tv_sec = (time_t)((deadline_ns - now) / 1000000000ull);
+		ts.tv_nsec = (long)((deadline_ns - now) % 1000000000ull);
+		(void)nanosleep(&ts, NULL);
+	}
 }
 
 int
@@ -459,25 +495,33 @@ shmq_topic_delete(struct shmq_bus *bus, const char *topic, unsigned flags)
 	tc = t->tc;
 	/* Tombstone first: from here on recovery skips what was written.
 	 * Then the index leaves consumequeue/ in one rename (recovery makes
-	 * topics from what is there), then the control region. */
+	 * topics from what is there) to a name no earlier deletion used,
+	 * then the control region. */
 	if ((err = tomb_add(bus, t->name, ck_pr_load_64(
 	    &bus->ctl->log_tail))) < 0)
 		goto out;
-	snprintf(to, sizeof(to), "%s/deleted", bus->path);
+	snprintf(to, sizeof(to), "%s/%s", bus->path, SHMQ_TRASH_DIR);
 	if ((err = shmq__mkdir_p(to, &bus->perm)) < 0)
 		goto out;
 	snprintf(from, sizeof(from), "%s/consumequeue/%s", bus->path,
 	    t->name);
-	snprintf(to, sizeof(to), "%s/deleted/%s.%u", bus->path, t->name,
-	    t->id);
+	snprintf(to, sizeof(to), "%s/%s/%s.%u.%" PRIx64, bus->path,
+	    SHMQ_TRASH_DIR, t->name, t->id, shmq__real_ns());
 	if (rename(from, to) < 0 && errno != ENOENT) {
 		err = shmq__err_sys(errno, "rename", from);
 		goto out;
 	}
+	/* A full barrier (CAS): the flag, then the tail loaded below. */
 	flags_change(tc, SHMQ_TOPIC_F_DELETED, 0);
 	ck_ec64_inc(&tc->ec, &shmq__ec_mp);
 	ck_ec64_inc(&bus->ctl->doorbell, &shmq__ec_mp);
-	trash_empty(bus);
+	/* Late sends (see the top): let them reserve, then put the
+	 * tombstone above what they wrote.  Failing that, the first one
+	 * stands: the deletion is done all the same. */
+	sleep_until(shmq__mono_ns() + shmq__grace_env_ns(
+	    "SHMQ_DELETE_GRACE_MS", SHMQ_DELETE_GRACE_NS));
+	(void)tomb_add(bus, t->name, ck_pr_load_64(&bus->ctl->log_tail));
+	shmq__retain_trash(bus);
 	groups_bump(bus, t->id);
 out:
 	shmq__admin_unlock(bus);

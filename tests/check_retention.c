@@ -12,8 +12,10 @@
  *
  * Other processes: a consumer process that had every segment mapped lets
  * go of the reclaimed ones after its grace (SHMQ_RELEASE_GRACE_MS, short
- * here), which /proc/<pid>/maps shows; a producer process meets the write
- * refusal as SHMQ_ENOSPC with a message, and writes again once it lifts.
+ * here), which /proc/<pid>/maps shows, and so does a group member of the
+ * index files it mapped through a view that has grown since, and of a
+ * deleted topic's; a producer process meets the write refusal as
+ * SHMQ_ENOSPC with a message, and writes again once it lifts.
  * As root: a store on a 48 MiB tmpfs (own mount namespace) filled up,
  * with shmqd running: sends fail cleanly, nothing acknowledged is lost,
  * and sends succeed again when space is freed.
@@ -78,6 +80,16 @@ body_of(int i, char *buf)
 	k = snprintf(buf, BODY, "m%08d ", i);
 	for (; k < BODY; k++)
 		buf[k] = (char)('a' + (i + k) % 26);
+}
+
+/* *M: a message of TOPIC with the text BODY. */
+static void
+msg_text(struct shmq_msg *m, const char *topic, const char *body)
+{
+	shmq_msg_init(m);
+	m->topic = topic;
+	m->body = body;
+	m->body_len = strlen(body);
 }
 
 /* Send N more messages to TOPIC, recorded in sent[]. */
@@ -456,9 +468,10 @@ START_TEST(t_crash_between)
 }
 END_TEST
 
-/* Count this process's mappings of deleted commitlog segments. */
+/* Count process PID's mappings of deleted files whose path has WHAT
+ * ("/commitlog/": segments; the store root: any of its files). */
 static int
-deleted_maps(pid_t pid)
+deleted_maps(pid_t pid, const char *what)
 {
 	char path[64], line[4096];
 	FILE *f;
@@ -468,10 +481,34 @@ deleted_maps(pid_t pid)
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, "/commitlog/") != NULL &&
+		if (strstr(line, what) != NULL &&
 		    strstr(line, "(deleted)") != NULL)
 			n++;
 	fclose(f);
+	return n;
+}
+
+/*
+ * Wait a few s at most until process PID maps no deleted file whose path
+ * has WHAT or WHAT2 (NULL: only WHAT).  The count at the start goes to
+ * *BEFORE; returns the last one.
+ */
+static int
+wait_unmapped(pid_t pid, const char *what, const char *what2, int *before)
+{
+	uint64_t t0 = tu_mono_ns();
+	int n;
+
+	*before = -1;
+	do {
+		n = deleted_maps(pid, what) +
+		    (what2 != NULL ? deleted_maps(pid, what2) : 0);
+		if (*before < 0)
+			*before = n;
+		if (n == 0)
+			break;
+		usleep(20000);
+	} while (tu_mono_ns() - t0 < 5e9 * tu_mult());
 	return n;
 }
 
@@ -487,8 +524,7 @@ START_TEST(t_release)
 	struct shmq__retain_result r;
 	uint32_t *flag = tu_shared_new(4096);
 	pid_t pid;
-	int n, before = -1;
-	uint64_t t0;
+	int n, before;
 
 	send_n(bus, 5000);
 	/* The child would inherit this process's mappings: drop them. */
@@ -518,20 +554,109 @@ START_TEST(t_release)
 	    2 * HOUR_NS, &r), 0);
 	ck_assert_uint_ge(r.segs, 4);
 	/* Still mapped right after (the grace), gone within a few s. */
-	t0 = tu_mono_ns();
-	do {
-		n = deleted_maps(pid);
-		if (before < 0)
-			before = n;
-		if (n == 0)
-			break;
-		usleep(20000);
-	} while (tu_mono_ns() - t0 < 5e9 * tu_mult());
+	n = wait_unmapped(pid, "/commitlog/", NULL, &before);
 	ck_pr_store_32(&flag[1], 1);
 	ck_assert_int_eq(tu_wait(pid), 0);
 	ck_assert_msg(before >= 1, "the reader had no reclaimed segment "
 	    "mapped (%d)", before);
 	ck_assert_msg(n == 0, "the reader still maps %d deleted segments", n);
+	munmap(flag, 4096);
+	shmq_bus_close(bus);
+	reset_sent();
+}
+END_TEST
+
+/*
+ * Child of t_release_grown: a group member that read TOPIC's two queues
+ * and "gone"'s one (mapping their index files), then, once TOPIC has four
+ * queues, saw its view grow (a new array; its subs keep the old one) and
+ * said so; idles in poll until told to stop.
+ */
+static void
+grown_reader(uint32_t *flag)
+{
+	struct shmq_bus *b;
+	struct shmq_consumer *g, *c;
+	struct shmq_topic *t;
+	struct shmq_msgview v[64];
+	int n = 0, r;
+
+	if (tu_bus_open(&b, SEG, 1024) != 0)
+		_exit(3);
+	g = group_open(b, "grown");
+	while ((r = shmq_consumer_poll(g, v, 64, 300)) > 0)
+		n += r;
+	if (r < 0 || n != nsent)
+		_exit(4);
+	if (shmq_consumer_open(&c, b) != 0 ||
+	    shmq_consumer_assign(c, "gone", 0, NULL) != 0 ||
+	    shmq_consumer_seek(c, "gone", 0, SHMQ_SEEK_FIRST, 0) != 0 ||
+	    shmq_consumer_poll(c, v, 64, 1000) != 1)
+		_exit(5);
+	shmq_consumer_close(c);
+	ck_pr_store_32(&flag[0], 1);
+	/* The group acts on the new queue count at its next poll. */
+	while ((t = shmq__topic_find(b, TOPIC)) == NULL || t->queues != 2 * NQ)
+		if (shmq_consumer_poll(g, v, 64, 100) < 0)
+			_exit(6);
+	ck_pr_store_32(&flag[1], 1);
+	while (ck_pr_load_32(&flag[2]) == 0)
+		if (shmq_consumer_poll(g, v, 64, 100) < 0)
+			_exit(7);
+	_exit(0);
+}
+
+/*
+ * As t_release, for index files: a process whose view of a topic grew
+ * while it held queues of the old view (group subs point into the old
+ * array) lets go of the reclaimed index files it mapped through that old
+ * array, and of a deleted topic's, after its grace.  Fails if the sweep
+ * walks only each topic's current view.
+ */
+START_TEST(t_release_grown)
+{
+	struct shmq_bus *bus = bus_open();
+	struct shmq__retain_conf conf;
+	struct shmq__retain_result r;
+	struct shmq_topic_conf tcf;
+	struct shmq_producer *p;
+	struct shmq_msg m;
+	uint32_t *flag = tu_shared_new(4096);
+	pid_t pid;
+	int n, before;
+
+	send_n(bus, 5000);
+	ck_assert_int_eq(shmq_topic_create(bus, "gone", 1), 0);
+	ck_assert_int_eq(shmq_producer_open(&p, bus, NULL), 0);
+	msg_text(&m, "gone", "x");
+	ck_assert_int_eq(shmq_producer_send(p, &m, NULL), 0);
+	shmq_producer_close(p);
+	shmq_bus_close(bus);
+	setenv("SHMQ_RELEASE_GRACE_MS", "300", 1);
+	if ((pid = fork()) == 0)
+		grown_reader(flag);
+	unsetenv("SHMQ_RELEASE_GRACE_MS");
+	tu_wait_flag(&flag[0], 20);
+	bus = bus_open();
+	memset(&tcf, 0, sizeof(tcf));
+	tcf.queues = 2 * NQ;
+	ck_assert_int_eq(shmq_topic_update(bus, TOPIC, &tcf,
+	    SHMQ_TOPIC_SET_QUEUES), 0);
+	ck_assert_int_eq(shmq_topic_delete(bus, "gone", 0), 0);
+	tu_wait_flag(&flag[1], 20);
+	conf_time(&conf);
+	ck_assert_int_eq(shmq__retain_pass(bus, &conf, shmq__real_ns() +
+	    2 * HOUR_NS, &r), 0);
+	ck_assert_uint_ge(r.segs, 4);
+	no_file_below(bus, 0);
+	n = wait_unmapped(pid, "/consumequeue/", "/" SHMQ_TRASH_DIR "/",
+	    &before);
+	ck_pr_store_32(&flag[2], 1);
+	ck_assert_int_eq(tu_wait_deadline(pid, 20), 0);
+	ck_assert_msg(before >= 3, "the reader had %d reclaimed or deleted "
+	    "index files mapped", before);
+	ck_assert_msg(n == 0, "the reader still maps %d reclaimed or deleted "
+	    "index files", n);
 	munmap(flag, 4096);
 	shmq_bus_close(bus);
 	reset_sent();
@@ -550,10 +675,7 @@ refused_child(uint32_t *flag)
 	if (tu_bus_open(&b, SEG, 1024) != 0 ||
 	    shmq_producer_open(&p, b, NULL) != 0)
 		_exit(3);
-	shmq_msg_init(&m);
-	m.topic = TOPIC;
-	m.body = "x";
-	m.body_len = 1;
+	msg_text(&m, TOPIC, "x");
 	/* Told the ceiling is set: a send fails, cleanly. */
 	tu_wait_flag(&flag[0], 10);
 	rc = shmq_producer_send(p, &m, NULL);
@@ -687,10 +809,7 @@ START_TEST(t_topic_retention)
 
 	ck_assert_int_eq(shmq_topic_create(bus, "short", 1), 0);
 	ck_assert_int_eq(shmq_producer_open(&p, bus, NULL), 0);
-	shmq_msg_init(&m);
-	m.topic = "short";
-	m.body = "old";
-	m.body_len = 3;
+	msg_text(&m, "short", "old");
 	ck_assert_int_eq(shmq_producer_send(p, &m, NULL), 0);
 	ck_assert_int_eq(shmq_producer_send(p, &m, NULL), 0);
 	send_n(bus, 20);
@@ -888,6 +1007,7 @@ suite(void)
 	tcase_add_test(tc, t_time);
 	tcase_add_test(tc, t_crash_between);
 	tcase_add_test(tc, t_release);
+	tcase_add_test(tc, t_release_grown);
 	tcase_add_test(tc, t_refuse);
 	tcase_add_test(tc, t_protect);
 	tcase_add_test(tc, t_soft_ceiling);

@@ -2,25 +2,40 @@
  * check_topicadmin.c - changing and deleting topics while processes use
  * them: growing the queue count under a live producer and a live consumer
  * group, permissions, deletion (live, then recreated, then across a
- * crash), persistence across reopen and recovery, bad input, and the
- * shmq-admin and shmq-send faces of it.
+ * crash, against late producers, and what a crash leaves in the trash),
+ * persistence across reopen and recovery, bad input, and the shmq-admin
+ * and shmq-send faces of it.
  *
  * Every process opens the bus itself (the library's handles are per
  * process); children report through shared pages and their exit codes.
+ *
+ * The races of a deletion with late producers (topicadmin.c) are made
+ * with the library's internals: a child that passed a send's check goes
+ * on with the rest of a send (log reservation, record) once the deletion
+ * is flagged, and an old view of a deleted topic asks for a new index
+ * file once a new topic of the name exists.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <ck_pr.h>
 #include <shmq/shmq.h>
 
+#include "bus.h"
+#include "commitlog.h"
+#include "consumequeue.h"
+#include "msg.h"
+#include "retention.h"
+#include "topic.h"
 #include "testutil.h"
 #include "tooltest.h"
 
@@ -438,20 +453,34 @@ END_TEST
 #define CT	"crash.t"
 
 /* Send to CT, delete it, send elsewhere, die without closing. */
+/* Child's start: open the bus, make TOPIC with QUEUES queues and send
+ * it N messages (0 to N - 1) with *P.  0, or an exit code. */
+static int
+open_fill(struct shmq_bus **bus, struct shmq_producer **p, const char *topic,
+    unsigned queues, uint64_t n)
+{
+	uint64_t i;
+
+	if (tu_bus_open(bus, SEG, CQE) < 0 ||
+	    shmq_topic_create(*bus, topic, queues) < 0 ||
+	    shmq_producer_open(p, *bus, NULL) < 0)
+		return 3;
+	for (i = 0; i < n; i++)
+		if (send_seq(*p, topic, i, NULL) < 0)
+			return 4;
+	return 0;
+}
+
 static int
 crash_child(void)
 {
 	struct shmq_producer *p;
 	struct shmq_bus *bus;
 	uint64_t i;
+	int err;
 
-	if (tu_bus_open(&bus, SEG, CQE) < 0 ||
-	    shmq_topic_create(bus, CT, 3) < 0 ||
-	    shmq_producer_open(&p, bus, NULL) < 0)
-		return 3;
-	for (i = 0; i < 300; i++)
-		if (send_seq(p, CT, i, NULL) < 0)
-			return 4;
+	if ((err = open_fill(&bus, &p, CT, 3, 300)) != 0)
+		return err;
 	if (shmq_topic_delete(bus, CT, 0) < 0)
 		return 5;
 	for (i = 0; i < 5; i++)
@@ -479,6 +508,268 @@ START_TEST(test_delete_crash)
 	/* And again (a clean close in between). */
 	bus = bus_open();
 	ck_assert_int_eq(shmq_topic_queues(bus, CT), SHMQ_ENOTOPIC);
+	shmq_bus_close(bus);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Deletion races                                                      */
+/* ------------------------------------------------------------------ */
+
+#define LT	"late.t"
+#define LTOLD	10		/* messages of the first topic */
+#define LTNEW	3		/* of the second */
+#define LTLATE	999		/* the late send's */
+
+struct late {
+	uint32_t	ready;		/* owner: LT made and filled */
+	uint32_t	checked;	/* late: its send passed the check */
+	uint32_t	stored;		/* late: its record is in the log */
+	uint32_t	done;		/* owner: deleted, made anew, filled */
+};
+
+/* Child: make LT, fill it, delete it once the late child has checked,
+ * make it anew, fill that, and wait to be killed (a crash: no
+ * checkpoint, so the next open scans the whole log). */
+static int
+owner_child(struct late *l)
+{
+	struct shmq_producer *p;
+	struct shmq_bus *bus;
+	uint64_t i;
+	int err;
+
+	if ((err = open_fill(&bus, &p, LT, 1, LTOLD)) != 0)
+		return err;
+	ck_pr_store_32(&l->ready, 1);
+	wait_flag_child(&l->checked, 10);
+	if (shmq_topic_delete(bus, LT, 0) < 0) {
+		tu_detail("owner", "delete: %s", shmq_errmsg());
+		return 5;
+	}
+	/* A new producer: this one's cached view is of the deleted topic
+	 * (its next send would fail once, see test_delete_recreate). */
+	shmq_producer_close(p);
+	if (shmq_topic_create(bus, LT, 1) < 0 ||
+	    shmq_producer_open(&p, bus, NULL) < 0)
+		return 6;
+	for (i = 0; i < LTNEW; i++)
+		if (send_seq(p, LT, 100 + i, NULL) < 0)
+			return 7;
+	ck_pr_store_32(&l->done, 1);
+	for (;;)
+		pause();
+}
+
+/*
+ * Child: a producer of LT whose send passed its check (the topic was
+ * writable) and was then descheduled until the deletion was flagged; it
+ * goes on as producer.c's store() does: the log reservation and the
+ * record, for queue 0 at its tail.  (It dies before committing the index
+ * entry: recovery is what would index the record.)
+ */
+static int
+late_child(struct late *l)
+{
+	struct shmq_rec_meta meta;
+	struct shmq_topic *t;
+	struct shmq_bus *bus;
+	struct shmq_rec *rec;
+	struct shmq_enc enc;
+	struct shmq_msg m;
+	uint64_t seq = LTLATE, loff, end;
+
+	wait_flag_child(&l->ready, 10);
+	if (tu_bus_open(&bus, SEG, CQE) < 0 ||
+	    (t = shmq__topic_find(bus, LT)) == NULL ||
+	    shmq__topic_writable(bus, t) != 0)
+		return 3;
+	ck_pr_store_32(&l->checked, 1);
+	end = tu_mono_ns() + (uint64_t)(10e9 * tu_mult());
+	while ((ck_pr_load_32(&t->tc->flags) & SHMQ_TOPIC_F_DELETED) == 0)
+		if (tu_mono_ns() > end)
+			return 4;
+	shmq_msg_init(&m);
+	m.topic = LT;
+	m.body = &seq;
+	m.body_len = sizeof(seq);
+	if (shmq__msg_measure(&m, t->name_len, bus->max_msg_bytes, &enc) < 0 ||
+	    shmq__log_reserve(bus, enc.size, &loff, &rec) < 0)
+		return 5;
+	memset(&meta, 0, sizeof(meta));
+	meta.log_off = loff;
+	meta.queue_off = shmq__cq_tail(&t->cq[0]);
+	meta.born_ns = meta.store_ns = shmq__real_ns();
+	shmq__msg_write(rec, &m, t->name, &enc, &meta);
+	ck_pr_fence_store();
+	ck_pr_store_32(&rec->size, enc.size);
+	ck_pr_store_32(&l->stored, 1);
+	for (;;)
+		pause();
+}
+
+/*
+ * A send that passed its check just before the deletion stores its record
+ * within the deletion's grace: the tombstone goes above it, so recovery
+ * neither brings the deleted topic back nor puts the record into the new
+ * topic of the name.  Fails if the only tombstone is the one written
+ * before the flag: the late record lands above it.
+ */
+START_TEST(test_delete_late_send)
+{
+	struct late *l = tu_shared_new(sizeof(*l));
+	struct shmq_consumer *c;
+	struct shmq_msgview v[16];
+	struct shmq_bus *bus;
+	struct tu_child ch[2];
+	char detail[512];
+	uint64_t seq, end;
+	int n, got = 0, i, code;
+
+	/* Long enough for a late child on a loaded machine. */
+	setenv("SHMQ_DELETE_GRACE_MS", "2000", 0);
+	TU_SPAWN(&ch[0], "owner", owner_child(l));
+	TU_SPAWN(&ch[1], "late", late_child(l));
+	unsetenv("SHMQ_DELETE_GRACE_MS");
+	end = tu_mono_ns() + (uint64_t)(20e9 * tu_mult());
+	while ((ck_pr_load_32(&l->done) == 0 ||
+	    ck_pr_load_32(&l->stored) == 0) && tu_mono_ns() < end)
+		usleep(1000);
+	/* Both die where they are (a crash: the next open recovers). */
+	for (i = 0; i < 2; i++)
+		kill(ch[i].pid, SIGKILL);
+	for (i = 0; i < 2; i++) {
+		code = tu_wait_deadline(ch[i].pid, 10);
+		tu_read_detail(ch[i].who, detail, sizeof(detail));
+		ck_assert_msg(code == 128 + SIGKILL, "%s: exit %d (%s) %s",
+		    ch[i].who, code, tu_exit_name(code), detail);
+	}
+	ck_assert_msg(l->done && l->stored, "owner done %u, late stored %u",
+	    l->done, l->stored);
+
+	bus = bus_open();
+	ck_assert_int_eq(shmq_topic_queues(bus, LT), 1);
+	ck_assert_int_eq(shmq_consumer_open(&c, bus), 0);
+	ck_assert_int_eq(shmq_consumer_assign(c, LT, 0, NULL), 0);
+	ck_assert_int_eq(shmq_consumer_seek(c, LT, 0, SHMQ_SEEK_FIRST, 0), 0);
+	while ((n = shmq_consumer_poll(c, v, 16, 300)) > 0)
+		for (i = 0; i < n; i++) {
+			memcpy(&seq, v[i].body, sizeof(seq));
+			ck_assert_msg(seq >= 100 && seq < 100 + LTNEW,
+			    "message %llu (queue offset %llu) in the new "
+			    "topic", (unsigned long long)seq,
+			    (unsigned long long)v[i].queue_off);
+			got++;
+		}
+	ck_assert_int_ge(n, 0);
+	ck_assert_int_eq(got, LTNEW);
+	shmq_consumer_close(c);
+	shmq_bus_close(bus);
+	munmap(l, sizeof(*l));
+}
+END_TEST
+
+#define FT	"file.t"
+
+/*
+ * A producer's view of a deleted topic makes no new index file, not even
+ * once a new topic of the name exists (whose directory has the path): it
+ * would write the old topic's entries into the new topic's index.
+ */
+START_TEST(test_delete_late_file)
+{
+	struct shmq_bus *bus = bus_open();
+	struct shmq_producer *p;
+	struct shmq_topic *old;
+	struct shmq_cq_entry *e;
+	char path[4096];
+	struct stat st;
+	uint64_t idx, next;
+	int err;
+
+	ck_assert_int_eq(shmq_topic_create(bus, FT, 1), 0);
+	ck_assert_int_eq(shmq_producer_open(&p, bus, NULL), 0);
+	ck_assert_int_eq(send_seq(p, FT, 1, NULL), 0);
+	old = shmq__topic_find(bus, FT);
+	ck_assert_ptr_nonnull(old);
+	next = shmq__cq_file_start(bus, shmq__cq_locate(bus,
+	    shmq__cq_tail(&old->cq[0]), &idx) + 1);
+	ck_assert_int_eq(shmq_topic_delete(bus, FT, 0), 0);
+	shmq_producer_close(p);
+	ck_assert_int_eq(shmq_topic_create(bus, FT, 1), 0);
+	ck_assert_int_eq(shmq_producer_open(&p, bus, NULL), 0);
+	ck_assert_int_eq(send_seq(p, FT, 2, NULL), 0);
+
+	e = shmq__cq_entry(bus, old, &old->cq[0], next, true, &err);
+	ck_assert_msg(e == NULL, "an index file made for a deleted topic");
+	ck_assert_int_eq(err, SHMQ_ENOTOPIC);
+	snprintf(path, sizeof(path), "%s/consumequeue/" FT "/0/%020llu",
+	    shmq_bus_path(bus), (unsigned long long)next);
+	ck_assert_msg(stat(path, &st) < 0, "%s was made", path);
+	/* What the prefault thread does for a queue it writes: nothing. */
+	shmq__cq_prepare_next(bus, &old->cq[0]);
+	ck_assert_msg(stat(path, &st) < 0, "%s was made", path);
+	shmq_producer_close(p);
+	shmq_bus_close(bus);
+}
+END_TEST
+
+/* Is the store's trash empty (or absent)? */
+static bool
+trash_empty(struct shmq_bus *bus)
+{
+	return tu_sh("test -z \"$(ls -A '%s/%s' 2>/dev/null)\"",
+	    shmq_bus_path(bus), SHMQ_TRASH_DIR) == 0;
+}
+
+/* Leave what a crash while emptying the trash leaves: DIR in it, with a
+ * queue directory and an index file. */
+static void
+trash_leftover(struct shmq_bus *bus, const char *dir)
+{
+	ck_assert_int_eq(tu_sh("mkdir -p '%s/%s/%s/0' && "
+	    "head -c 32768 /dev/zero > '%s/%s/%s/0/%020d'", shmq_bus_path(bus),
+	    SHMQ_TRASH_DIR, dir, shmq_bus_path(bus), SHMQ_TRASH_DIR, dir, 0),
+	    0);
+	ck_assert(!trash_empty(bus));
+}
+
+#define TT	"trash.t"
+
+/*
+ * What a deletion that crashed while emptying the trash left there goes
+ * at the next rebuild of the bus, at the next retention pass, and at the
+ * next deletion, which a leftover of an earlier topic with the same id
+ * (ids start again at a rebuild) does not block.
+ */
+START_TEST(test_delete_trash)
+{
+	struct shmq_bus *bus = bus_open();
+	struct shmq__retain_conf rc;
+	struct shmq__retain_result rr;
+	struct shmq_topic *t;
+	char dir[256];
+
+	trash_leftover(bus, "gone.3");
+	shmq_bus_close(bus);
+	bus = bus_open();		/* nobody else: a rebuild */
+	ck_assert_msg(trash_empty(bus), "leftover kept at a rebuild");
+
+	trash_leftover(bus, "gone.4");
+	memset(&rc, 0, sizeof(rc));
+	rc.retention_ms = 3600 * 1000;
+	ck_assert_int_eq(shmq__retain_pass(bus, &rc, shmq__real_ns(), &rr),
+	    0);
+	ck_assert_msg(trash_empty(bus), "leftover kept by a retention pass");
+
+	ck_assert_int_eq(shmq_topic_create(bus, TT, 2), 0);
+	ck_assert_ptr_nonnull(t = shmq__topic_find(bus, TT));
+	snprintf(dir, sizeof(dir), TT ".%u", t->id);
+	trash_leftover(bus, dir);
+	ck_assert_msg(shmq_topic_delete(bus, TT, 0) == 0, "delete: %s",
+	    shmq_errmsg());
+	ck_assert_int_eq(shmq_topic_queues(bus, TT), SHMQ_ENOTOPIC);
+	ck_assert_msg(trash_empty(bus), "leftover kept by a deletion");
 	shmq_bus_close(bus);
 }
 END_TEST
@@ -695,6 +986,9 @@ topicadmin_suite(void)
 	tcase_add_test(tc, test_delete_live);
 	tcase_add_test(tc, test_delete_recreate);
 	tcase_add_test(tc, test_delete_crash);
+	tcase_add_test(tc, test_delete_late_send);
+	tcase_add_test(tc, test_delete_late_file);
+	tcase_add_test(tc, test_delete_trash);
 	tcase_add_test(tc, test_system_topic);
 	suite_add_tcase(s, tc);
 
