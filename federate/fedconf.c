@@ -7,6 +7,8 @@
  *	host_id = 12345			# default: a hash of host
  *	listen = 127.0.0.1:9876		# or none (dial only)
  *	peer = 10.0.0.2:9876		# repeatable
+ *	mirror = orders@10.0.0.2:9876	# repeatable: keep a mirror of the
+ *					# topic whose home listens there
  *	secret_file = /etc/shmq/secret	# mode 600, >= 16 bytes
  *	route_register_ms = 30000
  *	route_expire_ms = 120000
@@ -47,6 +49,9 @@ fed_conf_fini(struct fed_conf *c)
 	free(c->peers);
 	c->peers = NULL;
 	c->npeers = 0;
+	free(c->mirrors);
+	c->mirrors = NULL;
+	c->nmirrors = 0;
 }
 
 /* Split "HOST:PORT" or "[V6]:PORT" into HOST[len] and PORT[8]. */
@@ -122,19 +127,67 @@ fed_conf_add_peer(struct fed_conf *c, const char *addr, const char **errstr)
 }
 
 int
-fed_conf_copy_peers(struct fed_conf *dst, const struct fed_conf *src)
+fed_conf_add_mirror(struct fed_conf *c, const char *v, const char **errstr)
+{
+	struct fed_mirror m, *nm;
+	const char *at = strchr(v, '@');
+	size_t i;
+
+	memset(&m, 0, sizeof(m));
+	if (at == NULL || at == v || (size_t)(at - v) > FED_TOPIC_MAX) {
+		*errstr = "expected TOPIC@HOST:PORT";
+		return -1;
+	}
+	memcpy(m.topic, v, (size_t)(at - v));
+	if (!fed_topic_ok(m.topic) || m.topic[0] == '%') {
+		*errstr = "not a topic name (letters, digits, . _ -; the "
+		    "bus's own '%' topics are not replicated)";
+		return -1;
+	}
+	if (fed_addr_check(at + 1, errstr) < 0)
+		return -1;
+	strlcpy(m.addr, at + 1, sizeof(m.addr));
+	for (i = 0; i < c->nmirrors; i++)
+		if (strcmp(c->mirrors[i].topic, m.topic) == 0) {
+			*errstr = "that topic is mirrored twice";
+			return -1;
+		}
+	if ((nm = reallocarray(c->mirrors, c->nmirrors + 1,
+	    sizeof(*nm))) == NULL) {
+		*errstr = "out of memory";
+		return -1;
+	}
+	c->mirrors = nm;
+	c->mirrors[c->nmirrors++] = m;
+	return 0;
+}
+
+/* DST's N elements of SIZE become a copy of SRC's.  0 or -1. */
+static int
+copy_list(void *dstp, unsigned *dstn, const void *src, unsigned n,
+    size_t size)
 {
 	void *np = NULL;
 
-	if (src->npeers > 0) {
-		np = reallocarray(NULL, src->npeers, sizeof(*src->peers));
-		if (np == NULL)
+	if (n > 0) {
+		if ((np = reallocarray(NULL, n, size)) == NULL)
 			return -1;
-		memcpy(np, src->peers, src->npeers * sizeof(*src->peers));
+		memcpy(np, src, n * size);
 	}
-	free(dst->peers);
-	dst->peers = np;
-	dst->npeers = src->npeers;
+	free(*(void **)dstp);
+	*(void **)dstp = np;
+	*dstn = n;
+	return 0;
+}
+
+int
+fed_conf_copy_peers(struct fed_conf *dst, const struct fed_conf *src)
+{
+	if (copy_list(&dst->peers, &dst->npeers, src->peers, src->npeers,
+	    sizeof(*src->peers)) < 0 || copy_list(&dst->mirrors,
+	    &dst->nmirrors, src->mirrors, src->nmirrors,
+	    sizeof(*src->mirrors)) < 0)
+		return -1;
 	return 0;
 }
 
@@ -232,6 +285,15 @@ fed_conf_key(struct fed_conf *c, const char *key, const char *v, char *err,
 		c->enabled = true;
 		return 1;
 	}
+	if (strcmp(key, "mirror") == 0) {
+		if (fed_conf_add_mirror(c, v, &errstr) < 0) {
+			snprintf(err, errlen, "mirror: \"%s\": %s", v, errstr);
+			return 0;
+		}
+		c->set |= FED_SET_MIRRORS;
+		c->enabled = true;
+		return 1;
+	}
 	if (strcmp(key, "secret_file") == 0) {
 		if (*v == '\0' || strlcpy(c->secret_file, v,
 		    sizeof(c->secret_file)) >= sizeof(c->secret_file)) {
@@ -299,8 +361,13 @@ fed_conf_override(struct fed_conf *dst, const struct fed_conf *src)
 		    sizeof(dst->secret_file));
 	if (src->set & FED_SET_MAX_FRAME)
 		dst->max_frame = src->max_frame;
-	/* Peers on the command line replace the file's. */
-	if ((src->set & FED_SET_PEERS) && fed_conf_copy_peers(dst, src) < 0)
+	/* Peers and mirrors on the command line replace the file's. */
+	if ((src->set & FED_SET_PEERS) && copy_list(&dst->peers,
+	    &dst->npeers, src->peers, src->npeers, sizeof(*src->peers)) < 0)
+		return -1;
+	if ((src->set & FED_SET_MIRRORS) && copy_list(&dst->mirrors,
+	    &dst->nmirrors, src->mirrors, src->nmirrors,
+	    sizeof(*src->mirrors)) < 0)
 		return -1;
 	dst->set |= src->set;
 	dst->enabled = dst->enabled || src->enabled;

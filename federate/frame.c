@@ -54,6 +54,10 @@ fed_type_name(unsigned type)
 		[FED_T_ROUTE_QUERY] = "ROUTE_QUERY",
 		[FED_T_ROUTE_ANSWER] = "ROUTE_ANSWER",
 		[FED_T_ERROR] = "ERROR",
+		[FED_T_REPL_SUBSCRIBE] = "REPL_SUBSCRIBE",
+		[FED_T_REPL_DATA] = "REPL_DATA",
+		[FED_T_REPL_ACK] = "REPL_ACK",
+		[FED_T_REPL_STATE] = "REPL_STATE",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type] != NULL)
@@ -66,7 +70,9 @@ fed_type_name(unsigned type)
 bool
 fed_type_valid(unsigned type)
 {
-	return type >= FED_T_HELLO && type <= FED_T_ERROR;
+	return (type >= FED_T_HELLO && type <= FED_T_ERROR) ||
+	    (type >= FED_T_REPL_SUBSCRIBE && type <= FED_T_REPL_ACK) ||
+	    type == FED_T_REPL_STATE;
 }
 
 static uint32_t
@@ -265,14 +271,14 @@ fed_get_str8(struct fed_rbuf *r, char *s, size_t max)
 }
 
 /* The end of every decoder: all read, nothing left over. */
-static int
-rdone(const struct fed_rbuf *r)
+int
+fed_rdone(const struct fed_rbuf *r)
 {
 	return r->bad || r->off != r->len ? FED_EPAYLOAD : 0;
 }
 
-static int
-wdone(const struct fed_wbuf *w)
+int
+fed_wdone(const struct fed_wbuf *w)
 {
 	return w->over ? FED_EOVERSIZE : 0;
 }
@@ -308,7 +314,8 @@ fed_hello_encode(struct fed_wbuf *w, const struct fed_hello *h)
 	fed_put_bytes(w, h->nonce, FED_NONCE_BYTES);
 	fed_put_str8(w, h->host, FED_HOST_MAX);
 	fed_put_str8(w, h->listen, FED_ADDR_MAX);
-	return wdone(w);
+	fed_put_u8(w, h->channel);
+	return fed_wdone(w);
 }
 
 int
@@ -322,7 +329,9 @@ fed_hello_decode(const uint8_t *p, size_t len, struct fed_hello *h)
 	fed_get_bytes(&r, h->nonce, FED_NONCE_BYTES);
 	fed_get_str8(&r, h->host, FED_HOST_MAX);
 	fed_get_str8(&r, h->listen, FED_ADDR_MAX);
-	if (rdone(&r) < 0 || h->version_min > h->version_max ||
+	h->channel = fed_get_u8(&r);
+	if (fed_rdone(&r) < 0 || h->version_min > h->version_max ||
+	    h->channel > FED_CHAN_REPL ||
 	    h->host_id == 0 || !host_ok(h->host) ||
 	    (h->listen[0] != '\0' && !host_ok(h->listen)))
 		return FED_EPAYLOAD;
@@ -334,7 +343,7 @@ fed_auth_encode(struct fed_wbuf *w, const struct fed_auth *a)
 {
 	fed_put_bytes(w, a->nonce, FED_NONCE_BYTES);
 	fed_put_bytes(w, a->mac, FED_MAC_BYTES);
-	return wdone(w);
+	return fed_wdone(w);
 }
 
 int
@@ -344,7 +353,7 @@ fed_auth_decode(const uint8_t *p, size_t len, struct fed_auth *a)
 
 	fed_get_bytes(&r, a->nonce, FED_NONCE_BYTES);
 	fed_get_bytes(&r, a->mac, FED_MAC_BYTES);
-	return rdone(&r);
+	return fed_rdone(&r);
 }
 
 int
@@ -353,7 +362,7 @@ fed_heartbeat_encode(struct fed_wbuf *w, const struct fed_heartbeat *h)
 	fed_put_u64(w, h->sent_ns);
 	fed_put_u32(w, h->topics);
 	fed_put_u32(w, h->links_up);
-	return wdone(w);
+	return fed_wdone(w);
 }
 
 int
@@ -364,7 +373,7 @@ fed_heartbeat_decode(const uint8_t *p, size_t len, struct fed_heartbeat *h)
 	h->sent_ns = fed_get_u64(&r);
 	h->topics = fed_get_u32(&r);
 	h->links_up = fed_get_u32(&r);
-	return rdone(&r);
+	return fed_rdone(&r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -445,7 +454,7 @@ fed_route_reg_decode(const uint8_t *p, size_t len, struct fed_route_reg *r,
 		    !fed_topic_ok(e[i].topic) || e[i].queues == 0)
 			return FED_EPAYLOAD;
 	}
-	return rdone(&rb);
+	return fed_rdone(&rb);
 }
 
 int
@@ -453,7 +462,7 @@ fed_route_query_encode(struct fed_wbuf *w, const struct fed_route_query *q)
 {
 	fed_put_u32(w, q->id);
 	fed_put_str8(w, q->topic, FED_TOPIC_MAX);
-	return wdone(w);
+	return fed_wdone(w);
 }
 
 int
@@ -463,7 +472,7 @@ fed_route_query_decode(const uint8_t *p, size_t len, struct fed_route_query *q)
 
 	q->id = fed_get_u32(&r);
 	fed_get_str8(&r, q->topic, FED_TOPIC_MAX);
-	if (rdone(&r) < 0 || !fed_topic_ok(q->topic))
+	if (fed_rdone(&r) < 0 || !fed_topic_ok(q->topic))
 		return FED_EPAYLOAD;
 	return 0;
 }
@@ -484,7 +493,7 @@ fed_route_answer_encode(struct fed_wbuf *w, const struct fed_route_answer *a)
 		fed_put_u8(w, a->h[i].flags);
 		fed_put_str8(w, a->h[i].host, FED_HOST_MAX);
 	}
-	return wdone(w);
+	return fed_wdone(w);
 }
 
 int
@@ -509,7 +518,7 @@ fed_route_answer_decode(const uint8_t *p, size_t len,
 		    !host_ok(a->h[i].host))
 			return FED_EPAYLOAD;
 	}
-	return rdone(&r);
+	return fed_rdone(&r);
 }
 
 int
@@ -517,7 +526,7 @@ fed_error_encode(struct fed_wbuf *w, const struct fed_error *e)
 {
 	fed_put_u32(w, (uint32_t)e->code);
 	fed_put_str8(w, e->msg, FED_ERRMSG_MAX);
-	return wdone(w);
+	return fed_wdone(w);
 }
 
 int
@@ -528,7 +537,7 @@ fed_error_decode(const uint8_t *p, size_t len, struct fed_error *e)
 
 	e->code = (int32_t)fed_get_u32(&r);
 	fed_get_str8(&r, e->msg, FED_ERRMSG_MAX);
-	if (rdone(&r) < 0)
+	if (fed_rdone(&r) < 0)
 		return FED_EPAYLOAD;
 	/* It goes to a log: nothing but printable ASCII. */
 	for (c = (unsigned char *)e->msg; *c != '\0'; c++)

@@ -40,6 +40,7 @@
 #define FED_ADDR_MAX		63		/* "host:port" bytes */
 #define FED_TOPIC_MAX		127		/* as SHMQ_NAME_MAX */
 #define FED_ERRMSG_MAX		255
+#define FED_PREAUTH_MAX		1024		/* payload limit before auth */
 
 enum fed_type {
 	FED_T_HELLO		= 1,	/* dialer: who I am */
@@ -51,13 +52,15 @@ enum fed_type {
 	FED_T_ROUTE_QUERY	= 7,
 	FED_T_ROUTE_ANSWER	= 8,
 	FED_T_ERROR		= 9,	/* then the sender closes */
-	/* Reserved for replication (later versions); refused in version 1. */
-	FED_T_REPL_SUBSCRIBE	= 32,
-	FED_T_REPL_DATA		= 33,
-	FED_T_REPL_ACK		= 34,
+	/* Replication channels (replframe.h). */
+	FED_T_REPL_SUBSCRIBE	= 32,	/* mirror: a topic, from offsets */
+	FED_T_REPL_DATA		= 33,	/* home: messages */
+	FED_T_REPL_ACK		= 34,	/* mirror: what it holds */
+	/* Reserved (later versions); refused. */
 	FED_T_REPL_OFFSETS	= 35,
 	FED_T_REPL_FORWARD	= 36,
-	FED_T_REPL_PROMOTE	= 37
+	FED_T_REPL_PROMOTE	= 37,
+	FED_T_REPL_STATE	= 38	/* home: queue count, bounds */
 };
 
 /* Decoder results: > 0 a frame of that many bytes, 0 need more. */
@@ -158,7 +161,12 @@ struct fed_hello {
 	char		 host[FED_HOST_MAX + 1];
 	char		 listen[FED_ADDR_MAX + 1]; /* where it listens, or "" */
 	uint8_t		 nonce[FED_NONCE_BYTES];   /* CHALLENGE only: else 0 */
+	uint8_t		 channel;	/* HELLO: FED_CHAN_*; CHALLENGE: 0 */
 };
+
+/* What a connection is for, said in its HELLO. */
+#define FED_CHAN_LINK	0	/* the link: heartbeats, routes */
+#define FED_CHAN_REPL	1	/* one topic's replication (replframe.h) */
 
 int fed_hello_encode(struct fed_wbuf *w, const struct fed_hello *h);
 int fed_hello_decode(const uint8_t *p, size_t len, struct fed_hello *h);
@@ -262,6 +270,11 @@ struct fed_error {
 
 int fed_error_encode(struct fed_wbuf *w, const struct fed_error *e);
 int fed_error_decode(const uint8_t *p, size_t len, struct fed_error *e);
+
+/* Payload reader's and writer's end: 0, or FED_EPAYLOAD (a read past the
+ * end, or trailing bytes) / FED_EOVERSIZE (a write past the capacity). */
+int fed_rdone(const struct fed_rbuf *r);
+int fed_wdone(const struct fed_wbuf *w);
 
 /* True if S (NUL-terminated) is a topic name as the bus allows. */
 bool fed_topic_ok(const char *s);

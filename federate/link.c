@@ -45,9 +45,9 @@
 #include "auth.h"
 #include "frame.h"
 #include "link.h"
+#include "repl.h"
 #include "route.h"
 
-#define FED_PREAUTH_MAX	1024		/* payload limit before auth */
 #define RBUF_INIT	4096
 #define WBUF_MAX	(16u * 1024 * 1024)
 #define TICK_MS		50		/* longest poll: timers' grain */
@@ -122,6 +122,7 @@ struct fed {
 	char			 status_path[PATH_MAX + 16];
 	uint8_t			*pbuf;		/* payload scratch */
 	size_t			 pcap;
+	struct fed_repl		*repl;		/* replication (repl.h) */
 };
 
 #define flog(f, lvl, ...) do {						\
@@ -543,6 +544,9 @@ take_hs(struct fed *f, struct conn *c, const struct fed_frame *fr,
 	rc = fed_hs_input(&c->hs, fr, &w, &type);
 	if (type != 0)
 		(void)conn_send(c, type, w.p, w.len);
+	/* A replication channel: not the link, a thread's (repl.h). */
+	if (rc == 1 && !c->outbound && c->hs.peer.channel == FED_CHAN_REPL)
+		return 1;
 	if (rc == 1)
 		return conn_up(f, c, now) ? 0 : -1;
 	if (rc == 0)
@@ -575,6 +579,24 @@ take_hs(struct fed *f, struct conn *c, const struct fed_frame *fr,
 	}
 	conn_close(f, c, why, true);
 	return -1;
+}
+
+/*
+ * C authenticated as a replication channel: give its socket, what is left
+ * to write and what was read past the handshake (from OFF) to a thread of
+ * the replication table, and forget it here.
+ */
+static void
+hand_over(struct fed *f, struct conn *c, size_t off)
+{
+	int fd = c->fd;
+
+	f->npending--;
+	f->dirty = true;
+	c->fd = -1;
+	fed_repl_accept(f->repl, fd, c->wbuf, c->wlen, c->rbuf + off,
+	    c->rlen - off, &c->hs.peer, c->seq_out);
+	conn_free(f, c);
 }
 
 /*
@@ -624,8 +646,12 @@ conn_frames(struct fed *f, struct conn *c, uint64_t now)
 		} else
 			c->frames_in++;
 		if (c->state != C_UP) {
-			if (take_hs(f, c, &fr, now) < 0)
+			if ((rc = take_hs(f, c, &fr, now)) < 0)
 				return -1;
+			if (rc == 1) {
+				hand_over(f, c, off);
+				return -1;
+			}
 			/* Taken (FR points into the buffer until now): the
 			 * rest is decoded under the limit the handshake
 			 * has left. */
@@ -984,6 +1010,8 @@ publish(struct fed *f, uint64_t now)
 		fl->auth_failures = l->auth_failures;
 		fl->rejected = l->rejected;
 		fl->routes = hr != NULL ? hr->n : 0;
+		fed_repl_behind(f->repl, l->host_id, &fl->behind_msgs,
+		    &fl->behind_bytes);
 		strlcpy(fl->last_error, l->last_error, sizeof(fl->last_error));
 	}
 	fr = (struct shmq_fed_route *)fl;
@@ -1250,6 +1278,8 @@ fed_start(struct fed **out, struct shmq_bus *bus, const struct fed_conf *c,
 	f->c = *c;
 	f->c.peers = NULL;
 	f->c.npeers = 0;
+	f->c.mirrors = NULL;
+	f->c.nmirrors = 0;
 	f->lfd = f->efd = -1;
 	fed_routes_init(&f->rt);
 	if (fed_conf_copy_peers(&f->c, c) < 0) {
@@ -1295,6 +1325,22 @@ fed_start(struct fed **out, struct shmq_bus *bus, const struct fed_conf *c,
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
+	/* A mirror's home is a peer too (routes, and the link's figures),
+	 * unless it is one already. */
+	for (i = 0; i < f->c.nmirrors; i++) {
+		size_t k;
+
+		for (k = 0; k < f->nlinks; k++)
+			if (strcmp(f->links[k]->addr,
+			    f->c.mirrors[i].addr) == 0)
+				break;
+		if (k == f->nlinks &&
+		    link_new(f, f->c.mirrors[i].addr, true) == NULL) {
+			rc = SHMQ_ENOMEM;
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
 	snprintf(f->status_path, sizeof(f->status_path), "%s/%s",
 	    shmq_bus_path(bus), SHMQ_FED_FILE);
 	if ((f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
@@ -1302,9 +1348,16 @@ fed_start(struct fed **out, struct shmq_bus *bus, const struct fed_conf *c,
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
+	/* The table first: the link thread hands it channels. */
+	if ((rc = fed_repl_start(&f->repl, bus, &f->c, &f->secret,
+	    &f->me)) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (pthread_create(&f->th, NULL, run, f) != 0) {
 		rc = SHMQ_ENOMEM;
 		snprintf(err, errlen, "cannot start the federation thread");
+		fed_repl_stop(f->repl);
 		goto fail;
 	}
 	flog(f, LOG_NOTICE, "federation: host %s (id %016llx), %s%s, %u "
@@ -1341,6 +1394,8 @@ fed_stop(struct fed *f)
 		/* cannot fail on a fresh eventfd */
 	}
 	pthread_join(f->th, NULL);
+	/* No more channels come: stop those there are. */
+	fed_repl_stop(f->repl);
 	while (f->conns != NULL) {
 		struct conn *c = f->conns;
 

@@ -40,6 +40,12 @@ struct shmq_bus;
 #define FED_BACKOFF_MAX_MS_DEF	30000
 #define FED_PENDING_MAX		64	/* unauthenticated inbound at once */
 
+/* A topic this bus mirrors, and where its home listens. */
+struct fed_mirror {
+	char		 topic[FED_TOPIC_MAX + 1];
+	char		 addr[FED_ADDR_MAX + 1];
+};
+
 struct fed_conf {
 	bool		 enabled;	/* any federation key given */
 	char		 host[FED_HOST_MAX + 1];   /* "": gethostname() */
@@ -48,6 +54,8 @@ struct fed_conf {
 						      "none": no listener */
 	char		 (*peers)[FED_ADDR_MAX + 1]; /* malloc'd */
 	unsigned	 npeers;
+	struct fed_mirror *mirrors;	/* malloc'd */
+	unsigned	 nmirrors;
 	char		 secret_file[PATH_MAX];
 	uint32_t	 register_ms;
 	uint32_t	 expire_ms;
@@ -75,6 +83,7 @@ struct fed_conf {
 #define FED_SET_BACKOFF_MIN	0x0200
 #define FED_SET_BACKOFF_MAX	0x0400
 #define FED_SET_MAX_FRAME	0x0800
+#define FED_SET_MIRRORS		0x1000
 
 /* The defaults above (federation off). */
 void fed_conf_defaults(struct fed_conf *c);
@@ -112,8 +121,13 @@ int fed_conf_add_peer(struct fed_conf *c, const char *addr,
  * -1 with *ERRSTR. */
 int fed_addr_check(const char *addr, const char **errstr);
 
-/* Copy SRC's peers into DST (replacing DST's).  0 or -1 (no memory). */
+/* Copy SRC's peers and mirrors into DST (replacing DST's).  0 or -1 (no
+ * memory). */
 int fed_conf_copy_peers(struct fed_conf *dst, const struct fed_conf *src);
+
+/* Append a mirror "TOPIC@HOST:PORT".  0, or -1 with *ERRSTR. */
+int fed_conf_add_mirror(struct fed_conf *c, const char *v,
+    const char **errstr);
 
 struct fed;
 

@@ -66,7 +66,8 @@ collect_cb(void *arg, const struct shmq_queue_info *qi)
 	memset(&c->e[c->n], 0, sizeof(c->e[c->n]));
 	strlcpy(c->e[c->n].topic, qi->topic, sizeof(c->e[c->n].topic));
 	c->e[c->n].queues = qi->queues > 0 ? (uint32_t)qi->queues : 1;
-	c->e[c->n].flags = FED_ROUTE_HOME;
+	/* A mirror is here, but its home is elsewhere. */
+	c->e[c->n].flags = qi->mirror ? 0 : FED_ROUTE_HOME;
 	c->n++;
 	return 0;
 }

@@ -168,6 +168,8 @@ shmq__rec_sane(const struct shmq_rec *r, uint64_t off, uint32_t size,
 		return false;
 	need = sizeof(*r) + (uint64_t)r->topic_len + r->tags_len +
 	    r->keys_len + r->props_len + r->body_len;
+	if (r->flags & SHMQ_REC_F_ORIGIN)
+		need += SHMQ_REC_ORIGIN_BYTES;
 	if (shmq__align8(need) != size || size > segment_bytes)
 		return false;
 	return true;

@@ -209,6 +209,8 @@ shmq_queue_foreach(struct shmq_bus *bus, const char *topic,
 			strlcpy(qi.topic, t->name, sizeof(qi.topic));
 			qi.queue = (int)q;
 			qi.queues = (int)t->queues;
+			qi.mirror = (ck_pr_load_32(&t->tc->flags) &
+			    SHMQ_TOPIC_F_MIRROR) != 0;
 			qi.min_off = ck_pr_load_64(&cq->qc->min_off);
 			qi.max_off = shmq__cq_tail(cq);
 			qi.messages = qi.max_off - qi.min_off;

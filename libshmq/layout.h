@@ -16,7 +16,7 @@
 
 #include <ck_ec.h>
 
-#define SHMQ_LAYOUT_VERSION	7
+#define SHMQ_LAYOUT_VERSION	8
 #define SHMQ_CACHELINE		64
 
 /* ------------------------------------------------------------------ */
@@ -28,6 +28,15 @@
 #define SHMQ_ABORT_MAGIC	0x54424153u	/* "SABT": record whose index
 						   entry was turned into a hole
 						   before it committed */
+
+/*
+ * Record flags.  ORIGIN: a mirror's copy of a record of another store
+ * (federate/, mirror.c); 16 bytes after the body hold the id the message
+ * has at its home (store id, log offset, both uint64_t), which readers
+ * give as its id, so that a message keeps its id on every host.
+ */
+#define SHMQ_REC_F_ORIGIN	0x1u
+#define SHMQ_REC_ORIGIN_BYTES	16
 
 /*
  * Record header, followed by topic, tags, keys, properties and body; the
@@ -286,6 +295,9 @@ _Static_assert(__builtin_offsetof(struct shmq_ctl, daemon_pid) ==
 #define SHMQ_TOPIC_F_NOWRITE	0x1u	/* sends refused (SHMQ_ETOPICPERM) */
 #define SHMQ_TOPIC_F_NOREAD	0x2u	/* consumers get nothing new */
 #define SHMQ_TOPIC_F_DELETED	0x4u	/* deleted: found by nobody */
+#define SHMQ_TOPIC_F_MIRROR	0x8u	/* a mirror of another host's topic:
+					   only shmqd's replication writes
+					   (with NOWRITE for everyone else) */
 #define SHMQ_TOPIC_F_MASK	0xffu
 #define SHMQ_TOPIC_F_CHANGE	0x100u
 
@@ -294,6 +306,9 @@ struct shmq_topic_hash {
 	uint32_t	used;
 	uint32_t	slot[];		/* topic id + 1, or 0 */
 };
+
+#define SHMQ_REPL_SLOTS		4	/* mirrors a sync send can count
+					   (SHMQ_REPL_MAX, shmq.h) */
 
 struct shmq_queue_ctl {
 	/* Producer side. */
@@ -304,7 +319,11 @@ struct shmq_queue_ctl {
 	uint64_t	min_off;	/* first entry still stored */
 	uint64_t	holes;
 	uint64_t	last_store_ns;
-	uint8_t		pad1[SHMQ_CACHELINE - 24];
+	/* Replication (home side): entries below repl_acked[i] are held by
+	 * the mirror in slot i (federate/replhome.c); sync sends wait on
+	 * them (producer.c).  0: no mirror in that slot yet. */
+	uint64_t	repl_acked[SHMQ_REPL_SLOTS];
+	uint8_t		pad1[SHMQ_CACHELINE - 24 - 8 * SHMQ_REPL_SLOTS];
 };
 _Static_assert(sizeof(struct shmq_queue_ctl) == 2 * SHMQ_CACHELINE,
     "queue control block");
@@ -333,7 +352,10 @@ struct shmq_topic_ctl {
 	uint32_t	flags;		/* SHMQ_TOPIC_F_* (atomic; in this line
 					   because every send and every poll
 					   loads the event count anyway) */
-	uint8_t		pad1[SHMQ_CACHELINE - 16];
+	/* Bumped when a mirror acknowledges entries (repl_acked): sync
+	 * senders sleep on it. */
+	struct ck_ec64	repl_ec;
+	uint8_t		pad1[SHMQ_CACHELINE - 16 - sizeof(struct ck_ec64)];
 };
 _Static_assert(sizeof(struct shmq_topic_ctl) == 4 * SHMQ_CACHELINE,
     "topic control block");
@@ -539,7 +561,7 @@ struct shmq_fed_link {
 	uint64_t	reconnects;	/* times up again after the first */
 	uint64_t	auth_failures;	/* handshakes that failed the proof */
 	uint64_t	rejected;	/* connections cut before auth */
-	uint64_t	behind_bytes;	/* replication (not yet: 0) */
+	uint64_t	behind_bytes;	/* replication (repl.c) */
 	uint64_t	behind_msgs;
 	uint64_t	routes;		/* routes learned from it */
 	char		last_error[96];

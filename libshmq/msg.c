@@ -202,7 +202,72 @@ shmq__msg_view(const struct shmq_rec *r, uint64_t store_id,
 	v->store_ns = r->store_ns;
 	v->producer_id = r->producer_id;
 	v->reconsume = r->reconsume;
-	shmq__msg_id(store_id, r->log_off, v->msg_id);
+	shmq__rec_id(r, store_id, v->msg_id);
+}
+
+void
+shmq__rec_id(const struct shmq_rec *r, uint64_t store_id,
+    char out[SHMQ_MSGID_LEN + 1])
+{
+	uint64_t o[2];
+
+	if (likely((r->flags & SHMQ_REC_F_ORIGIN) == 0)) {
+		shmq__msg_id(store_id, r->log_off, out);
+		return;
+	}
+	/* A mirror's copy: the id it has at its home, after the body.  The
+	 * record was checked (shmq__rec_sane counts these bytes). */
+	memcpy(o, (const char *)(r + 1) + r->topic_len + r->tags_len +
+	    r->keys_len + r->props_len + r->body_len, sizeof(o));
+	shmq__msg_id(o[0], o[1], out);
+}
+
+void
+shmq__msg_write_raw(struct shmq_rec *r, const struct shmq_raw *m,
+    const char *topic, uint32_t size, const struct shmq_rec_meta *meta)
+{
+	char *p = (char *)(r + 1), *end = (char *)r + size;
+	uint64_t o[2] = { m->origin_store, m->origin_off };
+
+	r->magic = SHMQ_REC_MAGIC;
+	r->flags = SHMQ_REC_F_ORIGIN;
+	r->log_off = meta->log_off;
+	r->queue_off = meta->queue_off;
+	r->born_ns = meta->born_ns;
+	r->store_ns = meta->store_ns;
+	r->producer_id = meta->producer_id;
+	r->body_len = m->body_len;
+	r->props_len = m->props_len;
+	r->keys_len = m->keys_len;
+	r->queue = (uint16_t)meta->queue;
+	r->topic_len = (uint8_t)strlen(topic);
+	r->tags_len = m->tags_len;
+	r->reserved0 = 0;
+	r->reconsume = meta->reconsume;
+	r->reserved1 = 0;
+	memcpy(p, topic, r->topic_len);
+	p += r->topic_len;
+	memcpy(p, m->tags, m->tags_len);
+	p += m->tags_len;
+	memcpy(p, m->keys, m->keys_len);
+	p += m->keys_len;
+	memcpy(p, m->props, m->props_len);
+	p += m->props_len;
+	memcpy(p, m->body, m->body_len);
+	p += m->body_len;
+	memcpy(p, o, sizeof(o));
+	p += sizeof(o);
+	if (p < end)
+		memset(p, 0, (size_t)(end - p));
+	r->crc = shmq__rec_crc(r, size);
+}
+
+uint32_t
+shmq__msg_raw_size(const struct shmq_raw *m, size_t topic_len)
+{
+	return (uint32_t)shmq__align8(sizeof(struct shmq_rec) + topic_len +
+	    m->tags_len + m->keys_len + (uint64_t)m->props_len +
+	    m->body_len + SHMQ_REC_ORIGIN_BYTES);
 }
 
 const char *

@@ -47,9 +47,41 @@ void shmq__msg_write(struct shmq_rec *r, const struct shmq_msg *m,
     const char *topic, const struct shmq_enc *enc,
     const struct shmq_rec_meta *meta);
 
+/*
+ * A message as another store holds it (replication, mirror.c): encoded
+ * properties ("name\1value\2"...) and the id it has there.  Lengths are
+ * the caller's to check (SHMQ_TAGS_MAX, SHMQ_KEYS_MAX, the bus's largest
+ * record).
+ */
+struct shmq_raw {
+	const char	*tags;
+	const char	*keys;
+	const char	*props;
+	const void	*body;
+	uint8_t		 tags_len;
+	uint16_t	 keys_len;
+	uint32_t	 props_len;
+	uint32_t	 body_len;
+	uint64_t	 origin_store;
+	uint64_t	 origin_off;
+};
+
+/* Record size of M in a topic named TOPIC_LEN bytes, origin included. */
+uint32_t shmq__msg_raw_size(const struct shmq_raw *m, size_t topic_len);
+
+/* Write M as record R of SIZE (shmq__msg_raw_size) with the origin flag;
+ * as shmq__msg_write. */
+void shmq__msg_write_raw(struct shmq_rec *r, const struct shmq_raw *m,
+    const char *topic, uint32_t size, const struct shmq_rec_meta *meta);
+
 /* Fill view V from checked record R. */
 void shmq__msg_view(const struct shmq_rec *r, uint64_t store_id,
     struct shmq_msgview *v);
+
+/* The id of checked record R of the store STORE_ID: its own, or for a
+ * mirror's copy the one it has at its home (SHMQ_REC_F_ORIGIN). */
+void shmq__rec_id(const struct shmq_rec *r, uint64_t store_id,
+    char out[SHMQ_MSGID_LEN + 1]);
 
 /* Message id: 16 hex digits of the store id, 16 of the log offset. */
 void shmq__msg_id(uint64_t store_id, uint64_t off,

@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "msg.h"
 #include "prefault.h"
+#include "replsync.h"
 #include "retry.h"
 #include "topic.h"
 #include "txn.h"
@@ -43,6 +44,9 @@ struct shmq_producer {
 	/* Sync flush (shmq_producer_set_sync): 0 ms, async. */
 	uint32_t			 sync_ms;
 	uint32_t			 sync_flags;
+	/* Sync replication (shmq_producer_set_repl): 0 mirrors, async. */
+	uint32_t			 repl_k;
+	uint32_t			 repl_ms;
 	/* Transactions (txn.c): the group, and the check-back listener. */
 	char				 group[SHMQ_NAME_MAX + 1];
 	struct shmq_txn_listener	*txn;
@@ -135,6 +139,23 @@ shmq_producer_set_sync(struct shmq_producer *p, uint32_t timeout_ms,
 	return 0;
 }
 
+int
+shmq_producer_set_repl(struct shmq_producer *p, unsigned k,
+    uint32_t timeout_ms)
+{
+	if (p == NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "no producer");
+	if (k > SHMQ_REPL_SLOTS)
+		return SHMQ_ERR(SHMQ_EINVAL, "sync replication to %u mirrors "
+		    "(at most %d)", k, SHMQ_REPL_SLOTS);
+	if (k > 0 && timeout_ms == 0)
+		return SHMQ_ERR(SHMQ_EINVAL, "sync replication needs a "
+		    "timeout");
+	ck_pr_store_32(&p->repl_ms, timeout_ms);
+	ck_pr_store_32(&p->repl_k, k);
+	return 0;
+}
+
 static int
 pick_queue(const struct shmq_msg *m, const struct shmq_topic *t)
 {
@@ -209,20 +230,7 @@ again:
 		ck_pr_inc_64(&bus->ctl->resends);
 		goto again;
 	}
-	/* Wake: the add is a locked instruction, so the commit above is
-	 * visible before a sleeper can re-check (ck_ec's protocol).  A
-	 * process killed before these lines leaves its message unannounced:
-	 * sleepers find it within a second (consumer.c SLEEP_MAX_NS). */
-	ck_ec64_inc(&t->tc->ec, &shmq__ec_mp);
-	/* The commit and add before the load of the doorbell lease; pairs
-	 * with the CAS and fence in consumer.c doorbell_lease (Dekker: the
-	 * sleeper sees the entry, or we see its lease).  The lease is
-	 * compared with the time taken before the write: it errs on the
-	 * side of ringing. */
-	ck_pr_fence_atomic_load();
-	if (unlikely(ck_pr_load_32(&t->tc->bus_waiters) >=
-	    shmq__lease_units(now)))
-		ck_ec64_inc(&bus->ctl->doorbell, &shmq__ec_mp);
+	shmq__topic_announce(bus, t, now);
 	p->slot->sent++;
 	if (res != NULL) {
 		shmq__msg_id(bus->store_id, loff, res->msg_id);
@@ -232,10 +240,14 @@ again:
 	}
 	/* Sync flush: the record is stored and announced whatever the
 	 * outcome; a timeout only leaves its durability unconfirmed. */
-	if (unlikely(ck_pr_load_32(&p->sync_ms) != 0))
-		return shmq__flush_wait(bus, loff, loff + enc->size, e,
-		    ck_pr_load_32(&p->sync_ms),
-		    ck_pr_load_32(&p->sync_flags));
+	if (unlikely(ck_pr_load_32(&p->sync_ms) != 0) &&
+	    (err = shmq__flush_wait(bus, loff, loff + enc->size, e,
+	    ck_pr_load_32(&p->sync_ms), ck_pr_load_32(&p->sync_flags))) < 0)
+		return err;
+	/* Sync replication: as above, stored here whatever the outcome. */
+	if (unlikely(ck_pr_load_32(&p->repl_k) != 0))
+		return shmq__repl_wait(bus, t, q, qoff + 1,
+		    ck_pr_load_32(&p->repl_k), ck_pr_load_32(&p->repl_ms));
 	return 0;
 }
 

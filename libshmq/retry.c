@@ -271,7 +271,7 @@ shmq_consumer_retry(struct shmq_consumer *c, const struct shmq_msgview *v,
 		memcpy(oid, v1, vl);
 		oid[vl] = '\0';
 	} else
-		shmq__msg_id(c->bus->store_id, r->log_off, oid);
+		shmq__rec_id(r, c->bus->store_id, oid);
 
 	dead = delay_level == -1 || r->reconsume >= rc->max_reconsume;
 	if (!dead) {

@@ -221,6 +221,8 @@ shmq__topic_meta_write(struct shmq_bus *bus, const char *name,
 	if (retention_ms != 0)
 		n += snprintf(meta + n, sizeof(meta) - (size_t)n,
 		    "retention_ms=%llu\n", (unsigned long long)retention_ms);
+	if (flags & SHMQ_TOPIC_F_MIRROR)
+		n += snprintf(meta + n, sizeof(meta) - (size_t)n, "mirror=1\n");
 	return shmq__file_replace(path, meta, (size_t)n, &bus->perm, sync);
 }
 
@@ -230,6 +232,7 @@ shmq__topic_meta_read(const char *dir, unsigned *queues, uint32_t *flags,
 {
 	char path[PATH_MAX], buf[256], *line, *save;
 	unsigned long long v;
+	uint32_t mirror = 0;
 	unsigned u;
 	ssize_t n;
 
@@ -255,7 +258,12 @@ shmq__topic_meta_read(const char *dir, unsigned *queues, uint32_t *flags,
 			    SHMQ_TOPIC_F_NOREAD);
 		else if (sscanf(line, "retention_ms=%llu", &v) == 1)
 			*retention_ms = v;
+		else if (strcmp(line, "mirror=1") == 0)
+			mirror = SHMQ_TOPIC_F_MIRROR | SHMQ_TOPIC_F_NOWRITE;
 	}
+	/* A mirror is never writable by local producers, whatever a perm
+	 * line says. */
+	*flags |= mirror;
 	return *queues > 0 ? 0 : -1;
 }
 
@@ -363,6 +371,16 @@ view_grow(struct shmq_bus *bus, struct shmq_topic *t)
 	ck_pr_store_32(&t->queues, n);
 }
 
+void
+shmq__topic_view_refresh(struct shmq_bus *bus, struct shmq_topic *t)
+{
+	if (ck_pr_load_32(&t->tc->queues) == t->queues)
+		return;
+	pthread_mutex_lock(&bus->lock);
+	view_grow(bus, t);
+	pthread_mutex_unlock(&bus->lock);
+}
+
 struct shmq_topic *
 shmq__topic_by_id(struct shmq_bus *bus, uint32_t id)
 {
@@ -419,15 +437,16 @@ shmq__topic_writable_slow(struct shmq_bus *bus, struct shmq_topic *t)
 	if (f & SHMQ_TOPIC_F_DELETED)
 		return SHMQ_ERR(SHMQ_ENOTOPIC, "topic \"%s\" on bus \"%s\": "
 		    "deleted", t->name, bus->name);
+	if (f & SHMQ_TOPIC_F_MIRROR)
+		return SHMQ_ERR(SHMQ_ETOPICPERM, "topic \"%s\": a mirror of "
+		    "another host's topic (shmqd replicates it here): send "
+		    "to its home, or promote this mirror (shmq-admin "
+		    "promote)", t->name);
 	if (f & SHMQ_TOPIC_F_NOWRITE)
 		return SHMQ_ERR(SHMQ_ETOPICPERM, "topic \"%s\": its "
 		    "permissions do not allow sends (perm %s)", t->name,
 		    (f & SHMQ_TOPIC_F_NOREAD) ? "none" : "r");
-	if (ck_pr_load_32(&t->tc->queues) != t->queues) {
-		pthread_mutex_lock(&bus->lock);
-		view_grow(bus, t);
-		pthread_mutex_unlock(&bus->lock);
-	}
+	shmq__topic_view_refresh(bus, t);
 	/* Current only if the view caught up (view_grow can fail on memory:
 	 * the next send tries again). */
 	if (ck_pr_load_32(&t->tc->queues) == t->queues)
@@ -529,7 +548,8 @@ shmq__topic_install(struct shmq_bus *bus, const char *name, unsigned queues,
 		return err;
 	/* Nobody else has the region yet: plain stores. */
 	tc = shmq__topic_ctl(bus, id);
-	tc->flags = flags & (SHMQ_TOPIC_F_NOWRITE | SHMQ_TOPIC_F_NOREAD);
+	tc->flags = flags & (SHMQ_TOPIC_F_NOWRITE | SHMQ_TOPIC_F_NOREAD |
+	    SHMQ_TOPIC_F_MIRROR);
 	tc->retention_ms = retention_ms;
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "bus.h"
+#include "wait.h"
 
 /*
  * Find topic NAME; with CREATE, create it with QUEUES queues (0: the bus
@@ -39,6 +40,32 @@ struct shmq_topic *shmq__topic_by_id(struct shmq_bus *bus, uint32_t id);
  */
 int shmq__topic_install(struct shmq_bus *bus, const char *name,
     unsigned queues, uint32_t flags, uint64_t retention_ms);
+
+/* Grow view T to its topic's queue count if it grew (a failure leaves
+ * the view as it was: callers compare t->queues). */
+void shmq__topic_view_refresh(struct shmq_bus *bus, struct shmq_topic *t);
+
+/*
+ * Tell T's sleepers that an entry was committed: the add is a locked
+ * instruction, so the commit is visible before a sleeper can re-check
+ * (ck_ec's protocol).  A process killed before this leaves its message
+ * unannounced: sleepers find it within a second (consumer.c
+ * SLEEP_MAX_NS).  The bus doorbell rings too while a multi-topic consumer
+ * holds a lease on T (consumer.c doorbell_lease): the commit and add come
+ * before the load of the lease, which pairs with the CAS and fence there
+ * (Dekker: the sleeper sees the entry, or we see its lease).  NOW is a
+ * time taken before the write: it errs on the side of ringing.
+ */
+static inline void
+shmq__topic_announce(struct shmq_bus *bus, struct shmq_topic *t,
+    uint64_t now)
+{
+	ck_ec64_inc(&t->tc->ec, &shmq__ec_mp);
+	ck_pr_fence_atomic_load();
+	if (unlikely(ck_pr_load_32(&t->tc->bus_waiters) >=
+	    shmq__lease_units(now)))
+		ck_ec64_inc(&bus->ctl->doorbell, &shmq__ec_mp);
+}
 
 /* Topic ID's control block (any state), or NULL. */
 struct shmq_topic_ctl *shmq__topic_ctl(struct shmq_bus *bus, uint32_t id);

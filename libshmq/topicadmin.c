@@ -426,6 +426,16 @@ shmq_topic_update(struct shmq_bus *bus, const char *topic,
 	}
 	cur = ck_pr_load_32(&tc->flags) & PERM;
 	flags = (mask & SHMQ_TOPIC_SET_PERM) ? pf : cur;
+	/* A mirror stays one (mirror.c): only replication writes it. */
+	if (ck_pr_load_32(&tc->flags) & SHMQ_TOPIC_F_MIRROR) {
+		if ((flags & SHMQ_TOPIC_F_NOWRITE) == 0) {
+			err = SHMQ_ERR(SHMQ_ETOPICPERM, "topic \"%s\": a "
+			    "mirror cannot be made writable (promote it "
+			    "instead)", topic);
+			goto out;
+		}
+		flags |= SHMQ_TOPIC_F_MIRROR;
+	}
 	retention = (mask & SHMQ_TOPIC_SET_RETENTION) ? conf->retention_ms :
 	    ck_pr_load_64(&tc->retention_ms);
 	if ((mask & SHMQ_TOPIC_SET_QUEUES) && conf->queues > tc->queues)

@@ -99,6 +99,10 @@ usage(FILE *f)
 "      --host NAME        this host's name for its peers (federation)\n"
 "      --listen ADDR:PORT federation listener (default 127.0.0.1:9876)\n"
 "      --peer HOST:PORT   dial this peer (repeatable; replaces the file's)\n"
+"      --mirror TOPIC@HOST:PORT\n"
+"                         keep a mirror of TOPIC, whose home's shmqd\n"
+"                         listens at HOST:PORT (repeatable; replaces the\n"
+"                         file's)\n"
 "      --secret-file FILE the shared secret of the links (mode 600)\n"
 "  -h, --help, -V, --version\n");
 }
@@ -148,7 +152,7 @@ parse_args(int argc, char **argv, struct shmqd_conf *cl, const char **cfg,
 	    O_DELAY, O_RETENTION = 0x1000, O_STORE_MAX, O_STORE_HARD,
 	    O_PROTECT, O_RETAIN_MS, O_TXN_TIMEOUT = 0x2000, O_TXN_INTERVAL,
 	    O_TXN_MAX, O_FED_HOST = 0x3000, O_FED_LISTEN, O_FED_PEER,
-	    O_FED_SECRET };
+	    O_FED_SECRET, O_FED_MIRROR };
 	static const struct option lopts[] = {
 		{ "bus", required_argument, NULL, 'b' },
 		{ "home", required_argument, NULL, O_HOME },
@@ -173,6 +177,7 @@ parse_args(int argc, char **argv, struct shmqd_conf *cl, const char **cfg,
 		{ "listen", required_argument, NULL, O_FED_LISTEN },
 		{ "peer", required_argument, NULL, O_FED_PEER },
 		{ "secret-file", required_argument, NULL, O_FED_SECRET },
+		{ "mirror", required_argument, NULL, O_FED_MIRROR },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -264,10 +269,11 @@ parse_args(int argc, char **argv, struct shmqd_conf *cl, const char **cfg,
 		case O_FED_HOST:
 		case O_FED_LISTEN:
 		case O_FED_PEER:
-		case O_FED_SECRET: {
+		case O_FED_SECRET:
+		case O_FED_MIRROR: {
 			/* The config file's keys, by the same code. */
 			static const char *const key[] = { "host", "listen",
-			    "peer", "secret_file" };
+			    "peer", "secret_file", "mirror" };
 			char why[256];
 
 			if (fed_conf_key(&cl->fed, key[ch - O_FED_HOST], optarg,

@@ -21,6 +21,7 @@
 
 #include "auth.h"
 #include "frame.h"
+#include "replframe.h"
 #include "route.h"
 
 #define MAXP	FED_PAYLOAD_DEF
@@ -183,7 +184,7 @@ START_TEST(test_malformed_header)
 	ck_assert_int_eq(fed_frame_decode(bad, 6, MAXP, &f), FED_ETYPE);
 	bad[5] = 200;
 	ck_assert_int_eq(fed_frame_decode(bad, n, MAXP, &f), FED_ETYPE);
-	bad[5] = FED_T_REPL_DATA;
+	bad[5] = FED_T_REPL_OFFSETS;
 	ck_assert_int_eq(fed_frame_decode(bad, n, MAXP, &f), FED_ETYPE);
 
 	/* Reserved flags. */
@@ -546,6 +547,111 @@ START_TEST(test_secret_file)
 }
 END_TEST
 
+/* Replication payloads: round trips, and every truncation refused. */
+START_TEST(test_repl_payloads)
+{
+	static struct fed_repl_sub sub, sub2;
+	static struct fed_repl_state st, st2;
+	static struct fed_repl_ack ack, ack2;
+	static uint8_t buf[65536];
+	struct fed_wbuf w = { buf, 0, sizeof(buf), false };
+	struct fed_repl_rec r, r2;
+	struct fed_rbuf rb;
+	size_t n, k;
+	uint32_t cnt;
+
+	memset(&sub, 0, sizeof(sub));
+	strcpy(sub.topic, "orders");
+	sub.n = 3;
+	sub.next[0] = 1;
+	sub.next[2] = UINT64_MAX;
+	ck_assert_int_eq(fed_repl_sub_encode(&w, &sub), 0);
+	n = w.len;
+	ck_assert_int_eq(fed_repl_sub_decode(buf, n, &sub2), 0);
+	ck_assert_str_eq(sub2.topic, "orders");
+	ck_assert_uint_eq(sub2.n, 3);
+	ck_assert(sub2.next[2] == UINT64_MAX);
+	for (k = 0; k < n; k++)
+		ck_assert_int_eq(fed_repl_sub_decode(buf, k, &sub2),
+		    FED_EPAYLOAD);
+	ck_assert_int_eq(fed_repl_sub_decode(buf, n + 1, &sub2), FED_EPAYLOAD);
+	buf[1 + 6 + 3] = 0x10;	/* n = 0x10000003: above 1024 */
+	ck_assert_int_eq(fed_repl_sub_decode(buf, n, &sub2), FED_EPAYLOAD);
+
+	w.len = 0;
+	memset(&st, 0, sizeof(st));
+	st.store_id = 9;
+	st.n = 2;
+	st.min[1] = 5;
+	st.tail[1] = 7;
+	ck_assert_int_eq(fed_repl_state_encode(&w, &st), 0);
+	n = w.len;
+	ck_assert_int_eq(fed_repl_state_decode(buf, n, &st2), 0);
+	ck_assert(st2.store_id == 9 && st2.n == 2 && st2.tail[1] == 7);
+	for (k = 0; k < n; k++)
+		ck_assert_int_eq(fed_repl_state_decode(buf, k, &st2),
+		    FED_EPAYLOAD);
+	buf[n - 1] = 4;		/* tail 4 below min 5 */
+	ck_assert_int_eq(fed_repl_state_decode(buf, n, &st2), FED_EPAYLOAD);
+
+	w.len = 0;
+	ack.n = 1;
+	ack.queue[0] = 3;
+	ack.next[0] = 42;
+	ck_assert_int_eq(fed_repl_ack_encode(&w, &ack), 0);
+	n = w.len;
+	ck_assert_int_eq(fed_repl_ack_decode(buf, n, &ack2), 0);
+	ck_assert(ack2.queue[0] == 3 && ack2.next[0] == 42);
+	buf[4] = 0x04;		/* queue 1027 */
+	ck_assert_int_eq(fed_repl_ack_decode(buf, n, &ack2), FED_EPAYLOAD);
+
+	memset(&r, 0, sizeof(r));
+	r.queue = 1;
+	r.queue_off = 77;
+	r.origin_store = 0xabc;
+	r.origin_off = 0x100;
+	r.tags = (const uint8_t *)"T";
+	r.tags_len = 1;
+	r.keys = (const uint8_t *)"k1 k2";
+	r.keys_len = 5;
+	r.props = (const uint8_t *)"a\1b\2";
+	r.props_len = 4;
+	r.body = (const uint8_t *)"hello";
+	r.body_len = 5;
+	fed_repl_data_begin(&w);
+	ck_assert_int_eq(fed_repl_data_add(&w, &r), 0);
+	ck_assert_int_eq(fed_repl_data_add(&w, &r), 0);
+	ck_assert_int_eq(fed_repl_data_end(&w), 0);
+	n = w.len;
+	ck_assert_int_eq(fed_repl_data_open(&rb, buf, n, &cnt), 0);
+	ck_assert_uint_eq(cnt, 2);
+	ck_assert_int_eq(fed_repl_data_next(&rb, &r2), 0);
+	ck_assert(r2.queue == 1 && r2.queue_off == 77 &&
+	    r2.origin_store == 0xabc && r2.body_len == 5 &&
+	    memcmp(r2.body, "hello", 5) == 0 && r2.keys_len == 5);
+	ck_assert_int_eq(fed_repl_data_next(&rb, &r2), 0);
+	ck_assert_int_eq(fed_rdone(&rb), 0);
+	/* Cut anywhere: some read runs past the end. */
+	for (k = 4; k < n; k++) {
+		int bad = 0;
+
+		if (fed_repl_data_open(&rb, buf, k, &cnt) < 0)
+			continue;
+		while (cnt-- > 0 && !bad)
+			bad = fed_repl_data_next(&rb, &r2) < 0;
+		ck_assert(bad || fed_rdone(&rb) < 0);
+	}
+	/* A count that cannot fit is refused before reading. */
+	buf[0] = 0x7f;
+	ck_assert_int_eq(fed_repl_data_open(&rb, buf, n, &cnt), FED_EPAYLOAD);
+	/* A record that does not fit the buffer leaves it unchanged. */
+	w = (struct fed_wbuf){ buf, 0, 40, false };
+	fed_repl_data_begin(&w);
+	ck_assert_int_eq(fed_repl_data_add(&w, &r), FED_EOVERSIZE);
+	ck_assert_uint_eq(w.len, 4);
+}
+END_TEST
+
 static Suite *
 frame_suite(void)
 {
@@ -557,6 +663,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_malformed_header);
 	tcase_add_test(tc, test_malformed_payload);
 	tcase_add_test(tc, test_register_parts);
+	tcase_add_test(tc, test_repl_payloads);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("auth");
 	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);

@@ -22,11 +22,56 @@
 
 #include "auth.h"
 #include "frame.h"
+#include "replframe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static struct fed_route_entry entries[FED_PAYLOAD_DEF / FED_ROUTE_ENTRY_MIN];
+static struct fed_repl_sub rsub;
+static struct fed_repl_state rstate;
+static struct fed_repl_ack rack;
+
+/* The replication payloads (replframe.h): what decodes encodes back. */
+static void
+repl_payloads(const uint8_t *p, size_t n, int type, struct fed_wbuf *w)
+{
+	struct fed_repl_rec rec;
+	struct fed_rbuf rb;
+	uint32_t k, i;
+
+	if ((type < 0 || type == FED_T_REPL_SUBSCRIBE) &&
+	    fed_repl_sub_decode(p, n, &rsub) == 0) {
+		w->len = 0;
+		if (fed_repl_sub_encode(w, &rsub) != 0 || w->len != n)
+			abort();
+	}
+	if ((type < 0 || type == FED_T_REPL_STATE) &&
+	    fed_repl_state_decode(p, n, &rstate) == 0) {
+		w->len = 0;
+		if (fed_repl_state_encode(w, &rstate) != 0 || w->len != n)
+			abort();
+	}
+	if ((type < 0 || type == FED_T_REPL_ACK) &&
+	    fed_repl_ack_decode(p, n, &rack) == 0) {
+		w->len = 0;
+		if (fed_repl_ack_encode(w, &rack) != 0 || w->len != n)
+			abort();
+	}
+	if ((type < 0 || type == FED_T_REPL_DATA) &&
+	    fed_repl_data_open(&rb, p, n, &k) == 0) {
+		fed_repl_data_begin(w);
+		for (i = 0; i < k; i++) {
+			if (fed_repl_data_next(&rb, &rec) < 0)
+				return;
+			if (fed_repl_data_add(w, &rec) != 0)
+				abort();
+		}
+		if (fed_rdone(&rb) == 0 && (w->len != n ||
+		    memcmp(w->p, p, n) != 0))
+			abort();
+	}
+}
 static struct fed_route_answer answer;
 static uint8_t out[FED_PAYLOAD_DEF];
 
@@ -61,6 +106,7 @@ payloads(const uint8_t *p, size_t n, int type)
 	}
 	if (type < 0 || type == FED_T_ROUTE_QUERY)
 		(void)fed_route_query_decode(p, n, &q);
+	repl_payloads(p, n, type, &w);
 	if ((type < 0 || type == FED_T_ROUTE_ANSWER) &&
 	    fed_route_answer_decode(p, n, &answer) == 0) {
 		w.len = 0;

@@ -76,6 +76,8 @@
 
 #include <shmq/shmq.h>
 
+#include "benchrepl.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #define BENCH_TSC	1
@@ -260,6 +262,10 @@ struct opts {
 	uint64_t	 takeover_runs;
 	uint64_t	 group_rate;	/* takeover: producer's msg/s */
 	uint64_t	 ack_count;	/* ack path: messages per run */
+	/* Replication mode (--repl, benchrepl.c). */
+	int		 repl;
+	uint64_t	 repl_samples;	/* per latency row and sync phase */
+	uint64_t	 repl_backlog;	/* catch-up messages */
 };
 
 enum {
@@ -2502,10 +2508,22 @@ usage(FILE *f)
 "                        (default 20000)\n"
 "      --ack-count N     messages of each ack path run (default 1000000;\n"
 "                        0: none)\n"
+"\n"
+"Replication mode (instead of the rows above): starts a home and a mirror\n"
+"shmqd on loopback (shmqd found beside %s, in the build tree, in\n"
+"$SHMQD or on $PATH) and measures end-to-end latency home producer to\n"
+"mirror consumer, sync replication sends, throughput and catch-up:\n"
+"      --repl            replication mode; -s, -n (samples, default 10000;\n"
+"                        2000 with --quick), --gap, --cpus, --tput-count,\n"
+"                        --tput-time, --quick, -b (BUS-home and\n"
+"                        BUS-mirror), -t, --home (the stores' parent),\n"
+"                        --keep and --json apply\n"
+"      --repl-backlog N  catch-up: messages sent while the mirror's shmqd\n"
+"                        is stopped (default 1000000; 200000 with --quick)\n"
 "  -h, --help            print this help and exit\n"
 "  -V, --version         print the version and exit\n",
 	    PROG, BUS_DEFAULT, TOPIC_DEFAULT, GROUP_QUEUES, GROUP_TOPIC,
-	    GROUP_MAX);
+	    GROUP_MAX, PROG);
 }
 
 static int
@@ -2583,7 +2601,9 @@ enum {
 	OPT_GROUP,
 	OPT_TAKEOVER_RUNS,
 	OPT_GROUP_RATE,
-	OPT_ACK_COUNT
+	OPT_ACK_COUNT,
+	OPT_REPL,
+	OPT_REPL_BACKLOG
 };
 
 static const struct option longopts[] = {
@@ -2610,6 +2630,8 @@ static const struct option longopts[] = {
 	{ "takeover-runs", required_argument,	NULL,	OPT_TAKEOVER_RUNS },
 	{ "group-rate",	required_argument,	NULL,	OPT_GROUP_RATE },
 	{ "ack-count",	required_argument,	NULL,	OPT_ACK_COUNT },
+	{ "repl",	no_argument,		NULL,	OPT_REPL },
+	{ "repl-backlog", required_argument,	NULL,	OPT_REPL_BACKLOG },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "version",	no_argument,		NULL,	'V' },
 	{ NULL,		0,			NULL,	0 }
@@ -2620,7 +2642,7 @@ static const struct {
 	int		 ch;
 	const char	*name;
 	uint64_t	 min, max;
-	int		 group_only;	/* goes with --group */
+	int		 group_only;	/* 1: goes with --group, 2: --repl */
 } counts[] = {
 	{ 's',			"--size",	   MIN_SIZE, MAX_SIZE,	 0 },
 	{ 'n',			"--count",	   100,	 100000000,	 0 },
@@ -2630,6 +2652,7 @@ static const struct {
 	{ OPT_TAKEOVER_RUNS,	"--takeover-runs", 0,	 32,		 1 },
 	{ OPT_GROUP_RATE,	"--group-rate",	   1000, 1000000,	 1 },
 	{ OPT_ACK_COUNT,	"--ack-count",	   0,	 100000000,	 1 },
+	{ OPT_REPL_BACKLOG,	"--repl-backlog",  1000, 100000000,	 2 },
 };
 
 /* --group 1,2,4: member counts of the throughput runs. */
@@ -2667,6 +2690,7 @@ static int
 parse_args(struct opts *o, int argc, char **argv)
 {
 	uint64_t v = 0, n_busy = 0, n_sleep = 0, n_tput = 0, ack = UINT64_MAX;
+	uint64_t backlog = 0;
 	int group_only = 0, nc = (int)(sizeof counts / sizeof counts[0]);
 	double secs = 0;
 	char *end;
@@ -2786,6 +2810,12 @@ parse_args(struct opts *o, int argc, char **argv)
 				    "at least 1000", optarg);
 			ack = v;
 			break;
+		case OPT_REPL:
+			o->repl = 1;
+			break;
+		case OPT_REPL_BACKLOG:
+			backlog = v;
+			break;
 		case OPT_HOME:
 			o->home = optarg;
 			break;
@@ -2818,9 +2848,17 @@ parse_args(struct opts *o, int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument \"%s\"", argv[optind]);
-	if (group_only && !o->group)
+	if ((group_only & 1) && !o->group)
 		return usage_error("--takeover-runs, --group-rate and "
 		    "--ack-count go with --group");
+	if ((group_only & 2) && !o->repl)
+		return usage_error("--repl-backlog goes with --repl");
+	if (o->repl && o->group)
+		return usage_error("--repl and --group: one mode at a time");
+	if (o->repl && n_busy > 1000000)
+		return usage_error("--count with --repl: at most 1000000");
+	o->repl_samples = n_busy ? n_busy : o->quick ? 2000 : 10000;
+	o->repl_backlog = backlog ? backlog : o->quick ? 200000 : 1000000;
 	if (o->group) {
 		if (!o->topic_given)
 			o->topic = GROUP_TOPIC;
@@ -3886,6 +3924,38 @@ g_cpus(struct ctx *x)
 		    G.ncpus == 1 ? "" : "s");
 }
 
+/* The replication mode (benchrepl.c) with these options; main()'s exit
+   status. */
+static int
+repl_main(struct ctx *x)
+{
+	struct repl_opts ro;
+	const char *notes[sizeof x->warnings / sizeof x->warnings[0]];
+	int i;
+
+	memset(&ro, 0, sizeof ro);
+	ro.bus = x->o.bus;
+	ro.topic = x->o.topic;
+	ro.home = x->o.home;
+	ro.size = x->o.size;
+	ro.samples = x->o.repl_samples;
+	ro.gap_us = x->o.gap_us;
+	ro.tput_secs = x->o.tput_secs;
+	ro.tput_max = x->o.n_tput;
+	ro.backlog = x->o.repl_backlog;
+	ro.pin = x->pin;
+	ro.cpu[0] = x->o.cpu[0];
+	ro.cpu[1] = x->o.cpu[1];
+	ro.json = x->o.json;
+	ro.quick = x->o.quick;
+	ro.keep = x->o.keep;
+	for (i = 0; i < x->nwarnings; i++)
+		notes[i] = x->warnings[i];
+	ro.notes = notes;
+	ro.nnotes = x->nwarnings;
+	return bench_repl(&ro);
+}
+
 /* The whole group mode; main()'s exit status. */
 static int
 group_main(struct ctx *x)
@@ -3964,6 +4034,10 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (x->o.repl) {
+		cpus_setup(x);
+		return repl_main(x);
+	}
 	if (x->o.clock == CLK_TSC && !BENCH_TSC) {
 		warnx_("--clock tsc: no TSC on this machine");
 		return EXIT_USAGE;

@@ -35,16 +35,21 @@ static int
 link_cb(void *arg, const struct shmq_link_info *l)
 {
 	struct fed_out *o = arg;
-	char hb[32], bi[16], bo[16];
+	char hb[32], bi[16], bo[16], be[16];
 
 	ago(hb, sizeof(hb), o->now_ns, l->last_heartbeat_ns);
 	cli_humanize(bi, sizeof(bi), l->bytes_in);
 	cli_humanize(bo, sizeof(bo), l->bytes_out);
-	/* Replication is not built yet: nothing can be behind. */
+	/* Messages behind, replication both ways (doc/federation.md). */
+	if (l->behind_msgs == 0)
+		strlcpy(be, "-", sizeof(be));
+	else
+		snprintf(be, sizeof(be), "%llu",
+		    (unsigned long long)l->behind_msgs);
 	fprintf(o->text, "%-16s %-22s %-14s %-8s %-13s %6s %8s %8s %6llu %6llu "
 	    "%6llu%s%s\n", l->host[0] != '\0' ? l->host : "?", l->addr,
 	    shmq_link_state_name(l->state), l->configured ? (l->inbound ?
-	    "dial/in" : "dial") : "in", hb, "-", bi, bo,
+	    "dial/in" : "dial") : "in", hb, be, bi, bo,
 	    (unsigned long long)l->reconnects,
 	    (unsigned long long)l->auth_failures,
 	    (unsigned long long)l->routes, l->last_error[0] != '\0' &&

@@ -438,6 +438,23 @@ SHMQ_API int shmq_producer_send_batch(struct shmq_producer *p,
 SHMQ_API int shmq_producer_set_sync(struct shmq_producer *p,
     uint32_t timeout_ms, unsigned int flags);
 
+/*
+ * Sync replication (RocketMQ's SYNC_MASTER, Kafka's acks=all): with K > 0,
+ * every later send of P returns only once K mirrors of the topic hold the
+ * message in their stores (doc/federation.md, "Replication"), or
+ * SHMQ_ETIMEDOUT after TIMEOUT_MS.  As with sync flush, a timeout does
+ * not lose the message: it is stored here, *res is filled, and it reaches
+ * the mirrors when they catch up.  Needs this host's shmqd (it relays the
+ * mirrors' acknowledgements): without it every send times out.  K = 0
+ * (the default) is async replication.  Combined with sync flush, the
+ * flush comes first.  Returns 0 or SHMQ_EINVAL (no producer, K above
+ * SHMQ_REPL_MAX, a zero timeout with K > 0).  Safe while other threads
+ * send with P.
+ */
+#define SHMQ_REPL_MAX	4
+SHMQ_API int shmq_producer_set_repl(struct shmq_producer *p, unsigned k,
+    uint32_t timeout_ms);
+
 /* ------------------------------------------------------------------ */
 /* Pull consumer                                                       */
 /* ------------------------------------------------------------------ */
@@ -1274,6 +1291,8 @@ struct shmq_queue_info {
 	uint64_t	 max_off;	/* next offset to be written */
 	uint64_t	 messages;	/* max_off - min_off */
 	uint64_t	 last_store_ns;	/* store time of the newest message */
+	int		 mirror;	/* 1: a mirror of another host's topic
+					   (doc/federation.md) */
 };
 
 /*
@@ -1368,8 +1387,10 @@ struct shmq_link_info {
 	uint64_t	 reconnects;
 	uint64_t	 auth_failures;	/* wrong proofs, either way */
 	uint64_t	 rejected;	/* connections cut before auth */
-	uint64_t	 behind_bytes;	/* replication lag (replication is not
-					   built yet: 0) */
+	uint64_t	 behind_bytes;	/* replication with this host, both
+					   ways: bytes (estimated at the mean
+					   message size) and messages not yet
+					   held by the mirror */
 	uint64_t	 behind_msgs;
 	uint64_t	 routes;	/* routes learned from this peer */
 	char		 last_error[96];

@@ -1,0 +1,340 @@
+/*
+ * replmirror.c - keeping one mirror (see repl.h): dial the home, subscribe
+ * from what this bus holds, store what comes at the home's offsets,
+ * acknowledge; on any failure, dial again with backoff and resume.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "internal.h"
+#include "mirror.h"
+#include "prefault.h"
+#include "topic.h"
+
+#include "repl.h"
+
+#define ACK_MS		1000	/* keepalive: an ACK at least this often */
+#define BUF_BYTES	(16384 + FED_REPL_QUEUES_MAX * 16) /* SUBSCRIBE */
+
+static void
+set_error(struct repl_mirror *m, const char *why)
+{
+	struct fed_repl *r = m->r;
+
+	/* Logged when it changes, not at every attempt. */
+	if (strncmp(m->last_error, why, sizeof(m->last_error) - 1) != 0)
+		rlog(r, LOG_WARNING, "mirror %s (home %s): %s", m->m.topic,
+		    m->m.addr, why);
+	pthread_mutex_lock(&r->lock);
+	strlcpy(m->last_error, why, sizeof(m->last_error));
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* ACK the queues flagged in CHANGED (all: every queue). */
+static int
+send_ack(struct repl_mirror *m, struct fed_repl_ack *a, const bool *changed,
+    bool all)
+{
+	uint8_t buf[4 + FED_REPL_QUEUES_MAX * 10];
+	struct fed_wbuf w = { buf, 0, sizeof(buf), false };
+	uint32_t q;
+
+	a->n = 0;
+	for (q = 0; q < m->queues; q++)
+		if (all || changed[q]) {
+			a->queue[a->n] = (uint16_t)q;
+			a->next[a->n++] = ck_pr_load_64(&m->next[q]);
+		}
+	if (a->n == 0)
+		return 0;
+	if (fed_repl_ack_encode(&w, a) < 0)
+		return SHMQ_ELIMIT;
+	return fed_chan_write(m->ch, FED_T_REPL_ACK, w.p, w.len);
+}
+
+/* STATE from the home: make or grow the mirror, note the home's bounds. */
+static int
+take_state(struct repl_mirror *m, const struct fed_repl_state *st,
+    char *why, size_t len)
+{
+	struct fed_repl *r = m->r;
+	uint32_t q;
+	int err;
+
+	if (m->t == NULL || m->t->queues < st->n) {
+		if ((err = shmq__mirror_topic(r->bus, m->m.topic, st->n,
+		    &m->t)) < 0) {
+			snprintf(why, len, "%s", shmq_errmsg());
+			return err;
+		}
+		/* As a producer: segments made and faulted in ahead of the
+		 * writer (half its time went to page faults without). */
+		(void)shmq__prefault_start(r->bus);
+		for (q = ck_pr_load_32(&m->queues); q < m->t->queues; q++)
+			ck_pr_store_64(&m->next[q],
+			    shmq__mirror_next(r->bus, m->t, q));
+		ck_pr_store_32(&m->queues, m->t->queues);
+	}
+	for (q = 0; q < st->n; q++)
+		ck_pr_store_64(&m->home_tail[q], st->tail[q]);
+	return 0;
+}
+
+/* A DATA frame: store each message.  0, or a code with WHY. */
+static int
+take_data(struct repl_mirror *m, const struct fed_frame *fr, bool *changed,
+    char *why, size_t len)
+{
+	struct fed_repl *r = m->r;
+	struct fed_repl_rec rec;
+	struct shmq_mirror_pos pos;
+	struct shmq_raw raw;
+	struct fed_rbuf rb;
+	uint32_t n, i;
+	int err;
+
+	if (m->t == NULL) {
+		snprintf(why, len, "DATA before STATE");
+		return SHMQ_EPROTO;
+	}
+	if (fed_repl_data_open(&rb, fr->payload, fr->length, &n) < 0) {
+		snprintf(why, len, "malformed DATA frame");
+		return SHMQ_EPROTO;
+	}
+	for (i = 0; i < n; i++) {
+		if (fed_repl_data_next(&rb, &rec) < 0 ||
+		    rec.queue >= m->t->queues) {
+			snprintf(why, len, "malformed DATA frame (message %u)",
+			    i);
+			return SHMQ_EPROTO;
+		}
+		raw.tags = (const char *)rec.tags;
+		raw.tags_len = rec.tags_len;
+		raw.keys = (const char *)rec.keys;
+		raw.keys_len = rec.keys_len;
+		raw.props = (const char *)rec.props;
+		raw.props_len = rec.props_len;
+		raw.body = rec.body;
+		raw.body_len = rec.body_len;
+		raw.origin_store = rec.origin_store;
+		raw.origin_off = rec.origin_off;
+		pos.queue = rec.queue;
+		pos.queue_off = rec.queue_off;
+		pos.born_ns = rec.born_ns;
+		pos.store_ns = rec.store_ns;
+		pos.producer_id = rec.producer_id;
+		pos.reconsume = rec.reconsume;
+		if ((err = shmq__mirror_put(r->bus, m->t, &pos, &raw)) < 0) {
+			snprintf(why, len, "storing queue %u offset %llu: %s",
+			    rec.queue, (unsigned long long)rec.queue_off,
+			    shmq_errmsg());
+			return err;
+		}
+		if (err == 1) {
+			ck_pr_add_64(&m->msgs, 1);
+			ck_pr_add_64(&m->bytes, rec.body_len + rec.props_len);
+		}
+		if (rec.queue_off + 1 > ck_pr_load_64(&m->next[rec.queue]))
+			ck_pr_store_64(&m->next[rec.queue], rec.queue_off + 1);
+		if (rec.queue_off + 1 > ck_pr_load_64(
+		    &m->home_tail[rec.queue]))
+			ck_pr_store_64(&m->home_tail[rec.queue],
+			    rec.queue_off + 1);
+		changed[rec.queue] = true;
+	}
+	if (fed_rdone(&rb) < 0) {
+		snprintf(why, len, "trailing bytes in a DATA frame");
+		return SHMQ_EPROTO;
+	}
+	return 0;
+}
+
+/* Subscribe from what this bus holds. */
+static int
+subscribe(struct repl_mirror *m, struct fed_repl_sub *sub, uint8_t *buf,
+    size_t cap)
+{
+	struct fed_repl *r = m->r;
+	struct fed_wbuf w = { buf, 0, cap, false };
+	struct shmq_topic *t;
+	uint32_t q;
+
+	memset(sub->topic, 0, sizeof(sub->topic));
+	strlcpy(sub->topic, m->m.topic, sizeof(sub->topic));
+	sub->n = 0;
+	t = shmq__topic_find(r->bus, m->m.topic);
+	if (t != NULL && (ck_pr_load_32(&t->tc->flags) &
+	    SHMQ_TOPIC_F_MIRROR)) {
+		shmq__topic_view_refresh(r->bus, t);
+		m->t = t;
+		sub->n = t->queues;
+		for (q = 0; q < t->queues; q++) {
+			sub->next[q] = shmq__mirror_next(r->bus, t, q);
+			ck_pr_store_64(&m->next[q], sub->next[q]);
+		}
+		ck_pr_store_32(&m->queues, t->queues);
+	}
+	if (fed_repl_sub_encode(&w, sub) < 0)
+		return SHMQ_ELIMIT;
+	return fed_chan_write(m->ch, FED_T_REPL_SUBSCRIBE, w.p, w.len);
+}
+
+/* One session on an authenticated channel.  True if it got anywhere
+ * (the next attempt need not back off far). */
+static bool
+session(struct repl_mirror *m, struct fed_repl_sub *sub,
+    struct fed_repl_state *st, struct fed_repl_ack *a, uint8_t *buf)
+{
+	struct fed_repl *r = m->r;
+	bool changed[FED_REPL_QUEUES_MAX], progress = false;
+	uint64_t last_in, last_ack, now;
+	struct fed_frame fr;
+	struct fed_error e;
+	char why[160];
+	int rc;
+
+	if (subscribe(m, sub, buf, BUF_BYTES) < 0) {
+		set_error(m, "cannot subscribe: write failed");
+		return false;
+	}
+	last_in = last_ack = shmq__mono_ns();
+	snprintf(why, sizeof(why), "closed");
+	while (!ck_pr_load_int(&r->stopping)) {
+		rc = fed_chan_read(m->ch, &fr, ACK_MS / 2);
+		now = shmq__mono_ns();
+		if (rc < 0) {
+			snprintf(why, sizeof(why), "%s", rc == SHMQ_EPROTO ?
+			    "malformed frame" : rc == -ECONNRESET ?
+			    "closed by the home" : shmq_strerror(rc));
+			break;
+		}
+		if (rc == 0) {
+			if (now - last_in > 3ull * r->c->heartbeat_ms *
+			    1000000) {
+				snprintf(why, sizeof(why), "the home was "
+				    "silent for %u ms", 3 * r->c->heartbeat_ms);
+				break;
+			}
+		} else {
+			last_in = now;
+			memset(changed, 0, sizeof(changed));
+			switch (fr.type) {
+			case FED_T_REPL_STATE:
+				if (fed_repl_state_decode(fr.payload,
+				    fr.length, st) < 0) {
+					snprintf(why, sizeof(why), "malformed "
+					    "STATE frame");
+					rc = SHMQ_EPROTO;
+				} else if ((rc = take_state(m, st, why,
+				    sizeof(why))) == 0 && !m->up) {
+					m->up = true;
+					rlog(r, LOG_NOTICE, "mirror %s: "
+					    "subscribed at %s (%s), %u "
+					    "queues", m->m.topic, m->home,
+					    m->m.addr, m->t->queues);
+					pthread_mutex_lock(&r->lock);
+					m->last_error[0] = '\0';
+					pthread_mutex_unlock(&r->lock);
+				}
+				break;
+			case FED_T_REPL_DATA:
+				rc = take_data(m, &fr, changed, why,
+				    sizeof(why));
+				if (rc == 0) {
+					progress = true;
+					rc = send_ack(m, a, changed, false);
+					if (rc < 0)
+						snprintf(why, sizeof(why),
+						    "write failed");
+				}
+				break;
+			case FED_T_ERROR:
+				if (fed_error_decode(fr.payload, fr.length,
+				    &e) == 0)
+					snprintf(why, sizeof(why), "home "
+					    "refused: %s: %s",
+					    shmq_err_name(e.code), e.msg);
+				else
+					snprintf(why, sizeof(why), "malformed "
+					    "ERROR frame");
+				rc = SHMQ_EPROTO;
+				break;
+			default:
+				snprintf(why, sizeof(why), "%s frame out of "
+				    "place", fed_type_name(fr.type));
+				rc = SHMQ_EPROTO;
+			}
+			if (rc < 0)
+				break;
+		}
+		if (now - last_ack >= ACK_MS * 1000000ull) {
+			if (send_ack(m, a, changed, true) < 0) {
+				snprintf(why, sizeof(why), "write failed");
+				break;
+			}
+			last_ack = now;
+		}
+	}
+	if (!ck_pr_load_int(&r->stopping))
+		set_error(m, why);
+	m->up = false;
+	return progress;
+}
+
+void *
+fed_repl_mirror_run(void *arg)
+{
+	struct repl_mirror *m = arg;
+	struct fed_repl *r = m->r;
+	struct fed_repl_sub *sub = malloc(sizeof(*sub));
+	struct fed_repl_state *st = malloc(sizeof(*st));
+	struct fed_repl_ack *a = malloc(sizeof(*a));
+	uint8_t *buf = malloc(BUF_BYTES);
+	struct fed_chan *ch;
+	uint32_t backoff = r->c->backoff_min_ms, wait;
+	char why[224];
+	bool progress;
+
+	if (sub == NULL || st == NULL || a == NULL || buf == NULL) {
+		set_error(m, "out of memory: not replicated");
+		goto out;
+	}
+	while (!ck_pr_load_int(&r->stopping)) {
+		if (fed_chan_dial(&ch, m->m.addr, &r->me, r->secret,
+		    r->max_frame, r->c->handshake_ms, why, sizeof(why)) < 0) {
+			set_error(m, why);
+			progress = false;
+		} else {
+			pthread_mutex_lock(&r->lock);
+			m->ch = ch;
+			ck_pr_store_64(&m->home_id, ch->peer.host_id);
+			strlcpy(m->home, ch->peer.host, sizeof(m->home));
+			pthread_mutex_unlock(&r->lock);
+			progress = session(m, sub, st, a, buf);
+			pthread_mutex_lock(&r->lock);
+			m->ch = NULL;
+			pthread_mutex_unlock(&r->lock);
+			fed_chan_close(ch);
+		}
+		/* Backoff with jitter, as the links (link.h). */
+		if (progress)
+			backoff = r->c->backoff_min_ms;
+		wait = backoff / 2 + (uint32_t)(shmq__mono_ns() %
+		    (backoff / 2 + 1));
+		if (fed_repl_nap(r, wait))
+			break;
+		if (!progress && backoff < r->c->backoff_max_ms)
+			backoff = backoff * 2 > r->c->backoff_max_ms ?
+			    r->c->backoff_max_ms : backoff * 2;
+	}
+out:
+	free(sub);
+	free(st);
+	free(a);
+	free(buf);
+	return NULL;
+}
