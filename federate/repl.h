@@ -70,6 +70,7 @@ struct repl_mirror {
 	uint32_t		 queues;
 	uint64_t		 home_tail[FED_REPL_QUEUES_MAX];
 	uint64_t		 next[FED_REPL_QUEUES_MAX];
+	uint64_t		 home_min[FED_REPL_QUEUES_MAX];
 	uint64_t		 msgs;		/* stored */
 	uint64_t		 bytes;
 	char			 last_error[96];

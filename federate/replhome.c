@@ -23,7 +23,8 @@
 
 #define BATCH		256	/* views per poll */
 #define POLL_MS		100
-#define STATE_MS	1000	/* bounds and keepalive */
+#define STATE_MS	1000	/* bounds and keepalive (heartbeat_ms if
+				   shorter) */
 
 static void send_error(struct repl_home *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
@@ -185,13 +186,14 @@ stream(struct repl_home *h, struct shmq_consumer *c,
 	struct fed_repl *r = h->r;
 	struct shmq_msgview v[BATCH];
 	struct fed_wbuf w = { buf, 0, r->max_frame, false };
-	uint64_t last_state = 0, now, nb;
+	uint64_t last_state = 0, now, nb, keep;
 	uint32_t had;
 	int n, i, rc;
 
+	keep = r->c->heartbeat_ms < STATE_MS ? r->c->heartbeat_ms : STATE_MS;
 	while (!ck_pr_load_int(&h->stop)) {
 		now = shmq__mono_ns();
-		if (now - last_state >= STATE_MS * 1000000ull) {
+		if (now - last_state >= keep * 1000000ull) {
 			/* The topic grew: follow the new queues too. */
 			had = h->t->queues;
 			shmq__topic_view_refresh(r->bus, h->t);

@@ -17,7 +17,8 @@
 
 #include "repl.h"
 
-#define ACK_MS		1000	/* keepalive: an ACK at least this often */
+#define ACK_MS		1000	/* keepalive: an ACK at least this often
+				   (heartbeat_ms if shorter) */
 #define BUF_BYTES	(16384 + FED_REPL_QUEUES_MAX * 16) /* SUBSCRIBE */
 
 static void
@@ -79,8 +80,10 @@ take_state(struct repl_mirror *m, const struct fed_repl_state *st,
 			    shmq__mirror_next(r->bus, m->t, q));
 		ck_pr_store_32(&m->queues, m->t->queues);
 	}
-	for (q = 0; q < st->n; q++)
+	for (q = 0; q < st->n; q++) {
 		ck_pr_store_64(&m->home_tail[q], st->tail[q]);
+		m->home_min[q] = st->min[q];
+	}
 	return 0;
 }
 
@@ -128,6 +131,7 @@ take_data(struct repl_mirror *m, const struct fed_frame *fr, bool *changed,
 		pos.store_ns = rec.store_ns;
 		pos.producer_id = rec.producer_id;
 		pos.reconsume = rec.reconsume;
+		pos.home_min = m->home_min[rec.queue];
 		if ((err = shmq__mirror_put(r->bus, m->t, &pos, &raw)) < 0) {
 			snprintf(why, len, "storing queue %u offset %llu: %s",
 			    rec.queue, (unsigned long long)rec.queue_off,
@@ -195,6 +199,8 @@ session(struct repl_mirror *m, struct fed_repl_sub *sub,
 	struct fed_frame fr;
 	struct fed_error e;
 	char why[160];
+	uint64_t keep = r->c->heartbeat_ms < ACK_MS ? r->c->heartbeat_ms :
+	    ACK_MS;
 	int rc;
 
 	if (subscribe(m, sub, buf, BUF_BYTES) < 0) {
@@ -204,7 +210,7 @@ session(struct repl_mirror *m, struct fed_repl_sub *sub,
 	last_in = last_ack = shmq__mono_ns();
 	snprintf(why, sizeof(why), "closed");
 	while (!ck_pr_load_int(&r->stopping)) {
-		rc = fed_chan_read(m->ch, &fr, ACK_MS / 2);
+		rc = fed_chan_read(m->ch, &fr, (int)keep / 2);
 		now = shmq__mono_ns();
 		if (rc < 0) {
 			snprintf(why, sizeof(why), "%s", rc == SHMQ_EPROTO ?
@@ -271,7 +277,7 @@ session(struct repl_mirror *m, struct fed_repl_sub *sub,
 			if (rc < 0)
 				break;
 		}
-		if (now - last_ack >= ACK_MS * 1000000ull) {
+		if (now - last_ack >= keep * 1000000ull) {
 			if (send_ack(m, a, changed, true) < 0) {
 				snprintf(why, sizeof(why), "write failed");
 				break;

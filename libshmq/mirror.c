@@ -141,7 +141,7 @@ tail_raise(struct shmq_cq *cq, uint64_t off)
 
 int
 shmq__mirror_fill(struct shmq_bus *bus, struct shmq_topic *t, uint32_t q,
-    uint64_t end)
+    uint64_t end, uint64_t home_min)
 {
 	struct shmq_cq *cq;
 	struct shmq_cq_entry *e;
@@ -155,15 +155,17 @@ shmq__mirror_fill(struct shmq_bus *bus, struct shmq_topic *t, uint32_t q,
 	next = shmq__mirror_next(bus, t, q);
 	if (next >= end)
 		return 0;
-	if (next == ck_pr_load_64(&cq->qc->min_off)) {
+	if (next == ck_pr_load_64(&cq->qc->min_off) && home_min > next) {
 		/* Nothing here yet: the queue starts where the home's does
-		 * now.  min_off first, so that no index file is made below
-		 * it (consumequeue.c), readers below it move up. */
-		ck_pr_store_64(&cq->qc->min_off, end);
+		 * now (what is below was reclaimed there; holes from there
+		 * on are the home's holes).  min_off first, so that no index
+		 * file is made below it (consumequeue.c), readers below it
+		 * move up. */
+		next = home_min < end ? home_min : end;
+		ck_pr_store_64(&cq->qc->min_off, next);
 		ck_pr_fence_store();
-		tail_raise(cq, end);
+		tail_raise(cq, next);
 		ck_ec64_inc(&t->tc->ec, &shmq__ec_mp);
-		return 0;
 	}
 	for (off = next; off < end; off++) {
 		if ((e = shmq__cq_entry(bus, t, cq, off, true, &err)) == NULL)
@@ -203,7 +205,8 @@ shmq__mirror_put(struct shmq_bus *bus, struct shmq_topic *t,
 	if (pos->queue_off < next)
 		return 0;
 	if (pos->queue_off > next &&
-	    (err = shmq__mirror_fill(bus, t, q, pos->queue_off)) < 0)
+	    (err = shmq__mirror_fill(bus, t, q, pos->queue_off,
+	    pos->home_min)) < 0)
 		return err;
 	size = shmq__msg_raw_size(m, t->name_len);
 	if (size > (uint64_t)bus->max_msg_bytes + 4096)

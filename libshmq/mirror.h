@@ -46,13 +46,15 @@ struct shmq_mirror_pos {
 	uint64_t	store_ns;
 	uint64_t	producer_id;
 	uint32_t	reconsume;
+	uint64_t	home_min;	/* the home's first stored offset of
+					   the queue, as last told */
 };
 
 /*
  * Store M at POS in mirror T.  Entries between the queue's next offset
- * and POS->queue_off become holes (the home has holes there), or, in a
- * queue that never held anything, are skipped (reclaimed at the home: the
- * queue starts at POS->queue_off).  An offset already held is a duplicate
+ * and POS->queue_off become holes (the home has holes there); in a queue
+ * that holds nothing yet, those below POS->home_min are skipped instead
+ * (reclaimed at the home: the queue starts there).  An offset already held is a duplicate
  * and is dropped.  Returns 1 stored, 0 dropped, or SHMQ_ENOSPC,
  * SHMQ_ETOOBIG, SHMQ_ENOQUEUE, SHMQ_ECORRUPT (the entry is not ours to
  * write), with detail.
@@ -60,9 +62,10 @@ struct shmq_mirror_pos {
 int shmq__mirror_put(struct shmq_bus *bus, struct shmq_topic *t,
     const struct shmq_mirror_pos *pos, const struct shmq_raw *m);
 
-/* Make entries up to END (excluded) of mirror queue Q of T holes, or skip
- * them as shmq__mirror_put does.  0 or a code. */
+/* Make entries up to END (excluded) of mirror queue Q of T holes, those
+ * below HOME_MIN skipped in an empty queue, as shmq__mirror_put does.  0
+ * or a code. */
 int shmq__mirror_fill(struct shmq_bus *bus, struct shmq_topic *t,
-    uint32_t q, uint64_t end);
+    uint32_t q, uint64_t end, uint64_t home_min);
 
 #endif

@@ -15,20 +15,23 @@
  * once, nothing else is (struct seen).
  *
  * Around it: a mirror topic is read-only for local producers
- * (SHMQ_ETOPICPERM); the mirror's shmqd and the home's are SIGKILLed and
- * restarted mid-stream; a million small messages go home to mirror while
- * the link is cut (as root: link down on a veth pair between two network
- * namespaces; otherwise the home's shmqd SIGSTOPped) and the mirror's shmqd
- * is SIGKILLed, with the catch-up time printed; holes left by producers
- * killed between claim and commit appear at the same offsets on the
- * mirror; sync replication (shmq_producer_set_repl) never acknowledges a
+ * (SHMQ_ETOPICPERM), follows its home's queue count as it grows, and takes
+ * a message larger than a frame; the mirror's shmqd and the home's are
+ * SIGKILLed and restarted mid-stream; a million small messages go home to
+ * mirror while the link is cut (as root: link down on a veth pair between
+ * two network namespaces; otherwise the home's shmqd SIGSTOPped) and the
+ * mirror's shmqd is SIGKILLed, with the catch-up time printed; holes left
+ * by producers killed between claim and commit appear at the same offsets
+ * on the mirror; sync replication (shmq_producer_set_repl) never acknowledges a
  * message a mirror does not hold, and times out when the mirrors cannot
  * hold it; bad mirror settings stop shmqd (exit 2) while a missing home
- * topic does not; shmq-stat's behind figures.
+ * topic does not, and a local topic of the name is left alone; shmq-stat's
+ * behind figures.
  *
- * SHMQ_TEST_REPL_N sets the million test's message count (for slow
- * sanitizer builds).  The kill schedules are random: the seed is printed,
- * SHMQ_TEST_SEED replays it.
+ * One test case per behaviour (CK_RUN_CASE=basic, restart, holes, sync,
+ * config, stat, million runs one).  SHMQ_TEST_REPL_N sets the million
+ * test's message count (for slow sanitizer builds).  The kill schedules
+ * are random: the seed is printed, SHMQ_TEST_SEED replays it.
  */
 #include "config.h"
 
@@ -631,7 +634,6 @@ msg_make(struct shmq_msg *m, struct rich *r, void *buf, size_t len,
 /* A page shared with the producer children. */
 struct stream {
 	uint64_t	acked[NPROD_MAX];	/* sends that returned 0 */
-	uint32_t	done[NPROD_MAX];
 	uint64_t	gate;		/* producers send seqs below this */
 };
 
@@ -702,7 +704,6 @@ producer_proc(struct stream *s, const struct prod_cfg *pc, const char *who)
 		__atomic_store_n(&s->acked[pc->prod], seq + 1,
 		    __ATOMIC_RELEASE);
 	}
-	__atomic_store_n(&s->done[pc->prod], 1, __ATOMIC_RELEASE);
 	shmq_producer_close(p);
 	shmq_bus_close(bus);
 	free(buf);
@@ -950,6 +951,7 @@ START_TEST(test_restart)
 	dt = wait_caught_up(ba, bb, &b, "orders", 20);
 	seen_init(&seen, 2 * RS_NPROD, RS_N);
 	same_topic(ba, bb, "orders", &seen, &cmp);
+	seen_check(&seen, "mirror", s->acked, 0);
 	ck_assert_uint_eq(cmp.holes, 0);
 	fprintf(stderr, "restart: mirror killed twice: %llu messages "
 	    "identical, caught up %.2f s after the last send\n",
@@ -1294,8 +1296,11 @@ static bool
 probe_has(struct probe *pr, const struct shmq_send_result *r)
 {
 	struct shmq_msgview v;
-	struct shmq_consumer *c = pr->c[r->queue];
+	struct shmq_consumer *c;
 
+	ck_assert_msg(r->queue >= 0 && r->queue < SYNC_Q, "a send result "
+	    "with queue %d", r->queue);
+	c = pr->c[r->queue];
 	ck_assert_int_eq(shmq_consumer_seek(c, "sync", r->queue,
 	    SHMQ_SEEK_OFFSET, r->queue_off), 0);
 	return shmq_consumer_poll(c, &v, 1, 0) == 1 &&
@@ -1396,6 +1401,8 @@ sync_timeout(struct shmq_producer *p, struct shmq_bus *home, unsigned k,
 	ck_assert_msg(rc == SHMQ_ETIMEDOUT, "k=%u with too few mirrors: %s "
 	    "(%s) after %.3f s, expected SHMQ_ETIMEDOUT", k,
 	    shmq_err_name(rc), shmq_errmsg(), (double)ns / 1e9);
+	ck_assert_msg(r->queue >= 0 && r->queue < SYNC_Q, "*res not filled "
+	    "by a send that timed out (queue %d)", r->queue);
 	ck_assert_msg(ns >= (uint64_t)timeout_ms * 900000 && ns <
 	    (uint64_t)timeout_ms * 1000000 + (uint64_t)(3e9 * tu_mult()),
 	    "k=%u: timed out after %.3f s, timeout %u ms", k, (double)ns /
