@@ -125,16 +125,16 @@ out:
 	return NULL;
 }
 
-/* Follow every queue of H's topic the consumer does not follow yet:
- * queue Q from SUB's offset if the mirror had it, else from the start. */
+/* Follow queues [FROM, TO) of H's topic: queue Q from SUB's offset if
+ * the mirror had it, else from the start. */
 static int
 follow(struct repl_home *h, struct shmq_consumer *c,
-    const struct fed_repl_sub *sub, uint32_t from)
+    const struct fed_repl_sub *sub, uint32_t from, uint32_t to)
 {
 	uint32_t q;
 	int err;
 
-	for (q = from; q < h->t->queues && q < h->queues; q++) {
+	for (q = from; q < to && q < h->queues; q++) {
 		if ((err = shmq_consumer_assign(c, h->topic, (int)q,
 		    "*")) < 0)
 			return err;
@@ -181,25 +181,28 @@ add_view(struct fed_wbuf *w, const struct shmq_msgview *v)
 /* Stream until the channel ends.  Returns why it ended, for the log. */
 static const char *
 stream(struct repl_home *h, struct shmq_consumer *c,
-    struct fed_repl_state *st, uint8_t *buf)
+    struct fed_repl_state *st, uint8_t *buf, uint32_t had)
 {
 	struct fed_repl *r = h->r;
 	struct shmq_msgview v[BATCH];
 	struct fed_wbuf w = { buf, 0, r->max_frame, false };
 	uint64_t last_state = 0, now, nb, keep;
-	uint32_t had;
+	uint32_t now_q;
 	int n, i, rc;
 
 	keep = r->c->heartbeat_ms < STATE_MS ? r->c->heartbeat_ms : STATE_MS;
 	while (!ck_pr_load_int(&h->stop)) {
 		now = shmq__mono_ns();
 		if (now - last_state >= keep * 1000000ull) {
-			/* The topic grew: follow the new queues too. */
-			had = h->t->queues;
+			/* The topic grew: follow the new queues too.  HAD is
+			 * what this thread follows: the view is the
+			 * process's, which another thread may have grown. */
 			shmq__topic_view_refresh(r->bus, h->t);
-			if (h->t->queues > had &&
-			    follow(h, c, NULL, had) < 0)
-				return shmq_errmsg();
+			if ((now_q = h->t->queues) > had) {
+				if (follow(h, c, NULL, had, now_q) < 0)
+					return shmq_errmsg();
+				had = now_q;
+			}
 			if (send_state(h, st, buf, r->max_frame) < 0)
 				return "write failed";
 			last_state = now;
@@ -250,7 +253,7 @@ fed_repl_home_run(void *arg)
 	uint8_t *buf = NULL;
 	const char *why = "out of memory";
 	uint64_t *acked;
-	uint32_t q;
+	uint32_t q, followed;
 	int rc;
 
 	if ((sub = malloc(sizeof(*sub))) == NULL ||
@@ -288,8 +291,9 @@ fed_repl_home_run(void *arg)
 	h->queues = SHMQ_MAX_QUEUES;
 	h->t = t;
 	pthread_mutex_unlock(&r->lock);
+	followed = t->queues;
 	if ((rc = shmq_consumer_open(&c, r->bus)) < 0 ||
-	    (rc = follow(h, c, sub, 0)) < 0) {
+	    (rc = follow(h, c, sub, 0, followed)) < 0) {
 		why = shmq_errmsg();
 		send_error(h, rc, "%s", why);
 		goto out;
@@ -308,7 +312,7 @@ fed_repl_home_run(void *arg)
 	ack_on = true;
 	rlog(r, LOG_NOTICE, "replication of %s to %s: streaming (%u queues, "
 	    "sync slot %d)", h->topic, h->host, t->queues, h->slot);
-	why = stream(h, c, st, buf);
+	why = stream(h, c, st, buf, followed);
 out:
 	ck_pr_store_int(&h->stop, 1);
 	fed_chan_shutdown(h->ch);
