@@ -58,16 +58,13 @@ shmq__msg_measure(const struct shmq_msg *m, size_t topic_len, uint32_t max,
 	return 0;
 }
 
-void
-shmq__msg_write(struct shmq_rec *r, const struct shmq_msg *m,
-    const char *topic, const struct shmq_enc *enc,
+/* The fixed header of a record of FLAGS measured as ENC, at META. */
+static inline void
+rec_head(struct shmq_rec *r, uint32_t flags, const struct shmq_enc *enc,
     const struct shmq_rec_meta *meta)
 {
-	char *p = (char *)(r + 1), *end = (char *)r + enc->size;
-	size_t i, n;
-
 	r->magic = SHMQ_REC_MAGIC;
-	r->flags = 0;
+	r->flags = flags;
 	r->log_off = meta->log_off;
 	r->queue_off = meta->queue_off;
 	r->born_ns = meta->born_ns;
@@ -82,6 +79,17 @@ shmq__msg_write(struct shmq_rec *r, const struct shmq_msg *m,
 	r->reserved0 = 0;
 	r->reconsume = meta->reconsume;
 	r->reserved1 = 0;
+}
+
+void
+shmq__msg_write(struct shmq_rec *r, const struct shmq_msg *m,
+    const char *topic, const struct shmq_enc *enc,
+    const struct shmq_rec_meta *meta)
+{
+	char *p = (char *)(r + 1), *end = (char *)r + enc->size;
+	size_t i, n;
+
+	rec_head(r, 0, enc, meta);
 	memcpy(p, topic, enc->topic_len);
 	p += enc->topic_len;
 	if (enc->tags_len > 0)
@@ -228,23 +236,15 @@ shmq__msg_write_raw(struct shmq_rec *r, const struct shmq_raw *m,
 {
 	char *p = (char *)(r + 1), *end = (char *)r + size;
 	uint64_t o[2] = { m->origin_store, m->origin_off };
+	struct shmq_enc enc;
 
-	r->magic = SHMQ_REC_MAGIC;
-	r->flags = SHMQ_REC_F_ORIGIN;
-	r->log_off = meta->log_off;
-	r->queue_off = meta->queue_off;
-	r->born_ns = meta->born_ns;
-	r->store_ns = meta->store_ns;
-	r->producer_id = meta->producer_id;
-	r->body_len = m->body_len;
-	r->props_len = m->props_len;
-	r->keys_len = m->keys_len;
-	r->queue = (uint16_t)meta->queue;
-	r->topic_len = (uint8_t)strlen(topic);
-	r->tags_len = m->tags_len;
-	r->reserved0 = 0;
-	r->reconsume = meta->reconsume;
-	r->reserved1 = 0;
+	enc.size = size;
+	enc.topic_len = (uint32_t)strlen(topic);
+	enc.tags_len = m->tags_len;
+	enc.keys_len = m->keys_len;
+	enc.props_len = m->props_len;
+	enc.body_len = m->body_len;
+	rec_head(r, SHMQ_REC_F_ORIGIN, &enc, meta);
 	memcpy(p, topic, r->topic_len);
 	p += r->topic_len;
 	memcpy(p, m->tags, m->tags_len);

@@ -47,10 +47,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include <linux/futex.h>
 #include <linux/magic.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -58,7 +56,6 @@
 #include <ck_pr.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <sched.h>
@@ -74,6 +71,7 @@
 #include <shmq/shmq.h>
 
 #include "benchrepl.h"
+#include "benchutil.h"
 #include "cli.h"
 
 #define PROG		"shmq-bench"
@@ -185,15 +183,6 @@ static void	note(struct rb *, const char *, ...)
 static int	kid_fail(struct rb *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void
 nap_us(uint64_t us)
 {
@@ -294,7 +283,7 @@ cpu_mark(struct rb *b)
 
 	for (i = 0; i < 2; i++)
 		b->d[i].cpu_ticks = proc_ticks(b->d[i].pid);
-	b->t_part = mono_ns();
+	b->t_part = bench_mono_ns();
 }
 
 /* Each shmqd's CPU time since cpu_mark() over the wall time, in CPU[2].
@@ -303,7 +292,7 @@ static void
 cpu_shares(struct rb *b, double *cpu)
 {
 	double hz = (double)sysconf(_SC_CLK_TCK);
-	double wall = (double)(mono_ns() - b->t_part) / 1e9;
+	double wall = (double)(bench_mono_ns() - b->t_part) / 1e9;
 	uint64_t now;
 	int i;
 
@@ -313,21 +302,6 @@ cpu_shares(struct rb *b, double *cpu)
 		if (hz > 0 && wall > 0 && now >= b->d[i].cpu_ticks)
 			cpu[i] = (double)(now - b->d[i].cpu_ticks) / hz / wall;
 	}
-}
-
-static int
-futex_wait(uint32_t *w, uint32_t val, long ns)
-{
-	struct timespec to = { 0, ns };
-
-	/* Not FUTEX_PRIVATE: the word is shared between processes. */
-	return (int)syscall(SYS_futex, w, FUTEX_WAIT, val, &to, NULL, 0);
-}
-
-static void
-futex_wake(uint32_t *w)
-{
-	(void)syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -595,6 +569,7 @@ seq_put(char *buf, uint64_t seq)
 static int
 kid_lat_producer(struct rb *b)
 {
+	const struct timespec poll_to = { 0, 100000000L };
 	struct shmq_bus *bus;
 	struct shmq_producer *p;
 	struct shmq_msg m;
@@ -615,7 +590,7 @@ kid_lat_producer(struct rb *b)
 			goto out;
 		}
 		while ((a = ck_pr_load_32(&b->sh->ack)) != (uint32_t)(i + 1)) {
-			(void)futex_wait(&b->sh->ack, a, 100000000L);
+			(void)bench_futex_wait(&b->sh->ack, a, &poll_to);
 			if (aborted()) {
 				rc = CLI_EXIT_FAIL;
 				goto out;
@@ -685,7 +660,7 @@ kid_lat_consumer(struct rb *b)
 		if (i >= b->warm)
 			b->samp[i - b->warm] = (int64_t)(now - v.born_ns);
 		ck_pr_store_32(&b->sh->ack, (uint32_t)(i + 1));
-		futex_wake(&b->sh->ack);
+		(void)bench_futex_wake(&b->sh->ack);
 	}
 	rc = 0;
 out:
@@ -727,9 +702,9 @@ kid_sync_producer(struct rb *b)
 				goto out;
 			}
 			seq_put(buf, i);
-			t0 = mono_ns();
+			t0 = bench_mono_ns();
 			rc = shmq_producer_send(p, &m, NULL);
-			t1 = mono_ns();
+			t1 = bench_mono_ns();
 			if (rc == SHMQ_ETIMEDOUT)
 				ck_pr_inc_64(&b->sh->timeouts[k]);
 			else if (rc < 0) {
@@ -769,11 +744,11 @@ kid_burst_producer(struct rb *b)
 	if ((rc = kid_producer(b, &bus, &p, &m, &buf)) != 0 ||
 	    (rc = kid_wait_ready(b)) != 0)
 		goto out;
-	b->sh->t_first = mono_ns();
+	b->sh->t_first = bench_mono_ns();
 	end = b->sh->t_first + (uint64_t)(b->o->tput_secs * 1e9);
 	for (i = 0; i < max; i++) {
 		if ((i & 255) == 0 && i > 0) {
-			if (timed && mono_ns() > end)
+			if (timed && bench_mono_ns() > end)
 				break;
 			if (aborted()) {
 				rc = CLI_EXIT_FAIL;
@@ -786,7 +761,7 @@ kid_burst_producer(struct rb *b)
 			goto out;
 		}
 	}
-	b->sh->t_last = mono_ns();
+	b->sh->t_last = bench_mono_ns();
 	b->sh->sent = i;
 	/* Release: the figures before the flag the monitor reads. */
 	ck_pr_fence_store();
@@ -822,7 +797,7 @@ kid_monitor(struct rb *b)
 		if (h > m && h - m > sh->max_behind)
 			sh->max_behind = h - m;
 		if (sh->t_moved == 0 && m > sh->base)
-			sh->t_moved = mono_ns();
+			sh->t_moved = bench_mono_ns();
 		if (!done && ck_pr_load_32(&sh->done)) {
 			/* Acquire: pairs with the producer's release. */
 			ck_pr_fence_load();
@@ -833,7 +808,7 @@ kid_monitor(struct rb *b)
 			done = 1;
 		}
 		if (done && m >= sh->target) {
-			sh->t_held = mono_ns();
+			sh->t_held = bench_mono_ns();
 			rc = 0;
 			break;
 		}
@@ -1019,7 +994,7 @@ daemon_listening(struct rb *b, int which)
 {
 	struct daemon *d = &b->d[which];
 	struct sockaddr_in a;
-	uint64_t end = mono_ns() + START_SECS * 1000000000ull;
+	uint64_t end = bench_mono_ns() + START_SECS * 1000000000ull;
 	int fd, ok;
 
 	memset(&a, 0, sizeof a);
@@ -1038,7 +1013,7 @@ daemon_listening(struct rb *b, int which)
 			return 0;
 		if (daemon_died(b, which) || r_stop)
 			return -1;
-		if (mono_ns() > end) {
+		if (bench_mono_ns() > end) {
 			cli_warnx("the %s's shmqd does not listen on "
 			    "127.0.0.1:%d after %d s", d->role, d->port,
 			    START_SECS);
@@ -1054,7 +1029,7 @@ static int
 daemon_stop(struct rb *b, int which)
 {
 	struct daemon *d = &b->d[which];
-	uint64_t end = mono_ns() + STOP_SECS * 1000000000ull;
+	uint64_t end = bench_mono_ns() + STOP_SECS * 1000000000ull;
 	pid_t p;
 	int st = 0;
 
@@ -1062,7 +1037,7 @@ daemon_stop(struct rb *b, int which)
 		return 0;
 	kill(d->pid, SIGTERM);
 	while ((p = waitpid(d->pid, &st, WNOHANG)) == 0) {
-		if (mono_ns() > end) {
+		if (bench_mono_ns() > end) {
 			cli_warnx("the %s's shmqd did not stop within %d s of "
 			    "a SIGTERM: killing it", d->role, STOP_SECS);
 			kill(d->pid, SIGKILL);
@@ -1105,7 +1080,7 @@ static int
 run_kids(struct rb *b, struct kid *k, int n, unsigned secs,
     void (*tick)(struct rb *))
 {
-	uint64_t end = mono_ns() + (uint64_t)secs * 1000000000ull;
+	uint64_t end = bench_mono_ns() + (uint64_t)secs * 1000000000ull;
 	int i, st, live = 0, bad = 0, late = 0;
 
 	fflush(stdout);
@@ -1151,7 +1126,7 @@ run_kids(struct rb *b, struct kid *k, int n, unsigned secs,
 			bad = 1;
 			ck_pr_store_32(&b->sh->abort, 1);
 		}
-		if (mono_ns() > end && live > 0) {
+		if (bench_mono_ns() > end && live > 0) {
 			if (late) {
 				for (i = 0; i < n; i++)
 					if (k[i].pid > 0)
@@ -1162,7 +1137,7 @@ run_kids(struct rb *b, struct kid *k, int n, unsigned secs,
 			late = 1;
 			bad = 1;
 			ck_pr_store_32(&b->sh->abort, 1);
-			end = mono_ns() + 3000000000ull;
+			end = bench_mono_ns() + 3000000000ull;
 		}
 		if (live > 0)
 			nap_us(PARENT_NAP_US);
@@ -1217,14 +1192,6 @@ failed(struct rb *b, int *state)
 	b->failures++;
 }
 
-static int
-cmp_i64(const void *a, const void *b)
-{
-	int64_t u = *(const int64_t *)a, v = *(const int64_t *)b;
-
-	return (u > v) - (u < v);
-}
-
 /* Sort S[0..N) and fill *L: min, nearest-rank percentiles, max, mean. */
 static void
 summary(struct rlat *l, int64_t *s, uint64_t n)
@@ -1234,7 +1201,7 @@ summary(struct rlat *l, int64_t *s, uint64_t n)
 	double sum = 0;
 	uint64_t i, r;
 
-	qsort(s, n, sizeof s[0], cmp_i64);
+	qsort(s, n, sizeof s[0], bench_cmp_i64);
 	for (i = 0; i < n; i++)
 		sum += (double)s[i];
 	for (i = 0; i < 4; i++) {
@@ -1314,7 +1281,7 @@ catchup_tick(struct rb *b)
 {
 	if (b->d[D_MIRROR].pid != 0 || !ck_pr_load_32(&b->sh->done))
 		return;
-	ck_pr_store_64(&b->sh->t_restart, mono_ns());
+	ck_pr_store_64(&b->sh->t_restart, bench_mono_ns());
 	if (daemon_start(b, D_MIRROR) != 0)
 		ck_pr_store_32(&b->sh->abort, 1);
 	/* Both shmqd's CPU from here: the mirror's counts from its start. */
@@ -1347,12 +1314,12 @@ part_burst(struct rb *b, int catchup)
 		return;
 	}
 	if (catchup) {
-		t0 = mono_ns();
+		t0 = bench_mono_ns();
 		if (daemon_stop(b, D_MIRROR) != 0) {
 			failed(b, &t->state);
 			return;
 		}
-		b->stop_s = (double)(mono_ns() - t0) / 1e9;
+		b->stop_s = (double)(bench_mono_ns() - t0) / 1e9;
 	}
 	b->burst_timed = !catchup;
 	cpu_mark(b);
@@ -1493,17 +1460,6 @@ root_setup(struct rb *b)
 	return write_secret(b);
 }
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	if (remove(path) == -1)
-		cli_warnx("remove %s: %s", path, strerror(errno));
-	return 0;
-}
-
 static void
 root_cleanup(struct rb *b)
 {
@@ -1515,7 +1471,7 @@ root_cleanup(struct rb *b)
 			    b->root);
 		return;
 	}
-	nftw(b->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	bench_rm_tree(b->root);
 }
 
 /* The stores, then the home's shmqd, then the mirror's, subscribed. */
@@ -1807,20 +1763,6 @@ print_json(struct rb *b)
 /* The whole                                                           */
 /* ------------------------------------------------------------------ */
 
-static void *
-shared_map(size_t len)
-{
-	void *p;
-
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-	    -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	/* Faulted in now, not while a child writes samples. */
-	memset(p, 0, len);
-	return p;
-}
-
 /* Warnings about the conditions: what the figures carry. */
 static void
 check_conditions(struct rb *b)
@@ -1858,8 +1800,8 @@ bench_repl(const struct repl_opts *o)
 	b->ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	for (i = 0; i < o->nnotes; i++)
 		note(b, "%s", o->notes[i]);
-	if ((b->sh = shared_map(sizeof *b->sh)) == NULL ||
-	    (b->samp = shared_map(2 * o->samples * sizeof b->samp[0])) ==
+	if ((b->sh = bench_shared_alloc(sizeof *b->sh)) == NULL ||
+	    (b->samp = bench_shared_alloc(2 * o->samples * sizeof b->samp[0])) ==
 	    NULL) {
 		cli_warnx("shared memory: %s", strerror(errno));
 		return CLI_EXIT_FAIL;

@@ -50,16 +50,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include <linux/futex.h>
 #include <linux/magic.h>
 
 #include <ck_pr.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <libutil.h>
@@ -77,6 +74,7 @@
 #include <shmq/shmq.h>
 
 #include "benchrepl.h"
+#include "benchutil.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
@@ -351,15 +349,6 @@ note(struct ctx *x, const char *fmt, ...)
 		    sizeof x->warnings[0]);
 }
 
-static inline uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * The one clock both processes stamp with.  A plain rdtsc: on the consumer
  * it follows the mispredicted exit of a spin loop (or a system call), so it
@@ -373,7 +362,7 @@ now_ticks(void)
 	if (clk == CLK_TSC)
 		return __rdtsc();
 #endif
-	return mono_ns();
+	return bench_mono_ns();
 }
 
 static inline double
@@ -450,7 +439,7 @@ tsc_pair(uint64_t *ns, uint64_t *tsc)
 
 	for (i = 0; i < 16; i++) {
 		a = __rdtsc();
-		m = mono_ns();
+		m = bench_mono_ns();
 		b = __rdtsc();
 		if (b - a < best) {
 			best = b - a;
@@ -522,19 +511,6 @@ spin_until(uint64_t t)
 {
 	while (now_ticks() < t)
 		ck_pr_stall();
-}
-
-static int
-futex_wait(uint32_t *w, uint32_t val, const struct timespec *to)
-{
-	/* Not FUTEX_PRIVATE: the word is shared between processes. */
-	return (int)syscall(SYS_futex, w, FUTEX_WAIT, val, to, NULL, 0);
-}
-
-static int
-futex_wake(uint32_t *w)
-{
-	return (int)syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1097,7 +1073,7 @@ ep_send(struct endpt *e)
 		/* Release: the message before the word that announces it. */
 		ck_pr_fence_store();
 		ck_pr_store_32(&g_sh->msg.word, (uint32_t)h.seq + 1);
-		if (futex_wake(&g_sh->msg.word) == -1)
+		if (bench_futex_wake(&g_sh->msg.word) == -1)
 			return child_fail(x, "producer: futex wake: %s",
 			    strerror(errno));
 		return 0;
@@ -1173,7 +1149,7 @@ ep_recv(struct endpt *e)
 	switch (x->t) {
 	case T_FUTEX:
 		while ((w = ck_pr_load_32(&g_sh->msg.word)) == e->fword) {
-			if (futex_wait(&g_sh->msg.word, e->fword, &to) == -1 &&
+			if (bench_futex_wait(&g_sh->msg.word, e->fword, &to) == -1 &&
 			    errno != EAGAIN && errno != EINTR &&
 			    errno != ETIMEDOUT)
 				return child_fail(x, "consumer: futex wait: "
@@ -1643,14 +1619,6 @@ run_pair(struct ctx *x, int (*prod)(struct ctx *), int (*cons)(struct ctx *),
 	return reap(x, pids, 2, 1, "consumer", NULL, deadline);
 }
 
-static int
-cmp_i64(const void *a, const void *b)
-{
-	int64_t u = *(const int64_t *)a, v = *(const int64_t *)b;
-
-	return (u > v) - (u < v);
-}
-
 /* The nearest-rank percentile Q/100000 of sorted S[0..N). */
 static double
 pct(const int64_t *s, uint64_t n, uint64_t q)
@@ -1698,7 +1666,7 @@ lat_stats(struct ctx *x, struct latency *l)
 	double sum = 0;
 	uint64_t i, n = x->n;
 
-	qsort(x->fwd, n, sizeof x->fwd[0], cmp_i64);
+	qsort(x->fwd, n, sizeof x->fwd[0], bench_cmp_i64);
 	for (i = 0; i < n; i++)
 		sum += (double)x->fwd[i];
 	l->n = n;
@@ -1712,7 +1680,7 @@ lat_stats(struct ctx *x, struct latency *l)
 	l->csw = (double)c->csw[SIDE_CONS] / (double)n;
 	shares(c, &l->cpu, &l->pcpu, l->helper);
 	if (x->t == T_CACHELINE) {
-		qsort(x->rev, n, sizeof x->rev[0], cmp_i64);
+		qsort(x->rev, n, sizeof x->rev[0], bench_cmp_i64);
 		l->rev_p50 = pct(x->rev, n, 50000);
 		l->rev_min = ticks_ns((double)x->rev[0]);
 	}
@@ -1851,17 +1819,6 @@ measure_rows(struct ctx *x, const enum transport *order, int tput)
 /* ---- the store and the keeper ------------------------------------- */
 
 static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	if (remove(path) == -1)
-		warnx_("remove %s: %s", path, strerror(errno));
-	return 0;
-}
-
-static int
 store_setup(struct ctx *x)
 {
 	struct statfs fs;
@@ -1905,7 +1862,7 @@ store_cleanup(struct ctx *x)
 			warnx_("kept the store in %s", x->home);
 		return;
 	}
-	nftw(x->home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	bench_rm_tree(x->home);
 }
 
 static int
@@ -2926,20 +2883,6 @@ cpus_setup(struct ctx *x)
 	x->pin = 1;
 }
 
-static void *
-shared_alloc(size_t len)
-{
-	void *p;
-
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-	    -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	/* Fault every page in now, not in a timed loop. */
-	memset(p, 0, len);
-	return p;
-}
-
 /* ------------------------------------------------------------------ */
 /* Group mode                                                          */
 /* ------------------------------------------------------------------ */
@@ -3141,7 +3084,7 @@ static int
 g_settle(struct ctx *x, struct shmq_bus *bus, int victim, uint32_t *mask)
 {
 	struct gsettle st = { x, 0, victim, 0 };
-	uint64_t end = mono_ns() + 10000000000ULL;
+	uint64_t end = bench_mono_ns() + 10000000000ULL;
 	int rc;
 
 	for (;;) {
@@ -3153,7 +3096,7 @@ g_settle(struct ctx *x, struct shmq_bus *bus, int victim, uint32_t *mask)
 			break;
 		if (aborted())
 			return EXIT_FAIL;
-		if (mono_ns() > end)
+		if (bench_mono_ns() > end)
 			return child_fail(x, "producer: group \"%s\": %d "
 			    "members did not share the %d queues within 10 s",
 			    G.name, G.n, GROUP_QUEUES);
@@ -3168,12 +3111,12 @@ g_settle(struct ctx *x, struct shmq_bus *bus, int victim, uint32_t *mask)
 static int
 g_wait_received(struct ctx *x, uint64_t want, unsigned secs)
 {
-	uint64_t end = mono_ns() + (uint64_t)secs * 1000000000ULL;
+	uint64_t end = bench_mono_ns() + (uint64_t)secs * 1000000000ULL;
 
 	while (g_received(G.n) < want) {
 		if (aborted())
 			return EXIT_FAIL;
-		if (mono_ns() > end)
+		if (bench_mono_ns() > end)
 			return child_fail(x, "producer: %" PRIu64 " of %" PRIu64
 			    " messages received after %u s", g_received(G.n),
 			    want, secs);
@@ -3255,8 +3198,8 @@ g_ack_member(struct ctx *x, struct shmq_bus *bus, char *buf)
 				/* Everything was stored before go: only the
 				   join can take a few polls. */
 				if (idle == 0)
-					idle = mono_ns() + 2000000000ULL;
-				else if (mono_ns() > idle)
+					idle = bench_mono_ns() + 2000000000ULL;
+				else if (bench_mono_ns() > idle)
 					return child_fail(x, "member: group "
 					    "\"%s\": %" PRIu64 " of %" PRIu64
 					    " messages", name, got,
@@ -3350,7 +3293,7 @@ g_consumer(struct ctx *x, int k)
 			q = (unsigned)v[i].queue;
 			if (q < GROUP_QUEUES && me->first_ns[q] == 0 &&
 			    ck_pr_load_32(&gs->armed) != 0)
-				me->first_ns[q] = mono_ns();
+				me->first_ns[q] = bench_mono_ns();
 		}
 		got += (uint64_t)n;
 		ck_pr_store_64(&me->received, got);
@@ -3392,13 +3335,13 @@ g_takeover(struct ctx *x, struct shmq_bus *bus, struct shmq_producer *p,
 
 	per_ms = x->o.group_rate / 1000 > 0 ? x->o.group_rate / 1000 : 1;
 	clock_gettime(CLOCK_MONOTONIC, &at);
-	t0 = mono_ns();
+	t0 = bench_mono_ns();
 	end = t0 + (TAKEOVER_STEADY_MS + TAKEOVER_MAX_MS) * 1000000ULL;
 	for (;;) {
 		for (i = 0; i < per_ms; i++)
 			if ((rc = g_send(x, p, m, buf, seq++)) != 0)
 				return rc;
-		if (!killed && mono_ns() - t0 >= TAKEOVER_STEADY_MS *
+		if (!killed && bench_mono_ns() - t0 >= TAKEOVER_STEADY_MS *
 		    1000000ULL) {
 			if ((rc = g_settle(x, bus, gs->m[0].pid, &mask)) != 0)
 				return rc;
@@ -3411,7 +3354,7 @@ g_takeover(struct ctx *x, struct shmq_bus *bus, struct shmq_producer *p,
 			/* Armed before the kill: the survivor stamps every
 			   first receive from then on. */
 			ck_pr_fence_memory();
-			kill_at = mono_ns();
+			kill_at = bench_mono_ns();
 			gs->t_kill = kill_at;
 			if (kill(gs->m[0].pid, SIGKILL) == -1)
 				return child_fail(x, "producer: kill %d: %s",
@@ -3431,7 +3374,7 @@ g_takeover(struct ctx *x, struct shmq_bus *bus, struct shmq_producer *p,
 		}
 		if (aborted())
 			return EXIT_FAIL;
-		if (mono_ns() > end)
+		if (bench_mono_ns() > end)
 			return child_fail(x, "producer: the killed member's "
 			    "queues were not consumed again within %d ms",
 			    TAKEOVER_MAX_MS);
@@ -3445,7 +3388,7 @@ g_takeover(struct ctx *x, struct shmq_bus *bus, struct shmq_producer *p,
 			;
 	}
 	gs->sent = seq;
-	gs->t_end = mono_ns() - t0;	/* ns, for the real rate */
+	gs->t_end = bench_mono_ns() - t0;	/* ns, for the real rate */
 	return 0;
 }
 
@@ -3470,12 +3413,12 @@ g_producer(struct ctx *x)
 		return rc;
 	if ((rc = child_pin(x)) != 0)
 		return rc;
-	endt = mono_ns() + 20000000000ULL;
+	endt = bench_mono_ns() + 20000000000ULL;
 	for (k = 0; k < G.n; k++)
 		while (ck_pr_load_32(&gs->m[k].ready) == 0) {
 			if (aborted())
 				return EXIT_FAIL;
-			if (mono_ns() > endt)
+			if (bench_mono_ns() > endt)
 				return child_fail(x, "producer: member %d did "
 				    "not join within 20 s", k);
 			g_nap_us(500);
@@ -3962,7 +3905,7 @@ group_main(struct ctx *x)
 {
 	int i;
 
-	if ((G.gs = shared_alloc(sizeof *G.gs)) == NULL) {
+	if ((G.gs = bench_shared_alloc(sizeof *G.gs)) == NULL) {
 		warnx_("shared memory: %s", strerror(errno));
 		return EXIT_FAIL;
 	}
@@ -4053,10 +3996,10 @@ main(int argc, char **argv)
 	for (slots = 64; slots * x->slot_bytes < RING_BYTES; slots *= 2)
 		;
 	x->ring_slots = slots;
-	if ((x->sh = shared_alloc(sizeof *x->sh)) == NULL ||
-	    (x->fwd = shared_alloc(x->nsamp * sizeof x->fwd[0])) == NULL ||
-	    (x->rev = shared_alloc(x->nsamp * sizeof x->rev[0])) == NULL ||
-	    (x->ring = shared_alloc(x->ring_slots * x->slot_bytes)) == NULL) {
+	if ((x->sh = bench_shared_alloc(sizeof *x->sh)) == NULL ||
+	    (x->fwd = bench_shared_alloc(x->nsamp * sizeof x->fwd[0])) == NULL ||
+	    (x->rev = bench_shared_alloc(x->nsamp * sizeof x->rev[0])) == NULL ||
+	    (x->ring = bench_shared_alloc(x->ring_slots * x->slot_bytes)) == NULL) {
 		warnx_("shared memory: %s", strerror(errno));
 		return EXIT_FAIL;
 	}
