@@ -40,6 +40,7 @@
 #include "bus.h"
 #include "consumequeue.h"
 #include "internal.h"
+#include "prefault.h"
 #include "region.h"
 #include "retention.h"
 #include "topic.h"
@@ -348,6 +349,10 @@ START_TEST(t_time)
 	consume_n(g, 1500);
 	shmq_consumer_close(g);
 	tu_group_committed(bus, "g", TOPIC, committed, NQ);
+	/* No thread of this process may hold a lock the child needs (its
+	 * allocator's, under ASan) when it forks: stop the prefault thread
+	 * the producer started. */
+	shmq__prefault_stop(bus);
 	if ((pid = fork()) == 0)
 		early_reader(flag);
 	tu_wait_flag(&flag[0], 10);
