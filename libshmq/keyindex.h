@@ -66,6 +66,13 @@ struct shmq_kidx {
 	uint32_t		 entries;
 };
 
+/*
+ * The "topic" under which a mirror's records are indexed by the id they
+ * have at their home (the 32-digit message id as the key): no topic has
+ * this name ('%' names are the bus's own, and this one is never made).
+ */
+#define SHMQ_KIDX_ORIGIN	"%ORIGIN_ID"
+
 /* Hash of KEY in TOPIC (never 0). */
 uint32_t shmq__kidx_hash(const char *topic, size_t tlen, const char *key,
     size_t klen);

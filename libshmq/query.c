@@ -110,27 +110,6 @@ read_at(struct shmq_bus *bus, uint64_t off, const char *what,
 	return 0;
 }
 
-int
-shmq_query_id(struct shmq_bus *bus, const char *msg_id,
-    struct shmq_msgview *out)
-{
-	char what[64];
-	uint64_t sid, off;
-	int err;
-
-	if (bus == NULL || out == NULL)
-		return SHMQ_ERR(SHMQ_EINVAL, "query: bad arguments");
-	if ((err = shmq__msg_id_parse(msg_id, &sid, &off)) < 0)
-		return err;
-	if (sid != bus->store_id)
-		return SHMQ_ERR(SHMQ_ENOENT, "message id %s: from another store "
-		    "(store id %016llX; this bus's is %016llX)", msg_id,
-		    (unsigned long long)sid,
-		    (unsigned long long)bus->store_id);
-	snprintf(what, sizeof(what), "message id %s", msg_id);
-	return read_at(bus, off, what, out);
-}
-
 /* Offsets already returned by a key query (an offset indexed twice). */
 struct seen {
 	uint64_t	*v;
@@ -156,14 +135,40 @@ seen_add(struct seen *s, uint64_t off)
 	return 0;
 }
 
-/* Walk KEY's chain in file K, newest first. */
+/* What a key query looks for: records of TOPIC that list KEY. */
+struct want_key {
+	const char	*topic;
+	size_t		 tlen;
+	const char	*key;
+	size_t		 klen;
+};
+
+static bool
+match_key(const struct shmq_msgview *v, const void *arg)
+{
+	const struct want_key *w = arg;
+
+	return v->topic_len == w->tlen &&
+	    memcmp(v->topic, w->topic, w->tlen) == 0 &&
+	    shmq__kidx_has_key(v->keys, v->keys_len, w->key, w->klen);
+}
+
+/* A mirror's copy of the message whose id at its home is ARG. */
+static bool
+match_origin(const struct shmq_msgview *v, const void *arg)
+{
+	return strcmp(v->msg_id, arg) == 0;
+}
+
+/* Walk HASH's chain in file K, newest first: CB for each record MATCH
+ * accepts, once per offset. */
 static int
 query_file(struct shmq_bus *bus, const struct shmq_kidx *k, uint32_t hash,
-    const char *topic, const char *key, size_t max, struct seen *seen,
+    bool (*match)(const struct shmq_msgview *v, const void *arg),
+    const void *marg, size_t max, struct seen *seen,
     int (*cb)(void *arg, const struct shmq_msgview *v), void *arg,
     int *bad)
 {
-	const size_t tlen = strlen(topic), klen = strlen(key);
 	const struct shmq_kidx_entry *e;
 	struct shmq_msgview v;
 	uint32_t i, prev;
@@ -182,9 +187,7 @@ query_file(struct shmq_bus *bus, const struct shmq_kidx *k, uint32_t hash,
 		    read_at(bus, off, "key index", &v);
 		if (rc == SHMQ_ECORRUPT)
 			*bad = rc;
-		if (rc == 0 && v.topic_len == tlen &&
-		    memcmp(v.topic, topic, tlen) == 0 &&
-		    shmq__kidx_has_key(v.keys, v.keys_len, key, klen)) {
+		if (rc == 0 && match(&v, marg)) {
 			if ((rc = seen_add(seen, off)) < 0)
 				return rc;
 			if (rc == 0 && (rc = cb(arg, &v)) != 0)
@@ -198,18 +201,101 @@ query_file(struct shmq_bus *bus, const struct shmq_kidx *k, uint32_t hash,
 	return 0;
 }
 
+/* Every index file, newest first, as query_file; *BAD set if one is
+ * damaged (the others still answer). */
+static int
+query_index(struct shmq_bus *bus, uint32_t hash,
+    bool (*match)(const struct shmq_msgview *v, const void *arg),
+    const void *marg, size_t max, struct seen *seen,
+    int (*cb)(void *arg, const struct shmq_msgview *v), void *arg,
+    int *bad)
+{
+	struct shmq_kidx k;
+	uint64_t *names;
+	size_t n, i;
+	int err, rc = 0;
+
+	if ((err = shmq__kidx_list(bus, &names, &n)) < 0)
+		return err;
+	for (i = n; i > 0 && rc == 0 && (max == 0 || seen->n < max); i--) {
+		if (shmq__kidx_map(bus, names[i - 1], false, &k) < 0) {
+			*bad = SHMQ_ECORRUPT;
+			continue;
+		}
+		rc = query_file(bus, &k, hash, match, marg, max, seen, cb, arg,
+		    bad);
+		shmq__kidx_unmap(&k);
+	}
+	free(names);
+	return rc;
+}
+
+/* Keep the first record found. */
+static int
+keep_first(void *arg, const struct shmq_msgview *v)
+{
+	*(struct shmq_msgview *)arg = *v;
+	return 1;
+}
+
+/*
+ * A message id of another store: a mirror holds the copies of its home's
+ * messages under their home ids, and shmqd's indexer indexes them by that
+ * id (shmqd/indexer.c, SHMQ_KIDX_ORIGIN).
+ */
+static int
+query_origin(struct shmq_bus *bus, const char *msg_id, uint64_t sid,
+    uint64_t off, struct shmq_msgview *out)
+{
+	struct seen seen = { NULL, 0, 0 };
+	char id[SHMQ_MSGID_LEN + 1];
+	int rc, bad = 0;
+
+	shmq__msg_id(sid, off, id);	/* as records give it */
+	rc = query_index(bus, shmq__kidx_hash(SHMQ_KIDX_ORIGIN,
+	    strlen(SHMQ_KIDX_ORIGIN), id, SHMQ_MSGID_LEN), match_origin, id,
+	    1, &seen, keep_first, out, &bad);
+	free(seen.v);
+	if (rc == 1)
+		return 0;
+	if (rc < 0)
+		return rc;
+	return SHMQ_ERR(bad != 0 ? SHMQ_ECORRUPT : SHMQ_ENOENT,
+	    "message id %s: from another store (store id %016llX; this "
+	    "bus's is %016llX), and no mirrored copy of it is indexed here%s",
+	    msg_id, (unsigned long long)sid,
+	    (unsigned long long)bus->store_id, bad != 0 ? " (a key index "
+	    "file is damaged)" : " (shmqd indexes a mirror's messages "
+	    "shortly after they are flushed)");
+}
+
+int
+shmq_query_id(struct shmq_bus *bus, const char *msg_id,
+    struct shmq_msgview *out)
+{
+	char what[64];
+	uint64_t sid, off;
+	int err;
+
+	if (bus == NULL || out == NULL)
+		return SHMQ_ERR(SHMQ_EINVAL, "query: bad arguments");
+	if ((err = shmq__msg_id_parse(msg_id, &sid, &off)) < 0)
+		return err;
+	if (sid != bus->store_id)
+		return query_origin(bus, msg_id, sid, off, out);
+	snprintf(what, sizeof(what), "message id %s", msg_id);
+	return read_at(bus, off, what, out);
+}
+
 int
 shmq_query_key(struct shmq_bus *bus, const char *topic, const char *key,
     size_t max, int (*cb)(void *arg, const struct shmq_msgview *v),
     void *arg)
 {
 	struct seen seen = { NULL, 0, 0 };
+	struct want_key w;
 	struct shmq_topic *t;
-	struct shmq_kidx k;
-	uint64_t *names;
-	uint32_t hash;
-	size_t n, i;
-	int err, rc = 0, bad = 0;
+	int err, rc, bad = 0;
 
 	if (bus == NULL || topic == NULL || key == NULL || cb == NULL)
 		return SHMQ_ERR(SHMQ_EINVAL, "query: bad arguments");
@@ -219,20 +305,12 @@ shmq_query_key(struct shmq_bus *bus, const char *topic, const char *key,
 		    "long or with a space", key);
 	if ((err = shmq__topic_get(bus, topic, false, 0, &t)) < 0)
 		return err;
-	hash = shmq__kidx_hash(topic, strlen(topic), key, strlen(key));
-	if ((err = shmq__kidx_list(bus, &names, &n)) < 0)
-		return err;
-	for (i = n; i > 0 && rc == 0 && (max == 0 || seen.n < max); i--) {
-		/* A damaged file is passed: the others may still answer. */
-		if (shmq__kidx_map(bus, names[i - 1], false, &k) < 0) {
-			bad = SHMQ_ECORRUPT;
-			continue;
-		}
-		rc = query_file(bus, &k, hash, topic, key, max, &seen, cb, arg,
-		    &bad);
-		shmq__kidx_unmap(&k);
-	}
-	free(names);
+	w.topic = topic;
+	w.tlen = strlen(topic);
+	w.key = key;
+	w.klen = strlen(key);
+	rc = query_index(bus, shmq__kidx_hash(topic, w.tlen, key, w.klen),
+	    match_key, &w, max, &seen, cb, arg, &bad);
 	free(seen.v);
 	if (rc != 0)
 		return rc;

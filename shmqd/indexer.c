@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "keyindex.h"
 #include "layout.h"
+#include "msg.h"
 
 #include "indexer.h"
 #include "log.h"
@@ -103,7 +104,39 @@ open_newest(struct indexer *x, struct shmq_kidx *k)
 	return 0;
 }
 
-/* Index the keys of record R at OFF into *K (a new file when full). */
+/*
+ * Add HASH for the record at OFF to *K; when K is full, close it at END
+ * (every record below is in it) and go on in a new one.  0, 1 if the
+ * record alone fills a whole file (not added), or a code.
+ */
+static int
+add_hash(struct indexer *x, struct shmq_kidx *k, uint32_t hash, uint64_t off,
+    uint64_t end)
+{
+	uint32_t slots, entries;
+	int err;
+
+	while (shmq__kidx_add(k, hash, off) != 0) {
+		if (k->name == end) {
+			x->errors++;
+			return 1;
+		}
+		if ((err = shmq__kidx_commit(k, end)) < 0)
+			return err;
+		shmq__kidx_unmap(k);
+		entries = geometry(&slots);
+		if ((err = shmq__kidx_create(x->bus, end, slots, entries,
+		    k)) < 0)
+			return err;
+		x->files++;
+	}
+	return 0;
+}
+
+/*
+ * Index the keys of record R at OFF into *K, and for a mirror's copy its
+ * id at its home (SHMQ_KIDX_ORIGIN: shmq_query_id finds it by that id).
+ */
 static int
 add_record(struct indexer *x, struct shmq_kidx *k, const struct shmq_rec *r,
     uint64_t off, uint64_t end)
@@ -111,7 +144,7 @@ add_record(struct indexer *x, struct shmq_kidx *k, const struct shmq_rec *r,
 	const char *topic = (const char *)(r + 1);
 	const char *keys = topic + r->topic_len + r->tags_len;
 	size_t len = r->keys_len, i = 0, j, p, q;
-	uint32_t slots, entries;
+	char id[SHMQ_MSGID_LEN + 1];
 	bool dup;
 	int err;
 
@@ -133,29 +166,23 @@ add_record(struct indexer *x, struct shmq_kidx *k, const struct shmq_rec *r,
 			    memcmp(keys + p, keys + i, j - i) == 0;
 		}
 		if (!dup) {
-			if (shmq__kidx_add(k, shmq__kidx_hash(topic,
-			    r->topic_len, keys + i, j - i), off) != 0) {
-				/* Full: close it at END (every record below
-				 * is in it) and go on in a new one. */
-				if (k->name == end) {
-					/* One record fills a whole file:
-					 * its other keys go unindexed. */
-					x->errors++;
-					break;
-				}
-				if ((err = shmq__kidx_commit(k, end)) < 0)
-					return err;
-				shmq__kidx_unmap(k);
-				entries = geometry(&slots);
-				if ((err = shmq__kidx_create(x->bus, end, slots,
-				    entries, k)) < 0)
-					return err;
-				x->files++;
-				continue;	/* this key again */
-			}
+			/* A record that fills a whole file: its other keys
+			 * go unindexed. */
+			if ((err = add_hash(x, k, shmq__kidx_hash(topic,
+			    r->topic_len, keys + i, j - i), off, end)) < 0)
+				return err;
+			if (err == 1)
+				break;
 			x->keys++;
 		}
 		i = j;
+	}
+	if ((r->flags & SHMQ_REC_F_ORIGIN) != 0) {
+		shmq__rec_id(r, 0, id);
+		if ((err = add_hash(x, k, shmq__kidx_hash(SHMQ_KIDX_ORIGIN,
+		    strlen(SHMQ_KIDX_ORIGIN), id, SHMQ_MSGID_LEN), off,
+		    end)) < 0)
+			return err;
 	}
 	x->records++;
 	return 0;
@@ -204,7 +231,8 @@ pass(struct indexer *x, struct shmq_kidx *k)
 		if (size >= sizeof(*r) && (size & 7) == 0 && in + size <= S &&
 		    r->log_off == pos && (magic == SHMQ_ABORT_MAGIC ||
 		    magic == SHMQ_REC_MAGIC)) {
-			if (magic == SHMQ_REC_MAGIC && r->keys_len > 0 &&
+			if (magic == SHMQ_REC_MAGIC && (r->keys_len > 0 ||
+			    (r->flags & SHMQ_REC_F_ORIGIN) != 0) &&
 			    shmq__log_record(bus, pos, size, true, &err) !=
 			    NULL && (err = add_record(x, k, r, pos, pos)) < 0)
 				return err;

@@ -29,7 +29,7 @@
  * behind figures.
  *
  * One test case per behaviour (CK_RUN_CASE=basic, restart, holes, sync,
- * config, stat, million runs one).  SHMQ_TEST_REPL_N sets the million
+ * config, stat, query, million runs one).  SHMQ_TEST_REPL_N sets the million
  * test's message count (for slow sanitizer builds).  The kill schedules
  * are random: the seed is printed, SHMQ_TEST_SEED replays it.
  */
@@ -1675,6 +1675,84 @@ START_TEST(test_stat)
 }
 END_TEST
 
+/*
+ * Query by id on a mirror: a mirrored message keeps its home id, and the
+ * mirror's shmqd indexes it by that id, so shmq_query_id with the id the
+ * send returned at the home finds the mirror's copy (same queue, offset,
+ * keys, body).  An id of the home's store that the mirror does not hold is
+ * SHMQ_ENOENT, and so is an id of a third store.
+ */
+#define QID_N	300
+
+START_TEST(test_query_id)
+{
+	static struct shmq_send_result res[QID_N];
+	static unsigned char buf[512];
+	struct ft_host a, b;
+	struct shmq_bus *ba, *bb;
+	struct shmq_producer *p;
+	struct shmq_msgview v;
+	struct shmq_msg m;
+	struct body_hdr h;
+	struct rich r;
+	uint64_t t0, sid, off;
+	char id[SHMQ_MSGID_LEN + 1];
+	unsigned i, found;
+	int rc;
+
+	pair_start(&a, &b, "orders", 4, NULL, false);
+	ba = ft_bus_open(&a);
+	bb = ft_bus_open(&b);
+	ck_assert_int_eq(shmq_producer_open(&p, ba, "qid"), 0);
+	for (i = 0; i < QID_N; i++) {
+		msg_make(&m, &r, buf, body_pick_len(0, i, sizeof(buf)),
+		    "orders", 0, i, true);
+		ck_assert_int_eq(shmq_producer_send(p, &m, &res[i]), 0);
+	}
+	wait_caught_up(ba, bb, &b, "orders", 20);
+	/* Every one, once shmqd indexed it (it indexes what is flushed). */
+	t0 = tu_mono_ns();
+	for (i = found = 0; i < QID_N; i++) {
+		while ((rc = shmq_query_id(bb, res[i].msg_id, &v)) ==
+		    SHMQ_ENOENT && tu_mono_ns() - t0 <
+		    (uint64_t)(10e9 * tu_mult()))
+			usleep(20000);
+		ck_assert_msg(rc == 0, "mirror: query %s: %s (%s)",
+		    res[i].msg_id, shmq_err_name(rc), shmq_errmsg());
+		ck_assert_str_eq(v.msg_id, res[i].msg_id);
+		ck_assert_int_eq(v.queue, res[i].queue);
+		ck_assert_uint_eq(v.queue_off, res[i].queue_off);
+		ck_assert_int_eq(body_check(v.body, v.body_len, &h), 0);
+		ck_assert_uint_eq(h.seq, i);
+		found++;
+	}
+	ck_assert_uint_eq(found, QID_N);
+	/* The home answers its own ids as before. */
+	ck_assert_int_eq(shmq_query_id(ba, res[7].msg_id, &v), 0);
+	ck_assert_uint_eq(v.log_off, res[7].log_off);
+	/* Ids the mirror does not hold: not found, said why. */
+	ck_assert_int_eq(sscanf(res[QID_N - 1].msg_id, "%16llX%16llX",
+	    (unsigned long long *)&sid, (unsigned long long *)&off), 2);
+	snprintf(id, sizeof(id), "%016llX%016llX", (unsigned long long)sid,
+	    (unsigned long long)(off + 8));
+	rc = shmq_query_id(bb, id, &v);
+	ck_assert_msg(rc == SHMQ_ENOENT, "a home id not held: %s",
+	    shmq_err_name(rc));
+	ck_assert_msg(strstr(shmq_errmsg(), "another store") != NULL, "%s",
+	    shmq_errmsg());
+	snprintf(id, sizeof(id), "%016llX%016llX",
+	    (unsigned long long)(sid ^ 0x5a5a5a5a5a5a5a5aULL),
+	    (unsigned long long)off);
+	ck_assert_int_eq(shmq_query_id(bb, id, &v), SHMQ_ENOENT);
+
+	shmq_producer_close(p);
+	shmq_bus_close(bb);
+	shmq_bus_close(ba);
+	ft_host_stop(&b);
+	ft_host_stop(&a);
+}
+END_TEST
+
 /* A test case of TESTS (NULL-ended) with TIMEOUT seconds each. */
 static void
 add_case(Suite *s, const char *name, double timeout,
@@ -1700,6 +1778,7 @@ repl_suite(void)
 	const TTest *const config[] = { test_bad_config,
 		test_missing_and_local, NULL };
 	const TTest *const stat[] = { test_stat, NULL };
+	const TTest *const query[] = { test_query_id, NULL };
 	const TTest *const million[] = { test_million,
 		test_million_netns, NULL };
 	Suite *s = suite_create("repl");
@@ -1710,6 +1789,7 @@ repl_suite(void)
 	add_case(s, "sync", 60, sync);
 	add_case(s, "config", 60, config);
 	add_case(s, "stat", 60, stat);
+	add_case(s, "query", 60, query);
 	add_case(s, "million", 240, million);
 	return s;
 }

@@ -1150,11 +1150,16 @@ SHMQ_API int shmq_producer_set_txn_checker(struct shmq_producer *p,
 /*
  * Look up the message with id MSG_ID (as returned by a send or in
  * shmq_msgview.msg_id) directly: the id holds the store id and the
- * record's commitlog offset, so this reads one record.  Returns 0 and *out,
- * SHMQ_EINVAL (NULL argument, malformed id), SHMQ_ENOENT (an id of another
- * store, an offset beyond the log tail, or one where no committed message
- * starts), SHMQ_ERECLAIMED (retention removed it), SHMQ_ECORRUPT (the record there fails its
- * checks or CRC), -errno.  Detail in shmq_errmsg().
+ * record's commitlog offset, so this reads one record.  An id of another
+ * store finds the copy a mirror holds of its home's message (federation:
+ * a mirrored message keeps its home id), through the key index that shmqd
+ * keeps: a copy is found once shmqd indexed it, shortly after it was
+ * flushed.  Returns 0 and *out, SHMQ_EINVAL (NULL argument, malformed id),
+ * SHMQ_ENOENT (an id of another store with no indexed copy here, an offset
+ * beyond the log tail, or one where no committed message starts),
+ * SHMQ_ERECLAIMED (retention removed it), SHMQ_ECORRUPT (the record there
+ * fails its checks or CRC, or a key index file is damaged), -errno.
+ * Detail in shmq_errmsg().
  */
 SHMQ_API int shmq_query_id(struct shmq_bus *bus, const char *msg_id,
     struct shmq_msgview *out);
