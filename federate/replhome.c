@@ -150,19 +150,19 @@ follow(struct repl_home *h, struct shmq_consumer *c,
 	return 0;
 }
 
-/* Encode view V into W's DATA frame.  0, or FED_EOVERSIZE. */
+/* Encode view V (polled from the bus of STORE_ID) into W's DATA frame.
+ * 0, or FED_EOVERSIZE. */
 static int
-add_view(struct fed_wbuf *w, const struct shmq_msgview *v)
+add_view(struct fed_wbuf *w, const struct shmq_msgview *v,
+    uint64_t store_id)
 {
 	struct fed_repl_rec rec;
 
 	rec.queue = (uint16_t)v->queue;
 	rec.queue_off = v->queue_off;
 	/* The id it has everywhere: its home's (a mirror's copy carries
-	 * it, and the view gives it). */
-	if (shmq__msg_id_parse(v->msg_id, &rec.origin_store,
-	    &rec.origin_off) < 0)
-		return FED_EPAYLOAD;
+	 * it), from the record rather than the view's text. */
+	shmq__view_origin(v, store_id, &rec.origin_store, &rec.origin_off);
 	rec.born_ns = v->born_ns;
 	rec.store_ns = v->store_ns;
 	rec.producer_id = v->producer_id;
@@ -217,13 +217,13 @@ stream(struct repl_home *h, struct shmq_consumer *c,
 		for (i = 0; i < n; i++) {
 			if (v[i].queue < 0 || (uint32_t)v[i].queue >= h->queues)
 				continue;
-			rc = add_view(&w, &v[i]);
+			rc = add_view(&w, &v[i], r->bus->store_id);
 			if (rc == FED_EOVERSIZE && w.len > 4) {
 				if (fed_chan_write(h->ch, FED_T_REPL_DATA,
 				    w.p, w.len) < 0)
 					return "write failed";
 				fed_repl_data_begin(&w);
-				rc = add_view(&w, &v[i]);
+				rc = add_view(&w, &v[i], r->bus->store_id);
 			}
 			if (rc < 0)
 				return "a message does not fit a frame";

@@ -231,6 +231,25 @@ shmq__rec_id(const struct shmq_rec *r, uint64_t store_id,
 }
 
 void
+shmq__view_origin(const struct shmq_msgview *v, uint64_t store_id,
+    uint64_t *origin_store, uint64_t *origin_off)
+{
+	const struct shmq_rec *r = (const struct shmq_rec *)(const void *)
+	    v->topic - 1;
+	uint64_t o[2];
+
+	if (likely((r->flags & SHMQ_REC_F_ORIGIN) == 0)) {
+		*origin_store = store_id;
+		*origin_off = v->log_off;
+		return;
+	}
+	/* As shmq__rec_id: the 16 bytes after the body (checked). */
+	memcpy(o, (const char *)v->body + v->body_len, sizeof(o));
+	*origin_store = o[0];
+	*origin_off = o[1];
+}
+
+void
 shmq__msg_write_raw(struct shmq_rec *r, const struct shmq_raw *m,
     const char *topic, uint32_t size, const struct shmq_rec_meta *meta)
 {

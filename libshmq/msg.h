@@ -83,6 +83,14 @@ void shmq__msg_view(const struct shmq_rec *r, uint64_t store_id,
 void shmq__rec_id(const struct shmq_rec *r, uint64_t store_id,
     char out[SHMQ_MSGID_LEN + 1]);
 
+/*
+ * The id of the message V shows, as numbers (as shmq__rec_id, without the
+ * text): V must come from a record of the store STORE_ID read in place (a
+ * poll or a query), whose header lies before its topic.
+ */
+void shmq__view_origin(const struct shmq_msgview *v, uint64_t store_id,
+    uint64_t *origin_store, uint64_t *origin_off);
+
 /* Message id: 16 hex digits of the store id, 16 of the log offset. */
 void shmq__msg_id(uint64_t store_id, uint64_t off,
     char out[SHMQ_MSGID_LEN + 1]);

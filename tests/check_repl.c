@@ -1679,7 +1679,7 @@ END_TEST
  * Query by id on a mirror: a mirrored message keeps its home id, and the
  * mirror's shmqd indexes it by that id, so shmq_query_id with the id the
  * send returned at the home finds the mirror's copy (same queue, offset,
- * keys, body).  An id of the home's store that the mirror does not hold is
+ * keys, body); on a mirror of that mirror too (the home id passes on).  An id of the home's store that the mirror does not hold is
  * SHMQ_ENOENT, and so is an id of a third store.
  */
 #define QID_N	300
@@ -1688,8 +1688,8 @@ START_TEST(test_query_id)
 {
 	static struct shmq_send_result res[QID_N];
 	static unsigned char buf[512];
-	struct ft_host a, b;
-	struct shmq_bus *ba, *bb;
+	struct ft_host a, b, c;
+	struct shmq_bus *ba, *bb, *bc;
 	struct shmq_producer *p;
 	struct shmq_msgview v;
 	struct shmq_msg m;
@@ -1701,8 +1701,13 @@ START_TEST(test_query_id)
 	int rc;
 
 	pair_start(&a, &b, "orders", 4, NULL, false);
+	/* Gamma mirrors the mirror: the home's ids pass on. */
+	ft_host_init(&c, "gamma", false, NULL);
+	mirror_of(&c, "orders", &b);
+	ft_host_start(&c);
 	ba = ft_bus_open(&a);
 	bb = ft_bus_open(&b);
+	bc = ft_bus_open(&c);
 	ck_assert_int_eq(shmq_producer_open(&p, ba, "qid"), 0);
 	for (i = 0; i < QID_N; i++) {
 		msg_make(&m, &r, buf, body_pick_len(0, i, sizeof(buf)),
@@ -1710,23 +1715,29 @@ START_TEST(test_query_id)
 		ck_assert_int_eq(shmq_producer_send(p, &m, &res[i]), 0);
 	}
 	wait_caught_up(ba, bb, &b, "orders", 20);
-	/* Every one, once shmqd indexed it (it indexes what is flushed). */
+	wait_caught_up(ba, bc, &c, "orders", 20);
+	/* Every one on both, once shmqd indexed it (it indexes what is
+	 * flushed). */
 	t0 = tu_mono_ns();
-	for (i = found = 0; i < QID_N; i++) {
-		while ((rc = shmq_query_id(bb, res[i].msg_id, &v)) ==
+	for (i = found = 0; i < 2 * QID_N; i++) {
+		struct shmq_bus *on = i < QID_N ? bb : bc;
+		const struct shmq_send_result *sr = &res[i % QID_N];
+
+		while ((rc = shmq_query_id(on, sr->msg_id, &v)) ==
 		    SHMQ_ENOENT && tu_mono_ns() - t0 <
 		    (uint64_t)(10e9 * tu_mult()))
 			usleep(20000);
-		ck_assert_msg(rc == 0, "mirror: query %s: %s (%s)",
-		    res[i].msg_id, shmq_err_name(rc), shmq_errmsg());
-		ck_assert_str_eq(v.msg_id, res[i].msg_id);
-		ck_assert_int_eq(v.queue, res[i].queue);
-		ck_assert_uint_eq(v.queue_off, res[i].queue_off);
+		ck_assert_msg(rc == 0, "%s: query %s: %s (%s)", i < QID_N ?
+		    "mirror" : "mirror of the mirror", sr->msg_id,
+		    shmq_err_name(rc), shmq_errmsg());
+		ck_assert_str_eq(v.msg_id, sr->msg_id);
+		ck_assert_int_eq(v.queue, sr->queue);
+		ck_assert_uint_eq(v.queue_off, sr->queue_off);
 		ck_assert_int_eq(body_check(v.body, v.body_len, &h), 0);
-		ck_assert_uint_eq(h.seq, i);
+		ck_assert_uint_eq(h.seq, i % QID_N);
 		found++;
 	}
-	ck_assert_uint_eq(found, QID_N);
+	ck_assert_uint_eq(found, 2 * QID_N);
 	/* The home answers its own ids as before. */
 	ck_assert_int_eq(shmq_query_id(ba, res[7].msg_id, &v), 0);
 	ck_assert_uint_eq(v.log_off, res[7].log_off);
@@ -1746,8 +1757,10 @@ START_TEST(test_query_id)
 	ck_assert_int_eq(shmq_query_id(bb, id, &v), SHMQ_ENOENT);
 
 	shmq_producer_close(p);
+	shmq_bus_close(bc);
 	shmq_bus_close(bb);
 	shmq_bus_close(ba);
+	ft_host_stop(&c);
 	ft_host_stop(&b);
 	ft_host_stop(&a);
 }
