@@ -24,33 +24,42 @@
 #include "auth.h"
 
 int
-fed_secret_load(struct fed_secret *s, const char *path, char *err,
-    size_t errlen)
+fed_private_open(const char *path, const char *what, char *err, size_t errlen)
 {
 	struct stat st;
-	ssize_t n;
 	int fd;
 
-	memset(s, 0, sizeof(*s));
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		snprintf(err, errlen, "secret file %s: %s", path,
+		snprintf(err, errlen, "%s %s: %s", what, path,
 		    strerror(errno));
 		return errno == EACCES ? SHMQ_EACCES : SHMQ_ENOENT;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		snprintf(err, errlen, "secret file %s: not a regular file",
-		    path);
+		snprintf(err, errlen, "%s %s: not a regular file", what, path);
 		return SHMQ_EINVAL;
 	}
 	/* Checked on the open file, so a swap after the check is moot. */
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
 		close(fd);
-		snprintf(err, errlen, "secret file %s: mode %03o lets the "
-		    "group or others in (chmod 600 it)", path,
+		snprintf(err, errlen, "%s %s: mode %03o lets the group or "
+		    "others in (chmod 600 it)", what, path,
 		    (unsigned)(st.st_mode & 0777));
 		return SHMQ_EACCES;
 	}
+	return fd;
+}
+
+int
+fed_secret_load(struct fed_secret *s, const char *path, char *err,
+    size_t errlen)
+{
+	ssize_t n;
+	int fd;
+
+	memset(s, 0, sizeof(*s));
+	if ((fd = fed_private_open(path, "secret file", err, errlen)) < 0)
+		return fd;
 	n = read(fd, s->key, sizeof(s->key));
 	if (n == (ssize_t)sizeof(s->key)) {
 		char c;

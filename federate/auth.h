@@ -48,6 +48,15 @@ struct fed_secret {
 int fed_secret_load(struct fed_secret *s, const char *path, char *err,
     size_t errlen);
 
+/*
+ * Open PATH for reading if it is a regular file that the group and others
+ * cannot read or write (checked on the open file).  An fd, or a code with
+ * a message in ERR that starts with WHAT and PATH: SHMQ_ENOENT, SHMQ_EACCES
+ * (the mode: "chmod 600"), SHMQ_EINVAL (not a regular file).
+ */
+int fed_private_open(const char *path, const char *what, char *err,
+    size_t errlen);
+
 /* Fill N with random bytes (getrandom).  0 or -errno. */
 int fed_nonce(uint8_t n[FED_NONCE_BYTES]);
 

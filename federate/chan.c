@@ -27,7 +27,6 @@ static int
 chan_new(struct fed_chan **out, int fd, uint32_t max)
 {
 	struct fed_chan *c;
-	struct timeval tv = { SEND_TIMEOUT_S, 0 };
 	int one = 1, fl;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -40,9 +39,9 @@ chan_new(struct fed_chan **out, int fd, uint32_t max)
 		return SHMQ_ENOMEM;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/* Waits are poll's, with deadlines (chan.h). */
 	if ((fl = fcntl(fd, F_GETFL)) >= 0)
-		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	*out = c;
 	return 0;
 }
@@ -52,6 +51,7 @@ fed_chan_close(struct fed_chan *c)
 {
 	if (c == NULL)
 		return;
+	fed_tls_sess_free(c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->rbuf);
@@ -65,21 +65,51 @@ fed_chan_shutdown(struct fed_chan *c)
 		(void)shutdown(c->fd, SHUT_RDWR);
 }
 
+/*
+ * Wait until C's socket has EVENTS or DEADLINE (mono ns; 0: none) passes.
+ * 1 (ready, or an error poll reports: the next call sees it), 0 (the
+ * deadline), -errno.
+ */
+static int
+wait_for(struct fed_chan *c, short events, uint64_t deadline)
+{
+	struct pollfd pfd = { c->fd, events, 0 };
+	uint64_t now;
+	int wait, rc;
+
+	if (deadline == 0)
+		wait = -1;
+	else if ((now = shmq__mono_ns()) >= deadline)
+		return 0;
+	else
+		wait = (int)((deadline - now + 999999) / 1000000);
+	if ((rc = poll(&pfd, 1, wait)) < 0)
+		return errno == EINTR ? 1 : -errno;
+	return rc > 0 ? 1 : deadline != 0 && shmq__mono_ns() >= deadline ?
+	    0 : 1;
+}
+
 static int
 write_all(struct fed_chan *c, struct iovec *iov, int n)
 {
-	struct msghdr mh;
+	uint64_t deadline = shmq__mono_ns() + SEND_TIMEOUT_S * 1000000000ull;
 	ssize_t w;
+	int rc;
 
 	while (n > 0) {
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = iov;
-		mh.msg_iovlen = (size_t)n;
-		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		w = fed_tls_writev(c->fd, c->tls, iov, n);
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* A peer that reads nothing for the send timeout. */
+			rc = wait_for(c, fed_tls_events(c->tls, false),
+			    deadline);
+			if (rc <= 0)
+				return rc == 0 ? -ETIMEDOUT : rc;
+			continue;
+		}
 		if (w < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+			return -errno;
 		c->bytes_out += (uint64_t)w;
 		while (n > 0 && (size_t)w >= iov->iov_len) {
 			w -= (ssize_t)iov->iov_len;
@@ -113,10 +143,9 @@ fed_chan_read(struct fed_chan *c, struct fed_frame *f, int timeout_ms)
 {
 	uint64_t deadline = timeout_ms < 0 ? 0 :
 	    shmq__mono_ns() + (uint64_t)timeout_ms * 1000000;
-	struct pollfd pfd;
 	uint32_t plen;
 	ssize_t n;
-	int rc, wait;
+	int rc;
 
 	/* Drop the frame the caller had. */
 	if (c->roff > 0) {
@@ -148,29 +177,17 @@ fed_chan_read(struct fed_chan *c, struct fed_frame *f, int timeout_ms)
 				c->rcap = FED_HDR_BYTES + (size_t)plen;
 			}
 		}
-		if (timeout_ms < 0)
-			wait = -1;
-		else {
-			uint64_t now = shmq__mono_ns();
-
-			if (now >= deadline)
-				return 0;
-			wait = (int)((deadline - now + 999999) / 1000000);
-		}
-		pfd.fd = c->fd;
-		pfd.events = POLLIN;
-		if ((rc = poll(&pfd, 1, wait)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (rc == 0)
-			continue;
-		n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		/* What TLS has read already, poll would not see. */
+		if (!fed_tls_pending(c->tls) && (rc = wait_for(c,
+		    fed_tls_events(c->tls, true), deadline)) <= 0)
+			return rc;
+		n = fed_tls_read(c->fd, c->tls, c->rbuf + c->rlen,
+		    c->rcap - c->rlen);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN ||
+		    errno == EWOULDBLOCK))
 			continue;
 		if (n < 0)
-			return -errno;
+			return errno == EACCES ? SHMQ_EAUTH : -errno;
 		if (n == 0)
 			return -ECONNRESET;
 		c->rlen += (size_t)n;
@@ -179,18 +196,20 @@ fed_chan_read(struct fed_chan *c, struct fed_frame *f, int timeout_ms)
 }
 
 int
-fed_chan_adopt(struct fed_chan **out, int fd, const uint8_t *wpend,
-    size_t wn, const uint8_t *rpend, size_t rn, const struct fed_hello *peer,
-    uint32_t max)
+fed_chan_adopt(struct fed_chan **out, int fd, struct fed_tls_sess *tls,
+    const uint8_t *wpend, size_t wn, const uint8_t *rpend, size_t rn,
+    const struct fed_hello *peer, uint32_t max)
 {
 	struct fed_chan *c;
 	struct iovec iov;
 	int err;
 
 	if ((err = chan_new(&c, fd, max)) < 0) {
+		fed_tls_sess_free(tls);
 		close(fd);
 		return err;
 	}
+	c->tls = tls;
 	c->peer = *peer;
 	if (rn > c->rcap) {
 		uint8_t *nb = realloc(c->rbuf, rn);
@@ -277,10 +296,38 @@ connect_to(const char *addr, uint64_t deadline, char *err, size_t errlen)
 	return fd;
 }
 
+/* C's TLS handshake as the dialer, by DEADLINE.  0, or a code with ERR. */
+static int
+tls_dial(struct fed_chan *c, struct fed_tls *tls, const char *addr,
+    uint64_t deadline, char *err, size_t errlen)
+{
+	char why[200];
+	int rc;
+
+	if ((rc = fed_tls_sess_new(&c->tls, tls, c->fd, true)) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	while ((rc = fed_tls_handshake(c->tls, why, sizeof(why))) == 0)
+		if ((rc = wait_for(c, fed_tls_events(c->tls, true),
+		    deadline)) <= 0) {
+			snprintf(why, sizeof(why), "TLS handshake: no answer "
+			    "in time");
+			rc = rc == 0 ? SHMQ_ETIMEDOUT : rc;
+			break;
+		}
+	if (rc == 1)
+		return 0;
+	snprintf(err, errlen, "%s: %s%s", addr, why, rc == -ECONNRESET ?
+	    " (is tls off there?)" : "");
+	return rc;
+}
+
 int
 fed_chan_dial(struct fed_chan **out, const char *addr,
     const struct fed_hello *me, const struct fed_secret *secret,
-    uint32_t max, uint32_t timeout_ms, char *err, size_t errlen)
+    struct fed_tls *tls, uint32_t max, uint32_t timeout_ms, char *err,
+    size_t errlen)
 {
 	uint64_t deadline = shmq__mono_ns() + (uint64_t)timeout_ms * 1000000;
 	struct fed_chan *c;
@@ -299,6 +346,11 @@ fed_chan_dial(struct fed_chan **out, const char *addr,
 		snprintf(err, errlen, "out of memory");
 		return rc;
 	}
+	if (tls != NULL && (rc = tls_dial(c, tls, addr, deadline, err,
+	    errlen)) < 0) {
+		fed_chan_close(c);
+		return rc;
+	}
 	w = (struct fed_wbuf){ buf, 0, sizeof(buf), false };
 	if ((rc = fed_hs_start(&hs, true, me, secret, &w, &type)) < 0 ||
 	    (rc = fed_chan_write(c, type, w.p, w.len)) < 0) {
@@ -313,7 +365,9 @@ fed_chan_dial(struct fed_chan **out, const char *addr,
 		    (int)((deadline - now + 999999) / 1000000));
 		if (rc <= 0) {
 			snprintf(err, errlen, "%s: handshake: %s", addr,
-			    rc == 0 ? "no answer in time" : shmq_strerror(rc));
+			    rc == 0 ? "no answer in time" : c->tls != NULL &&
+			    rc != SHMQ_EPROTO ? fed_tls_why(c->tls) :
+			    shmq_strerror(rc));
 			fed_chan_close(c);
 			return rc == 0 ? SHMQ_ETIMEDOUT : rc;
 		}

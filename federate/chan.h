@@ -1,9 +1,11 @@
 /*
  * chan.h - a replication channel's connection: blocking I/O on one TCP
- * socket, framed (frame.h) and authenticated (auth.h) like a link, for a
- * thread of its own (replhome.c, replmirror.c).  The link thread's poll
- * loop serves many small frames; a channel streams large ones, so it gets
- * a thread and plain blocking calls with deadlines instead.
+ * socket, framed (frame.h) and authenticated (auth.h) like a link, over
+ * TLS when the links are (tls.h), for a thread of its own (replhome.c,
+ * replmirror.c).  The link thread's poll loop serves many small frames; a
+ * channel streams large ones, so it gets a thread and calls that block
+ * with deadlines instead (the socket itself is non-blocking: a TLS record
+ * half arrived must not hold a read past its deadline).
  */
 #ifndef FED_CHAN_H
 #define FED_CHAN_H
@@ -13,6 +15,7 @@
 
 #include "auth.h"
 #include "frame.h"
+#include "tls.h"
 
 struct fed_chan {
 	int		 fd;
@@ -25,25 +28,30 @@ struct fed_chan {
 	struct fed_hello peer;
 	uint64_t	 bytes_in;	/* written by the reading thread */
 	uint64_t	 bytes_out;	/* by the writing thread */
+	struct fed_tls_sess *tls;	/* NULL: plain TCP */
 };
 
 /*
- * Dial ADDR ("host:port"), authenticate as ME (its channel says what for)
- * with SECRET, all within TIMEOUT_MS.  Returns 0 and *out, or a code with
- * a message in ERR (SHMQ_EAUTH: a wrong secret).
+ * Dial ADDR ("host:port"), over TLS with TLS unless NULL, authenticate as
+ * ME (its channel says what for) with SECRET, all within TIMEOUT_MS.
+ * Returns 0 and *out, or a code with a message in ERR (SHMQ_EAUTH: a
+ * wrong secret, or a certificate refused).
  */
 int fed_chan_dial(struct fed_chan **out, const char *addr,
     const struct fed_hello *me, const struct fed_secret *secret,
-    uint32_t max, uint32_t timeout_ms, char *err, size_t errlen);
+    struct fed_tls *tls, uint32_t max, uint32_t timeout_ms, char *err,
+    size_t errlen);
 
 /*
- * Take over FD, authenticated by the link thread as PEER: WPEND[0..WN)
- * is still to be written (the end of the handshake), RPEND[0..RN) was
- * read past it.  Returns 0 and *out, or SHMQ_ENOMEM (FD closed).
+ * Take over FD and its TLS session TLS (NULL: plain), authenticated by the
+ * link thread as PEER: WPEND[0..WN) is still to be written (the end of the
+ * handshake), RPEND[0..RN) was read past it (TLS may hold more: the
+ * session goes on where the link thread left it).  Returns 0 and *out, or
+ * SHMQ_ENOMEM (FD closed, TLS freed).
  */
-int fed_chan_adopt(struct fed_chan **out, int fd, const uint8_t *wpend,
-    size_t wn, const uint8_t *rpend, size_t rn, const struct fed_hello *peer,
-    uint32_t max);
+int fed_chan_adopt(struct fed_chan **out, int fd, struct fed_tls_sess *tls,
+    const uint8_t *wpend, size_t wn, const uint8_t *rpend, size_t rn,
+    const struct fed_hello *peer, uint32_t max);
 
 /*
  * The next frame, waiting up to TIMEOUT_MS (-1: forever).  Returns 1 and

@@ -17,6 +17,10 @@
  *	reconnect_min_ms = 100
  *	reconnect_max_ms = 30000
  *	max_frame_bytes = 1048576
+ *	tls = off			# on: TLS under every connection
+ *	tls_cert = /etc/shmq/host.pem	# this host's certificate (chain)
+ *	tls_key = /etc/shmq/host.key	# its key, mode 600
+ *	tls_ca = /etc/shmq/ca.pem	# peers' certificates chain to it
  */
 #include "config.h"
 
@@ -28,6 +32,7 @@
 
 #include "auth.h"
 #include "link.h"
+#include "tls.h"
 
 
 void
@@ -212,6 +217,52 @@ static const struct ms_key {
 	    FED_SET_BACKOFF_MAX, 1 },
 };
 
+/* The TLS file keys: name, field, bit. */
+static const struct path_key {
+	const char	*key;
+	size_t		 off;
+	unsigned	 bit;
+} tls_paths[] = {
+	{ "tls_cert", offsetof(struct fed_conf, tls_cert), FED_SET_TLS_CERT },
+	{ "tls_key", offsetof(struct fed_conf, tls_key), FED_SET_TLS_KEY },
+	{ "tls_ca", offsetof(struct fed_conf, tls_ca), FED_SET_TLS_CA },
+};
+
+/* The TLS keys, as fed_conf_key. */
+static int
+tls_key(struct fed_conf *c, const char *key, const char *v, char *err,
+    size_t errlen)
+{
+	size_t i;
+
+	if (strcmp(key, "tls") == 0) {
+		if (strcmp(v, "on") == 0 || strcmp(v, "yes") == 0)
+			c->tls = true;
+		else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0)
+			c->tls = false;
+		else {
+			snprintf(err, errlen, "tls: \"%s\": on or off", v);
+			return 0;
+		}
+		c->set |= FED_SET_TLS;
+		c->enabled = true;
+		return 1;
+	}
+	for (i = 0; i < sizeof(tls_paths) / sizeof(tls_paths[0]); i++) {
+		if (strcmp(key, tls_paths[i].key) != 0)
+			continue;
+		if (*v == '\0' || strlcpy((char *)c + tls_paths[i].off, v,
+		    PATH_MAX) >= PATH_MAX) {
+			snprintf(err, errlen, "%s: empty or too long", key);
+			return 0;
+		}
+		c->set |= tls_paths[i].bit;
+		c->enabled = true;
+		return 1;
+	}
+	return -1;
+}
+
 int
 fed_conf_key(struct fed_conf *c, const char *key, const char *v, char *err,
     size_t errlen)
@@ -317,7 +368,30 @@ fed_conf_key(struct fed_conf *c, const char *key, const char *v, char *err,
 		c->enabled = true;
 		return 1;
 	}
-	return -1;
+	return tls_key(c, key, v, err, errlen);
+}
+
+/* With TLS on: its three files given, and usable (a context is built
+ * from them and dropped, so that shmqd refuses to start with the cause
+ * rather than fail every link). */
+static int
+tls_check(const struct fed_conf *c, char *err, size_t errlen)
+{
+	struct fed_tls *t;
+	size_t i;
+
+	if (!c->tls)
+		return 0;
+	for (i = 0; i < sizeof(tls_paths) / sizeof(tls_paths[0]); i++)
+		if (((const char *)c + tls_paths[i].off)[0] == '\0') {
+			snprintf(err, errlen, "tls = on needs %s",
+			    tls_paths[i].key);
+			return -1;
+		}
+	if (fed_tls_new(&t, c, err, errlen) < 0)
+		return -1;
+	fed_tls_free(t);
+	return 0;
 }
 
 int
@@ -337,7 +411,7 @@ fed_conf_check(const struct fed_conf *c, char *err, size_t errlen)
 		    FED_SECRET_MIN);
 		return -1;
 	}
-	return 0;
+	return tls_check(c, err, errlen);
 }
 
 int
@@ -361,6 +435,12 @@ fed_conf_override(struct fed_conf *dst, const struct fed_conf *src)
 		    sizeof(dst->secret_file));
 	if (src->set & FED_SET_MAX_FRAME)
 		dst->max_frame = src->max_frame;
+	if (src->set & FED_SET_TLS)
+		dst->tls = src->tls;
+	for (i = 0; i < sizeof(tls_paths) / sizeof(tls_paths[0]); i++)
+		if (src->set & tls_paths[i].bit)
+			memcpy((char *)dst + tls_paths[i].off,
+			    (const char *)src + tls_paths[i].off, PATH_MAX);
 	/* Peers and mirrors on the command line replace the file's. */
 	if ((src->set & FED_SET_PEERS) && copy_list(&dst->peers,
 	    &dst->npeers, src->peers, src->npeers, sizeof(*src->peers)) < 0)

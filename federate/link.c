@@ -47,6 +47,7 @@
 #include "link.h"
 #include "repl.h"
 #include "route.h"
+#include "tls.h"
 
 #define RBUF_INIT	4096
 #define WBUF_MAX	(16u * 1024 * 1024)
@@ -55,7 +56,8 @@
 #define LOCAL_MS	1000		/* local topic list looked at */
 #define MS		1000000ull
 
-enum conn_state { C_CONNECTING, C_AUTH, C_UP };
+/* C_TLS: the TLS handshake (tls.h), between connecting and C_AUTH. */
+enum conn_state { C_CONNECTING, C_AUTH, C_UP, C_TLS };
 
 struct link;
 
@@ -82,6 +84,7 @@ struct conn {
 	/* Counted here until the connection has a link. */
 	uint64_t	 bytes_in, bytes_out, frames_in, frames_out;
 	struct conn	*next;
+	struct fed_tls_sess *tls;	/* NULL: plain TCP */
 };
 
 struct link {
@@ -123,7 +126,10 @@ struct fed {
 	uint8_t			*pbuf;		/* payload scratch */
 	size_t			 pcap;
 	struct fed_repl		*repl;		/* replication (repl.h) */
+	struct fed_tls		*tls;		/* NULL: TLS off */
 };
+
+static void tls_failed(struct fed *, struct conn *, int, const char *);
 
 #define flog(f, lvl, ...) do {						\
 	if ((f)->c.log != NULL)						\
@@ -213,6 +219,7 @@ conn_free(struct fed *f, struct conn *c)
 			*pp = c->next;
 			break;
 		}
+	fed_tls_sess_free(c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->rbuf);
@@ -376,6 +383,7 @@ conn_up(struct fed *f, struct conn *c, uint64_t now)
 	const struct fed_hello *p = &c->hs.peer;
 	struct link *l = c->link;
 	struct conn *old;
+	char desc[96];
 	size_t i;
 
 	if (l == NULL) {
@@ -430,8 +438,9 @@ conn_up(struct fed *f, struct conn *c, uint64_t now)
 		l->ever_up = true;
 		l->backoff_ms = f->c.backoff_min_ms;
 		l->last_error[0] = '\0';
-		flog(f, LOG_NOTICE, "link %s (%s): up, %s", l->host, c->addr,
-		    c->outbound ? "dialed" : "accepted");
+		flog(f, LOG_NOTICE, "link %s (%s): up, %s, %s", l->host,
+		    c->addr, c->outbound ? "dialed" : "accepted",
+		    fed_tls_desc(c->tls, desc, sizeof(desc)));
 	}
 	l->last_frame_ns = shmq__real_ns();
 	send_heartbeat(f, c, now);
@@ -582,19 +591,22 @@ take_hs(struct fed *f, struct conn *c, const struct fed_frame *fr,
 }
 
 /*
- * C authenticated as a replication channel: give its socket, what is left
- * to write and what was read past the handshake (from OFF) to a thread of
+ * C authenticated as a replication channel: give its socket, its TLS
+ * session (with what TLS has read and not yet returned), what is left to
+ * write and what was read past the handshake (from OFF) to a thread of
  * the replication table, and forget it here.
  */
 static void
 hand_over(struct fed *f, struct conn *c, size_t off)
 {
+	struct fed_tls_sess *tls = c->tls;
 	int fd = c->fd;
 
 	f->npending--;
 	f->dirty = true;
 	c->fd = -1;
-	fed_repl_accept(f->repl, fd, c->wbuf, c->wlen, c->rbuf + off,
+	c->tls = NULL;
+	fed_repl_accept(f->repl, fd, tls, c->wbuf, c->wlen, c->rbuf + off,
 	    c->rlen - off, &c->hs.peer, c->seq_out);
 	conn_free(f, c);
 }
@@ -619,10 +631,13 @@ conn_frames(struct fed *f, struct conn *c, uint64_t now)
 		if (n == 0)
 			break;
 		if (n < 0) {
-			snprintf(why, sizeof(why), "%s: %s%s",
+			snprintf(why, sizeof(why), "%s: %s%s%s",
 			    shmq_err_name(fed_frame_shmq_err(n)),
 			    fed_frame_strerror(n), c->state == C_UP ? "" :
-			    " before authentication");
+			    " before authentication", c->state != C_UP &&
+			    c->tls == NULL && c->rlen - off > 0 &&
+			    c->rbuf[off] == 0x16 ? " (a TLS handshake: the "
+			    "peer has tls on, this host off)" : "");
 			flog(f, LOG_WARNING, "%s %s: %s: connection cut",
 			    c->outbound ? "peer" : "connection from",
 			    c->addr, why);
@@ -728,16 +743,28 @@ conn_read(struct fed *f, struct conn *c, uint64_t now)
 			conn_close(f, c, "frame does not fit", true);
 			return;
 		}
-		n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+		n = fed_tls_read(c->fd, c->tls, c->rbuf + c->rlen,
+		    c->rcap - c->rlen);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n <= 0) {
-			char why[96];
+			char why[224];
 
+			if (c->tls != NULL && c->state != C_UP) {
+				/* TLS 1.3: a dialer learns that its
+				 * certificate was refused here, after its
+				 * own handshake step succeeded. */
+				tls_failed(f, c, n == 0 || errno ==
+				    ECONNRESET ? -ECONNRESET : errno ==
+				    EACCES ? SHMQ_EAUTH : SHMQ_EPROTO,
+				    fed_tls_why(c->tls));
+				return;
+			}
 			snprintf(why, sizeof(why), "%s", n == 0 ?
-			    "closed by the peer" : strerror(errno));
+			    "closed by the peer" : c->tls != NULL ?
+			    fed_tls_why(c->tls) : strerror(errno));
 			conn_close(f, c, why, c->state != C_UP);
 			return;
 		}
@@ -759,7 +786,7 @@ conn_flush(struct fed *f, struct conn *c)
 	ssize_t n;
 
 	while (c->wlen > 0) {
-		n = send(c->fd, c->wbuf, c->wlen, MSG_NOSIGNAL);
+		n = fed_tls_write(c->fd, c->tls, c->wbuf, c->wlen);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -767,8 +794,8 @@ conn_flush(struct fed *f, struct conn *c)
 		if (n < 0) {
 			char why[96];
 
-			snprintf(why, sizeof(why), "send: %s",
-			    strerror(errno));
+			snprintf(why, sizeof(why), "send: %s", c->tls != NULL ?
+			    fed_tls_why(c->tls) : strerror(errno));
 			conn_close(f, c, why, c->state != C_UP);
 			return -1;
 		}
@@ -810,23 +837,107 @@ conn_new(struct fed *f, int fd, bool outbound, const char *addr)
 	return c;
 }
 
-/* Begin the handshake on C (connected). */
-static void
-conn_start_hs(struct fed *f, struct conn *c, uint64_t now)
+/* Begin our handshake (auth.h) on C, inside TLS if on.  False if C was
+ * closed. */
+static bool
+hs_begin(struct fed *f, struct conn *c)
 {
 	struct fed_wbuf w = scratch(f);
 	unsigned type;
 
 	c->state = C_AUTH;
-	c->deadline_ns = now + (uint64_t)f->c.handshake_ms * MS;
 	if (fed_hs_start(&c->hs, c->outbound, &f->me, &f->secret, &w,
 	    &type) < 0) {
 		conn_close(f, c, c->hs.why, true);
-		return;
+		return false;
 	}
 	if (type != 0)
 		(void)conn_send(c, type, w.p, w.len);
 	f->dirty = true;
+	return true;
+}
+
+/*
+ * C's TLS failed (RC, WHY as fed_tls_handshake) before it authenticated:
+ * log it, count it (a certificate refused is an authentication failure,
+ * anything else a rejected connection), close it.  A peer that spoke plain
+ * frames to our TLS gets a plain ERROR it can read and log first.
+ */
+static void
+tls_failed(struct fed *f, struct conn *c, int rc, const char *why)
+{
+	char line[256];
+
+	snprintf(line, sizeof(line), "%s%s", why, rc == -ECONNRESET &&
+	    c->outbound ? " (is tls off there?)" : "");
+	if (rc == SHMQ_EAUTH) {
+		if (c->link != NULL)
+			c->link->auth_failures++;
+		else
+			f->auth_failures++;
+	} else if (c->link != NULL)
+		c->link->rejected++;
+	else
+		f->rejected++;
+	flog(f, rc == SHMQ_EAUTH ? LOG_ERR : LOG_WARNING, "%s %s: TLS: %s: "
+	    "connection closed", c->outbound ? "peer" : "connection from",
+	    c->addr, line);
+	if (fed_tls_plain(c->tls)) {
+		uint8_t sink[FED_HDR_BYTES + FED_PREAUTH_MAX];
+
+		/* Its HELLO, unread, would make our close a reset that
+		 * may beat the ERROR to the peer. */
+		(void)recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+		fed_tls_sess_free(c->tls);
+		c->tls = NULL;
+		send_error(f, c, SHMQ_EPROTO, "this host has tls on: links "
+		    "need tls = on on both sides");
+		c->closing = true;
+		c->rlen = 0;
+		return;
+	}
+	conn_close(f, c, line, true);
+}
+
+/* One step of C's TLS handshake; our own handshake once it is done. */
+static void
+conn_tls_step(struct fed *f, struct conn *c, uint64_t now)
+{
+	char why[200], desc[96];
+	int rc;
+
+	if ((rc = fed_tls_handshake(c->tls, why, sizeof(why))) == 0)
+		return;
+	if (rc < 0) {
+		tls_failed(f, c, rc, why);
+		return;
+	}
+	flog(f, LOG_DEBUG, "%s %s: %s", c->outbound ? "peer" :
+	    "connection from", c->addr, fed_tls_desc(c->tls, desc,
+	    sizeof(desc)));
+	/* A dialer's HELLO may have come with the end of the TLS
+	 * handshake, already read by TLS: poll would not say so. */
+	if (hs_begin(f, c) && !c->outbound)
+		conn_read(f, c, now);
+}
+
+/* Begin the handshakes on C (connected): TLS's first when on, then ours,
+ * both within handshake_ms. */
+static void
+conn_start_hs(struct fed *f, struct conn *c, uint64_t now)
+{
+	c->deadline_ns = now + (uint64_t)f->c.handshake_ms * MS;
+	if (f->tls == NULL) {
+		(void)hs_begin(f, c);
+		return;
+	}
+	if (fed_tls_sess_new(&c->tls, f->tls, c->fd, c->outbound) < 0) {
+		conn_close(f, c, "out of memory", true);
+		return;
+	}
+	c->state = C_TLS;
+	f->dirty = true;
+	conn_tls_step(f, c, now);
 }
 
 static void
@@ -999,7 +1110,11 @@ publish(struct fed *f, uint64_t now)
 		fl->state = link_state(l);
 		fl->flags = (l->configured ? SHMQ_FED_LINK_CONFIGURED : 0) |
 		    (l->up != NULL && !l->up->outbound ?
-		    SHMQ_FED_LINK_INBOUND : 0);
+		    SHMQ_FED_LINK_INBOUND : 0) |
+		    /* Up: what its connection is; down: what the next
+		     * will be. */
+		    ((l->up != NULL ? l->up->tls != NULL : f->tls != NULL) ?
+		    SHMQ_FED_LINK_TLS : 0);
 		fl->bytes_in = l->bytes_in;
 		fl->bytes_out = l->bytes_out;
 		fl->frames_in = l->frames_in;
@@ -1098,6 +1213,7 @@ timers(struct fed *f, uint64_t now)
 				    "%u ms: connection closed", c->outbound ?
 				    "peer" : "connection from", c->addr,
 				    c->state == C_CONNECTING ? "connect" :
+				    c->state == C_TLS ? "TLS handshake" :
 				    "handshake", f->c.handshake_ms);
 				conn_close(f, c, c->state == C_CONNECTING ?
 				    "connect timed out" :
@@ -1159,8 +1275,15 @@ run(void *arg)
 		for (c = f->conns, i = base; c != NULL; c = c->next, i++) {
 			pc[i] = c;
 			pfd[i].fd = c->fd;
+			/* A TLS read may wait to write, and a write to
+			 * read (tls.h); plain, these are POLLIN and
+			 * POLLOUT. */
 			pfd[i].events = c->state == C_CONNECTING ? POLLOUT :
-			    (short)(POLLIN | (c->wlen > 0 ? POLLOUT : 0));
+			    c->state == C_TLS && c->tls != NULL ?
+			    fed_tls_events(c->tls, true) :
+			    (short)(fed_tls_events(c->tls, true) |
+			    (c->wlen > 0 ? fed_tls_events(c->tls, false) :
+			    0));
 			pfd[i].revents = 0;
 		}
 		if (poll(pfd, n, TICK_MS) < 0 && errno != EINTR)
@@ -1184,8 +1307,12 @@ run(void *arg)
 				conn_connected(f, c, now);
 				continue;
 			}
-			if ((ev & (POLLIN | POLLHUP | POLLERR)) &&
-			    !c->closing) {
+			if (c->state == C_TLS && c->tls != NULL) {
+				conn_tls_step(f, c, now);
+				continue;
+			}
+			if ((ev & (fed_tls_events(c->tls, true) | POLLHUP |
+			    POLLERR)) && !c->closing) {
 				conn_read(f, c, now);
 				for (c = f->conns; c != NULL && c != pc[i];
 				    c = c->next)
@@ -1290,6 +1417,8 @@ fed_start(struct fed **out, struct shmq_bus *bus, const struct fed_conf *c,
 	if ((rc = fed_secret_load(&f->secret, c->secret_file, err,
 	    errlen)) < 0)
 		goto fail;
+	if ((rc = fed_tls_new(&f->tls, c, err, errlen)) < 0)
+		goto fail;
 	f->pcap = f->c.max_frame;
 	if ((f->pbuf = malloc(f->pcap)) == NULL) {
 		rc = SHMQ_ENOMEM;
@@ -1349,7 +1478,7 @@ fed_start(struct fed **out, struct shmq_bus *bus, const struct fed_conf *c,
 		goto fail;
 	}
 	/* The table first: the link thread hands it channels. */
-	if ((rc = fed_repl_start(&f->repl, bus, &f->c, &f->secret,
+	if ((rc = fed_repl_start(&f->repl, bus, &f->c, &f->secret, f->tls,
 	    &f->me)) < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -1361,10 +1490,10 @@ fed_start(struct fed **out, struct shmq_bus *bus, const struct fed_conf *c,
 		goto fail;
 	}
 	flog(f, LOG_NOTICE, "federation: host %s (id %016llx), %s%s, %u "
-	    "peers, register every %u ms, expire after %u ms", f->me.host,
+	    "peers, register every %u ms, expire after %u ms%s", f->me.host,
 	    (unsigned long long)f->me.host_id, f->lfd >= 0 ? "listening on " :
 	    "not listening", f->lfd >= 0 ? f->me.listen : "", f->c.npeers,
-	    f->c.register_ms, f->c.expire_ms);
+	    f->c.register_ms, f->c.expire_ms, f->tls != NULL ? ", TLS" : "");
 	*out = f;
 	return 0;
 fail:
@@ -1376,6 +1505,7 @@ fail:
 		free(f->links[i]);
 	free(f->links);
 	free(f->pbuf);
+	fed_tls_free(f->tls);
 	fed_conf_fini(&f->c);
 	explicit_bzero(&f->secret, sizeof(f->secret));
 	free(f);
@@ -1412,6 +1542,7 @@ fed_stop(struct fed *f)
 	free(f->links);
 	fed_routes_fini(&f->rt);
 	free(f->pbuf);
+	fed_tls_free(f->tls);
 	fed_conf_fini(&f->c);
 	explicit_bzero(&f->secret, sizeof(f->secret));
 	free(f);

@@ -68,6 +68,12 @@ struct fed_conf {
 	/* Where to log (shmqd's log_msg); syslog levels. */
 	void		(*log)(int level, const char *fmt, ...)
 			    __attribute__((format(printf, 2, 3)));
+	/* TLS under every connection (tls.h): off by default. */
+	bool		 tls;
+	char		 tls_cert[PATH_MAX];	/* this host's chain, PEM */
+	char		 tls_key[PATH_MAX];	/* its key, PEM, mode 600 */
+	char		 tls_ca[PATH_MAX];	/* peers' certificates chain
+						   to these, PEM */
 };
 
 /* Bits of fed_conf.set. */
@@ -84,6 +90,11 @@ struct fed_conf {
 #define FED_SET_BACKOFF_MAX	0x0400
 #define FED_SET_MAX_FRAME	0x0800
 #define FED_SET_MIRRORS		0x1000
+/* TLS's keys (high bits: the low ones are for keys to come). */
+#define FED_SET_TLS		0x01000000
+#define FED_SET_TLS_CERT	0x02000000
+#define FED_SET_TLS_KEY		0x04000000
+#define FED_SET_TLS_CA		0x08000000
 
 /* The defaults above (federation off). */
 void fed_conf_defaults(struct fed_conf *c);

@@ -31,7 +31,7 @@ fed_repl_nap(struct fed_repl *r, uint32_t ms)
 int
 fed_repl_start(struct fed_repl **out, struct shmq_bus *bus,
     const struct fed_conf *c, const struct fed_secret *secret,
-    const struct fed_hello *me)
+    struct fed_tls *tls, const struct fed_hello *me)
 {
 	struct fed_repl *r;
 	unsigned i;
@@ -42,6 +42,7 @@ fed_repl_start(struct fed_repl **out, struct shmq_bus *bus,
 	r->bus = bus;
 	r->c = c;
 	r->secret = secret;
+	r->tls = tls;
 	r->me = *me;
 	r->me.channel = FED_CHAN_REPL;
 	/* A DATA frame holds one message at least. */
@@ -123,15 +124,16 @@ fed_repl_stop(struct fed_repl *r)
 }
 
 void
-fed_repl_accept(struct fed_repl *r, int fd, const uint8_t *wpend, size_t wn,
-    const uint8_t *rpend, size_t rn, const struct fed_hello *peer,
-    uint64_t seq_out)
+fed_repl_accept(struct fed_repl *r, int fd, struct fed_tls_sess *tls,
+    const uint8_t *wpend, size_t wn, const uint8_t *rpend, size_t rn,
+    const struct fed_hello *peer, uint64_t seq_out)
 {
 	struct repl_home *h;
 
 	reap(r, false);
 	if (ck_pr_load_int(&r->stopping) ||
 	    (h = calloc(1, sizeof(*h))) == NULL) {
+		fed_tls_sess_free(tls);
 		close(fd);
 		return;
 	}
@@ -140,7 +142,7 @@ fed_repl_accept(struct fed_repl *r, int fd, const uint8_t *wpend, size_t wn,
 	h->host_id = peer->host_id;
 	strlcpy(h->host, peer->host, sizeof(h->host));
 	/* Only SUBSCRIBE and ACKs come in: the link's limit. */
-	if (fed_chan_adopt(&h->ch, fd, wpend, wn, rpend, rn, peer,
+	if (fed_chan_adopt(&h->ch, fd, tls, wpend, wn, rpend, rn, peer,
 	    r->c->max_frame) < 0) {
 		free(h);
 		return;

@@ -82,6 +82,7 @@ struct fed_repl {
 	struct shmq_bus		*bus;
 	const struct fed_conf	*c;		/* the federation's */
 	const struct fed_secret	*secret;
+	struct fed_tls		*tls;		/* the federation's, or NULL */
 	struct fed_hello	 me;		/* channel FED_CHAN_REPL */
 	uint32_t		 max_frame;	/* DATA frames' limit */
 	pthread_mutex_t		 lock;
@@ -99,24 +100,26 @@ struct fed_repl {
 } while (0)
 
 /*
- * Start the mirrors of C (C, SECRET and ME must outlive the table: they
- * are the federation's).  0 and *out, or SHMQ_ENOMEM.
+ * Start the mirrors of C (C, SECRET, TLS and ME must outlive the table:
+ * they are the federation's; TLS NULL: plain TCP).  0 and *out, or
+ * SHMQ_ENOMEM.
  */
 int fed_repl_start(struct fed_repl **out, struct shmq_bus *bus,
     const struct fed_conf *c, const struct fed_secret *secret,
-    const struct fed_hello *me);
+    struct fed_tls *tls, const struct fed_hello *me);
 
 /* Stop every thread, close every channel, free.  NULL: no-op. */
 void fed_repl_stop(struct fed_repl *r);
 
 /*
- * The link thread authenticated a replication channel on FD from PEER:
- * serve it on a thread of its own.  WPEND/RPEND as fed_chan_adopt;
- * SEQ_OUT, the frames the link thread sent on it.  Takes FD.
+ * The link thread authenticated a replication channel on FD (and TLS
+ * session TLS, or NULL) from PEER: serve it on a thread of its own.
+ * WPEND/RPEND as fed_chan_adopt; SEQ_OUT, the frames the link thread sent
+ * on it.  Takes FD and TLS.
  */
-void fed_repl_accept(struct fed_repl *r, int fd, const uint8_t *wpend,
-    size_t wn, const uint8_t *rpend, size_t rn, const struct fed_hello *peer,
-    uint64_t seq_out);
+void fed_repl_accept(struct fed_repl *r, int fd, struct fed_tls_sess *tls,
+    const uint8_t *wpend, size_t wn, const uint8_t *rpend, size_t rn,
+    const struct fed_hello *peer, uint64_t seq_out);
 
 /* What HOST_ID's replication with this host is behind, both ways: its
  * mirrors of our topics, and our mirrors of its. */

@@ -310,7 +310,7 @@ fed_repl_mirror_run(void *arg)
 		goto out;
 	}
 	while (!ck_pr_load_int(&r->stopping)) {
-		if (fed_chan_dial(&ch, m->m.addr, &r->me, r->secret,
+		if (fed_chan_dial(&ch, m->m.addr, &r->me, r->secret, r->tls,
 		    r->max_frame, r->c->handshake_ms, why, sizeof(why)) < 0) {
 			set_error(m, why);
 			progress = false;

@@ -196,6 +196,7 @@ shmq_link_foreach(struct shmq_bus *bus,
 		li.state = l->state;
 		li.configured = (l->flags & SHMQ_FED_LINK_CONFIGURED) != 0;
 		li.inbound = (l->flags & SHMQ_FED_LINK_INBOUND) != 0;
+		li.tls = (l->flags & SHMQ_FED_LINK_TLS) != 0;
 		li.bytes_in = l->bytes_in;
 		li.bytes_out = l->bytes_out;
 		li.frames_in = l->frames_in;

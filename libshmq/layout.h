@@ -545,6 +545,8 @@ _Static_assert(sizeof(struct shmq_fed_hdr) == 200, "federation header");
 
 #define SHMQ_FED_LINK_CONFIGURED 0x01	/* a peer = line (dialed) */
 #define SHMQ_FED_LINK_INBOUND	0x02	/* the up connection was accepted */
+#define SHMQ_FED_LINK_TLS	0x04	/* over TLS (up: its connection;
+					   down: the next one) */
 
 struct shmq_fed_link {
 	char		host[64];	/* peer's name, "" until it authenticated */

@@ -167,41 +167,6 @@ START_TEST(test_wrong_secret)
 }
 END_TEST
 
-/* A TCP connection to HOST's listener; fails the test if it cannot. */
-static int
-dial(const struct ft_host *h)
-{
-	struct sockaddr_in a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	ck_assert_int_ge(fd, 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)h->port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	return fd;
-}
-
-/* True if the peer closes FD within SECS (reads what comes first). */
-static bool
-closed_by_peer(int fd, double secs)
-{
-	uint64_t t0 = tu_mono_ns();
-	struct pollfd p = { fd, POLLIN, 0 };
-	char buf[4096];
-	ssize_t n;
-
-	while (tu_mono_ns() - t0 < (uint64_t)(secs * 1e9 * tu_mult())) {
-		if (poll(&p, 1, 50) <= 0)
-			continue;
-		n = read(fd, buf, sizeof(buf));
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return true;
-	}
-	return false;
-}
-
 static size_t
 frame(uint8_t *out, unsigned type, const struct fed_wbuf *w)
 {
@@ -228,9 +193,9 @@ START_TEST(test_preauth_garbage)
 	ft_host_start(&a);
 
 	/* Not our protocol at all: cut after its first bytes. */
-	fd = dial(&a);
+	fd = ft_dial(&a);
 	ck_assert_int_eq(write(fd, "GET / HTTP/1.0\r\n\r\n", 18), 18);
-	ck_assert_msg(closed_by_peer(fd, 3), "garbage was not cut");
+	ck_assert_msg(ft_closed_by_peer(fd, 3), "garbage was not cut");
 	close(fd);
 	ck_assert(tt_log_has(a.log, "bad magic before authentication", 1, 2));
 
@@ -242,9 +207,9 @@ START_TEST(test_preauth_garbage)
 	r = (struct fed_route_reg){ 99, 1, 1, 0, 1, &e };
 	ck_assert_int_eq(fed_route_reg_encode(&w, &r), 1);
 	n = frame(out, FED_T_ROUTE_REGISTER, &w);
-	fd = dial(&a);
+	fd = ft_dial(&a);
 	ck_assert_int_eq(write(fd, out, n), (ssize_t)n);
-	ck_assert(closed_by_peer(fd, 3));
+	ck_assert(ft_closed_by_peer(fd, 3));
 	close(fd);
 	ck_assert(tt_log_has(a.log, "ROUTE_REGISTER frame before "
 	    "authentication", 1, 2));
@@ -258,7 +223,7 @@ START_TEST(test_preauth_garbage)
 	w.len = 0;
 	ck_assert_int_eq(fed_hello_encode(&w, &me), 0);
 	n = frame(out, FED_T_HELLO, &w);
-	fd = dial(&a);
+	fd = ft_dial(&a);
 	ck_assert_int_eq(write(fd, out, n), (ssize_t)n);
 	/* The challenge. */
 	while (got < FED_HDR_BYTES || fed_frame_decode(in, got, 4096, &f) == 0) {
@@ -276,7 +241,7 @@ START_TEST(test_preauth_garbage)
 	ck_assert_int_eq(fed_route_reg_encode(&w, &r), 1);
 	n += frame(out + n, FED_T_ROUTE_REGISTER, &w);
 	ck_assert_int_eq(write(fd, out, n), (ssize_t)n);
-	ck_assert(closed_by_peer(fd, 3));
+	ck_assert(ft_closed_by_peer(fd, 3));
 	close(fd);
 	ck_assert(tt_log_has(a.log, "authentication failed", 1, 2));
 	ft_wait_jq(&a, ".federation.auth_failures == 1 and "
@@ -286,11 +251,11 @@ START_TEST(test_preauth_garbage)
 	ck_assert_int_eq(ft_stat_jq(&a, ".federation.links | length == 0"), 0);
 
 	/* A frame announcing more than the limit: cut at its header. */
-	fd = dial(&a);
+	fd = ft_dial(&a);
 	fed_frame_header(out, FED_T_HELLO, 0, pb, 0);
 	out[8] = 0x10;		/* 256 MiB */
 	ck_assert_int_eq(write(fd, out, 12), 12);
-	ck_assert(closed_by_peer(fd, 3));
+	ck_assert(ft_closed_by_peer(fd, 3));
 	close(fd);
 	ck_assert(tt_log_has(a.log, "frame larger than the limit before "
 	    "authentication", 1, 2));

@@ -3,7 +3,9 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -326,4 +328,37 @@ ft_netns_del(struct ft_netns *n)
 	}
 	tu_sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null",
 	    n->ns[0], n->ns[1]);
+}
+
+int
+ft_dial(const struct ft_host *h)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)h->port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+bool
+ft_closed_by_peer(int fd, double secs)
+{
+	uint64_t t0 = tu_mono_ns();
+	struct pollfd p = { fd, POLLIN, 0 };
+	char buf[4096];
+	ssize_t n;
+
+	while (tu_mono_ns() - t0 < (uint64_t)(secs * 1e9 * tu_mult())) {
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		n = read(fd, buf, sizeof(buf));
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+	}
+	return false;
 }

@@ -91,6 +91,14 @@ void ft_host_kill(struct ft_host *h);
  */
 char *ft_log_tail(const struct ft_host *h, size_t bytes);
 
+/* A TCP connection to H's listener (loopback); fails the test if it
+ * cannot. */
+int ft_dial(const struct ft_host *h);
+
+/* True if the peer closes FD within SECS, scaled (what comes first is
+ * read and dropped). */
+bool ft_closed_by_peer(int fd, double secs);
+
 /* Open H's bus (its store root, defaults); fail the test if it cannot. */
 struct shmq_bus *ft_bus_open(const struct ft_host *h);
 

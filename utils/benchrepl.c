@@ -913,7 +913,7 @@ static int
 daemon_start(struct rb *b, int which)
 {
 	struct daemon *d = &b->d[which];
-	char listen[32], mirror[PATH_MAX], *argv[16];
+	char listen[32], mirror[PATH_MAX], *argv[20];
 	pid_t parent = getpid();
 	int argc = 0, fd;
 
@@ -932,6 +932,11 @@ daemon_start(struct rb *b, int which)
 	argv[argc++] = listen;
 	argv[argc++] = "--secret-file";
 	argv[argc++] = b->secret;
+	/* Settings of the user's (TLS): the options above win. */
+	if (b->o->conf != NULL) {
+		argv[argc++] = "-c";
+		argv[argc++] = (char *)(uintptr_t)b->o->conf;
+	}
 	if (which == D_MIRROR) {
 		argv[argc++] = "--mirror";
 		argv[argc++] = mirror;
@@ -1702,6 +1707,11 @@ print_json(struct rb *b)
 	    b->load[0], b->load[1]);
 	printf(",\"topic\":");
 	cli_json_cstr(stdout, o->topic);
+	printf(",\"shmqd_conf\":");
+	if (o->conf != NULL)
+		cli_json_cstr(stdout, o->conf);
+	else
+		printf("null");
 	printf(",\"home_bus\":");
 	cli_json_cstr(stdout, b->d[D_HOME].bus);
 	printf(",\"mirror_bus\":");

@@ -22,6 +22,7 @@ struct repl_opts {
 	double		 tput_secs;	/* throughput: send this long ... */
 	uint64_t	 tput_max;	/* ... or this many messages */
 	uint64_t	 backlog;	/* catch-up: messages sent meanwhile */
+	const char	*conf;		/* config file for both shmqd, or NULL */
 	int		 pin;		/* pin producer and consumer */
 	int		 cpu[2];	/* producer's, consumer's */
 	int		 json;

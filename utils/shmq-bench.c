@@ -264,6 +264,7 @@ struct opts {
 	int		 repl;
 	uint64_t	 repl_samples;	/* per latency row and sync phase */
 	uint64_t	 repl_backlog;	/* catch-up messages */
+	const char	*repl_conf;	/* both shmqd's -c (e.g. TLS), or NULL */
 };
 
 enum {
@@ -2477,6 +2478,8 @@ usage(FILE *f)
 "                        --keep and --json apply\n"
 "      --repl-backlog N  catch-up: messages sent while the mirror's shmqd\n"
 "                        is stopped (default 1000000; 200000 with --quick)\n"
+"      --repl-conf FILE  a shmqd config file both shmqd read (-c) under the\n"
+"                        benchmark's options: tls = on and its files, say\n"
 "  -h, --help            print this help and exit\n"
 "  -V, --version         print the version and exit\n",
 	    PROG, BUS_DEFAULT, TOPIC_DEFAULT, GROUP_QUEUES, GROUP_TOPIC,
@@ -2560,7 +2563,8 @@ enum {
 	OPT_GROUP_RATE,
 	OPT_ACK_COUNT,
 	OPT_REPL,
-	OPT_REPL_BACKLOG
+	OPT_REPL_BACKLOG,
+	OPT_REPL_CONF
 };
 
 static const struct option longopts[] = {
@@ -2589,6 +2593,7 @@ static const struct option longopts[] = {
 	{ "ack-count",	required_argument,	NULL,	OPT_ACK_COUNT },
 	{ "repl",	no_argument,		NULL,	OPT_REPL },
 	{ "repl-backlog", required_argument,	NULL,	OPT_REPL_BACKLOG },
+	{ "repl-conf",	required_argument,	NULL,	OPT_REPL_CONF },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "version",	no_argument,		NULL,	'V' },
 	{ NULL,		0,			NULL,	0 }
@@ -2773,6 +2778,9 @@ parse_args(struct opts *o, int argc, char **argv)
 		case OPT_REPL_BACKLOG:
 			backlog = v;
 			break;
+		case OPT_REPL_CONF:
+			o->repl_conf = optarg;
+			break;
 		case OPT_HOME:
 			o->home = optarg;
 			break;
@@ -2810,6 +2818,8 @@ parse_args(struct opts *o, int argc, char **argv)
 		    "--ack-count go with --group");
 	if ((group_only & 2) && !o->repl)
 		return usage_error("--repl-backlog goes with --repl");
+	if (o->repl_conf != NULL && !o->repl)
+		return usage_error("--repl-conf goes with --repl");
 	if (o->repl && o->group)
 		return usage_error("--repl and --group: one mode at a time");
 	if (o->repl && n_busy > 1000000)
@@ -3886,6 +3896,7 @@ repl_main(struct ctx *x)
 	ro.tput_secs = x->o.tput_secs;
 	ro.tput_max = x->o.n_tput;
 	ro.backlog = x->o.repl_backlog;
+	ro.conf = x->o.repl_conf;
 	ro.pin = x->pin;
 	ro.cpu[0] = x->o.cpu[0];
 	ro.cpu[1] = x->o.cpu[1];

@@ -35,7 +35,7 @@ static int
 link_cb(void *arg, const struct shmq_link_info *l)
 {
 	struct fed_out *o = arg;
-	char hb[32], bi[16], bo[16], be[16];
+	char hb[32], bi[16], bo[16], be[16], mode[16];
 
 	ago(hb, sizeof(hb), o->now_ns, l->last_heartbeat_ns);
 	cli_humanize(bi, sizeof(bi), l->bytes_in);
@@ -46,10 +46,12 @@ link_cb(void *arg, const struct shmq_link_info *l)
 	else
 		snprintf(be, sizeof(be), "%llu",
 		    (unsigned long long)l->behind_msgs);
+	/* Who dialed, and "+tls" over TLS. */
+	snprintf(mode, sizeof(mode), "%s%s", l->configured ? (l->inbound ?
+	    "dial/in" : "dial") : "in", l->tls ? "+tls" : "");
 	fprintf(o->text, "%-16s %-22s %-14s %-8s %-13s %6s %8s %8s %6llu %6llu "
 	    "%6llu%s%s\n", l->host[0] != '\0' ? l->host : "?", l->addr,
-	    shmq_link_state_name(l->state), l->configured ? (l->inbound ?
-	    "dial/in" : "dial") : "in", hb, be, bi, bo,
+	    shmq_link_state_name(l->state), mode, hb, be, bi, bo,
 	    (unsigned long long)l->reconnects,
 	    (unsigned long long)l->auth_failures,
 	    (unsigned long long)l->routes, l->last_error[0] != '\0' &&
@@ -63,13 +65,14 @@ link_cb(void *arg, const struct shmq_link_info *l)
 	cli_json_cstr(o->json, l->addr);
 	fprintf(o->json, ",\"state\":");
 	cli_json_cstr(o->json, shmq_link_state_name(l->state));
-	fprintf(o->json, ",\"configured\":%s,\"inbound\":%s,"
+	fprintf(o->json, ",\"configured\":%s,\"inbound\":%s,\"tls\":%s,"
 	    "\"last_heartbeat_ms\":%llu,\"up_since_ms\":%llu,"
 	    "\"behind_bytes\":%llu,\"behind_msgs\":%llu,\"bytes_in\":%llu,"
 	    "\"bytes_out\":%llu,\"frames_in\":%llu,\"frames_out\":%llu,"
 	    "\"reconnects\":%llu,\"auth_failures\":%llu,\"rejected\":%llu,"
 	    "\"routes\":%llu,\"last_error\":",
 	    l->configured ? "true" : "false", l->inbound ? "true" : "false",
+	    l->tls ? "true" : "false",
 	    (unsigned long long)(l->last_heartbeat_ns / 1000000),
 	    (unsigned long long)(l->up_since_ns / 1000000),
 	    (unsigned long long)l->behind_bytes,

@@ -1399,6 +1399,8 @@ struct shmq_link_info {
 	uint64_t	 behind_msgs;
 	uint64_t	 routes;	/* routes learned from this peer */
 	char		 last_error[96];
+	int		 tls;		/* 1: over TLS (when up, its
+					   connection; when down, the next) */
 };
 
 struct shmq_route_info {
