@@ -58,6 +58,10 @@ fed_type_name(unsigned type)
 		[FED_T_REPL_DATA] = "REPL_DATA",
 		[FED_T_REPL_ACK] = "REPL_ACK",
 		[FED_T_REPL_STATE] = "REPL_STATE",
+		[FED_T_REPL_FORWARD] = "REPL_FORWARD",
+		[FED_T_FWD_OPEN] = "FWD_OPEN",
+		[FED_T_FWD_HELD] = "FWD_HELD",
+		[FED_T_FWD_REJECT] = "FWD_REJECT",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type] != NULL)
@@ -72,7 +76,8 @@ fed_type_valid(unsigned type)
 {
 	return (type >= FED_T_HELLO && type <= FED_T_ERROR) ||
 	    (type >= FED_T_REPL_SUBSCRIBE && type <= FED_T_REPL_ACK) ||
-	    type == FED_T_REPL_STATE;
+	    type == FED_T_REPL_STATE || type == FED_T_REPL_FORWARD ||
+	    (type >= FED_T_FWD_OPEN && type <= FED_T_FWD_REJECT);
 }
 
 static uint32_t

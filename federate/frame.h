@@ -60,7 +60,11 @@ enum fed_type {
 	FED_T_REPL_OFFSETS	= 35,
 	FED_T_REPL_FORWARD	= 36,
 	FED_T_REPL_PROMOTE	= 37,
-	FED_T_REPL_STATE	= 38	/* home: queue count, bounds */
+	FED_T_REPL_STATE	= 38,	/* home: queue count, bounds */
+	/* Remote send (fwdframe.h); FED_T_REPL_FORWARD carries its records. */
+	FED_T_FWD_OPEN		= 41,	/* sender: its outbox */
+	FED_T_FWD_HELD		= 42,	/* home: what it holds from it */
+	FED_T_FWD_REJECT	= 43	/* home: a record refused for good */
 };
 
 /* Decoder results: > 0 a frame of that many bytes, 0 need more. */

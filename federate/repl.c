@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "wait.h"
 
+#include "fwd.h"
 #include "repl.h"
 
 bool
@@ -69,6 +70,8 @@ fed_repl_start(struct fed_repl **out, struct shmq_bus *bus,
 			rlog(r, LOG_ERR, "mirror %s: cannot start its thread",
 			    m->m.topic);
 	}
+	if (fed_fwd_start(&r->fwd, r) < 0)
+		rlog(r, LOG_ERR, "forwarding: cannot start its thread");
 	*out = r;
 	return 0;
 }
@@ -116,6 +119,7 @@ fed_repl_stop(struct fed_repl *r)
 	for (i = 0; i < r->nmirrors; i++)
 		if (r->mirrors[i].started)
 			pthread_join(r->mirrors[i].th, NULL);
+	fed_fwd_stop(r->fwd);
 	reap(r, true);
 	pthread_mutex_destroy(&r->lock);
 	free(r->mirrors);
@@ -141,9 +145,10 @@ fed_repl_accept(struct fed_repl *r, int fd, struct fed_tls_sess *tls,
 	h->slot = -1;
 	h->host_id = peer->host_id;
 	strlcpy(h->host, peer->host, sizeof(h->host));
-	/* Only SUBSCRIBE and ACKs come in: the link's limit. */
+	/* SUBSCRIBE and ACKs are small, but a remote send's REPL_FORWARD
+	 * holds a message at least: the DATA frames' limit. */
 	if (fed_chan_adopt(&h->ch, fd, tls, wpend, wn, rpend, rn, peer,
-	    r->c->max_frame) < 0) {
+	    r->max_frame) < 0) {
 		free(h);
 		return;
 	}
@@ -261,4 +266,8 @@ fed_repl_behind(struct fed_repl *r, uint64_t host_id, uint64_t *msgs,
 		*bytes += m_n > 0 ? n * (m_b / m_n) : 0;
 	}
 	pthread_mutex_unlock(&r->lock);
+	/* And this host's outbox records waiting for it (remote send). */
+	fed_fwd_behind(r->fwd, host_id, &n, &m_b);
+	*msgs += n;
+	*bytes += m_b;
 }

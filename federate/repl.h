@@ -92,6 +92,7 @@ struct fed_repl {
 	unsigned		 nmirrors;
 	struct repl_slots	*slots;
 	size_t			 nslots;
+	struct fed_fwd		*fwd;		/* the outbox's forwarder */
 };
 
 #define rlog(r, lvl, ...) do {						\

@@ -19,6 +19,7 @@
 #include "topic.h"
 #include "wait.h"
 
+#include "fwd.h"
 #include "repl.h"
 
 #define BATCH		256	/* views per poll */
@@ -261,6 +262,11 @@ fed_repl_home_run(void *arg)
 	    (buf = malloc(r->max_frame)) == NULL)
 		goto out;
 	rc = fed_chan_read(h->ch, &fr, (int)r->c->handshake_ms);
+	/* Not a subscription: a sender's outbox (remote send, fwdin.c). */
+	if (rc > 0 && fr.type == FED_T_FWD_OPEN) {
+		why = fed_fwdin_run(h, &fr);
+		goto out;
+	}
 	if (rc <= 0 || fr.type != FED_T_REPL_SUBSCRIBE ||
 	    fed_repl_sub_decode(fr.payload, fr.length, sub) < 0) {
 		why = rc == 0 ? "no subscription in time" :

@@ -583,4 +583,31 @@ struct shmq_fed_route {
 };
 _Static_assert(sizeof(struct shmq_fed_route) == 216, "federation route");
 
+/* ------------------------------------------------------------------ */
+/* Remote send: what a home holds of a sender's outbox                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * <store>/forward-in/<sender's host id, 16 hex digits>: per outbox queue
+ * of that sender, the first outbox offset this home does not hold (stored
+ * here or refused), so that a sender that sends again after a reconnect
+ * or a restart gets no duplicate (federate/fwdin.c).  Rewritten whole
+ * (temp file, rename) after each batch is stored; read by shmqd only, and
+ * checked (magic, version, count against the size, CRC) before use.
+ * Header, then QUEUES uint64_t; host byte order.
+ */
+#define SHMQ_FWDIN_MAGIC	0x4e4944574651ull	/* "QFWDIN" */
+#define SHMQ_FWDIN_VERSION	1
+#define SHMQ_FWDIN_DIR		"forward-in"
+
+struct shmq_fwdin_hdr {
+	uint64_t	magic;
+	uint32_t	version;
+	uint32_t	queues;		/* entries that follow */
+	uint64_t	store_id;	/* the sender's outbox store */
+	uint32_t	pad;
+	uint32_t	crc;		/* CRC32C of the file, this field 0 */
+};
+_Static_assert(sizeof(struct shmq_fwdin_hdr) == 32, "forward-in header");
+
 #endif /* SHMQ_LAYOUT_H */

@@ -20,6 +20,7 @@
 #include "consumequeue.h"
 #include "delay.h"
 #include "flush.h"
+#include "forward.h"
 #include "internal.h"
 #include "msg.h"
 #include "prefault.h"
@@ -50,6 +51,8 @@ struct shmq_producer {
 	/* Transactions (txn.c): the group, and the check-back listener. */
 	char				 group[SHMQ_NAME_MAX + 1];
 	struct shmq_txn_listener	*txn;
+	/* Topics sent to through the outbox (forward.h), newest first. */
+	struct shmq_fwd			*fwd;
 };
 
 static int
@@ -105,6 +108,7 @@ shmq_producer_close(struct shmq_producer *p)
 	/* The check thread sends with P: it stops first. */
 	shmq__txn_listener_stop(p->txn);
 	shmq__client_release(p->bus, p->slot_idx);
+	shmq__fwd_free(p->fwd);
 	free(p);
 }
 
@@ -179,7 +183,7 @@ pick_queue(const struct shmq_msg *m, const struct shmq_topic *t)
 static int
 store(struct shmq_producer *p, struct shmq_topic *t, uint32_t q,
     const struct shmq_msg *m, const struct shmq_enc *enc, uint32_t reconsume,
-    struct shmq_send_result *res)
+    uint64_t born_ns, struct shmq_send_result *res)
 {
 	struct shmq_bus *bus = p->bus;
 	struct shmq_cq *cq = &t->cq[q];
@@ -210,7 +214,7 @@ again:
 	now = shmq__real_ns();
 	meta.log_off = loff;
 	meta.queue_off = qoff;
-	meta.born_ns = now;
+	meta.born_ns = born_ns != 0 ? born_ns : now;
 	meta.store_ns = now;
 	meta.producer_id = p->id;
 	meta.queue = q;
@@ -251,9 +255,11 @@ again:
 	return 0;
 }
 
+/* 0 with *T and *ENC for a local send; 1 with *FWD for a send through
+ * the outbox (forward.h); or a code. */
 static int
 prepare(struct shmq_producer *p, const struct shmq_msg *m,
-    struct shmq_topic **t, struct shmq_enc *enc)
+    struct shmq_topic **t, struct shmq_enc *enc, struct shmq_fwd **fwd)
 {
 	struct shmq_bus *bus = p->bus;
 	int err;
@@ -268,6 +274,10 @@ prepare(struct shmq_producer *p, const struct shmq_msg *m,
 	if (likely(p->last != NULL && m->topic != NULL &&
 	    strcmp(m->topic, p->last->name) == 0))
 		*t = p->last;
+	/* Not the last topic: a remote one goes to the outbox. */
+	else if (unlikely((err = shmq__fwd_find(bus, &p->fwd, m->topic,
+	    fwd)) != 0))
+		return err;
 	else if (unlikely((err = shmq__topic_get(bus, m->topic,
 	    bus->auto_create, 0, t)) < 0))
 		return err;
@@ -293,6 +303,7 @@ shmq_producer_send(struct shmq_producer *p, const struct shmq_msg *m,
 {
 	struct shmq_topic *t;
 	struct shmq_enc enc;
+	struct shmq_fwd *f;
 	int err, q;
 
 	if (unlikely(p == NULL))
@@ -301,17 +312,25 @@ shmq_producer_send(struct shmq_producer *p, const struct shmq_msg *m,
 	if (unlikely(m != NULL && (m->delay_level != 0 ||
 	    m->deliver_at_ms != 0)))
 		return shmq__delay_send(p, p->bus, m, res);
-	if (unlikely((err = prepare(p, m, &t, &enc)) < 0))
-		return err;
+	if (unlikely((err = prepare(p, m, &t, &enc, &f)) != 0))
+		return err > 0 ? shmq__fwd_send(p, p->bus, f, m, res) : err;
 	if (unlikely((q = pick_queue(m, t)) < 0))
 		return q;
-	return store(p, t, (uint32_t)q, m, &enc, 0, res);
+	return store(p, t, (uint32_t)q, m, &enc, 0, 0, res);
 }
 
 int
 shmq__producer_send_to(struct shmq_producer *p, struct shmq_topic *t,
     uint32_t q, const struct shmq_msg *m, uint32_t reconsume,
     struct shmq_send_result *res)
+{
+	return shmq__producer_send_born(p, t, q, m, reconsume, 0, res);
+}
+
+int
+shmq__producer_send_born(struct shmq_producer *p, struct shmq_topic *t,
+    uint32_t q, const struct shmq_msg *m, uint32_t reconsume,
+    uint64_t born_ns, struct shmq_send_result *res)
 {
 	struct shmq_enc enc;
 	int err;
@@ -326,7 +345,7 @@ shmq__producer_send_to(struct shmq_producer *p, struct shmq_topic *t,
 		SHMQ_ERR_PREFIX("topic \"%s\"", t->name);
 		return err;
 	}
-	return store(p, t, q, m, &enc, reconsume, res);
+	return store(p, t, q, m, &enc, reconsume, born_ns, res);
 }
 
 int
@@ -350,12 +369,42 @@ shmq_producer_send_async(struct shmq_producer *p, const struct shmq_msg *m,
 	return 0;
 }
 
+/* A batch for a forwarded topic: each message through the outbox, in
+ * order (one outbox queue for all: the first message's queue choice). */
+static int
+fwd_batch(struct shmq_producer *p, const struct shmq_fwd *f,
+    const struct shmq_msg *msgs, size_t n, struct shmq_send_result *res)
+{
+	struct shmq_msg m;
+	size_t i;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		if (msgs[i].topic == NULL || strcmp(msgs[i].topic, f->name)) {
+			err = SHMQ_ERR(SHMQ_EINVAL, "batch: message %zu is for "
+			    "another topic", i);
+			goto out;
+		}
+		m = msgs[i];
+		m.queue = msgs[0].queue;
+		m.shard_key = msgs[0].shard_key;
+		m.shard_key_len = msgs[0].shard_key_len;
+		if ((err = shmq__fwd_send(p, p->bus, f, &m,
+		    res != NULL ? &res[i] : NULL)) < 0)
+			goto out;
+	}
+	return (int)n;
+out:
+	return i > 0 ? (int)i : err;
+}
+
 int
 shmq_producer_send_batch(struct shmq_producer *p, const struct shmq_msg *msgs,
     size_t n, struct shmq_send_result *res)
 {
 	struct shmq_topic *t;
 	struct shmq_enc enc;
+	struct shmq_fwd *f;
 	size_t i;
 	int err, q;
 
@@ -365,8 +414,10 @@ shmq_producer_send_batch(struct shmq_producer *p, const struct shmq_msg *msgs,
 		return 0;
 	if (n > INT32_MAX)
 		return SHMQ_ERR(SHMQ_EINVAL, "batch of %zu", n);
-	if ((err = prepare(p, &msgs[0], &t, &enc)) < 0)
+	if ((err = prepare(p, &msgs[0], &t, &enc, &f)) < 0)
 		return err;
+	if (err > 0)
+		return fwd_batch(p, f, msgs, n, res);
 	if ((q = pick_queue(&msgs[0], t)) < 0)
 		return q;
 	for (i = 0; i < n; i++) {
@@ -387,7 +438,7 @@ shmq_producer_send_batch(struct shmq_producer *p, const struct shmq_msg *msgs,
 			    p->bus->max_msg_bytes, &enc)) < 0)
 				goto out;
 		}
-		if ((err = store(p, t, (uint32_t)q, &msgs[i], &enc, 0,
+		if ((err = store(p, t, (uint32_t)q, &msgs[i], &enc, 0, 0,
 		    res != NULL ? &res[i] : NULL)) < 0)
 			goto out;
 	}

@@ -21,6 +21,7 @@
 
 #include "auth.h"
 #include "frame.h"
+#include "fwdframe.h"
 #include "replframe.h"
 #include "route.h"
 
@@ -652,6 +653,97 @@ START_TEST(test_repl_payloads)
 }
 END_TEST
 
+/* Remote send's payloads: round trips, and every truncation refused. */
+START_TEST(test_fwd_payloads)
+{
+	uint8_t buf[1024];
+	struct fed_wbuf w = { buf, 0, sizeof(buf), false };
+	struct fed_fwd_open o = { 0x1234, 8 }, o2;
+	struct fed_fwd_reject j = { 3, 77, SHMQ_ENOTOPIC, "no topic" }, j2;
+	struct fed_repl_ack a, a2;
+	struct fed_fwd_rec r, r2;
+	struct fed_rbuf rb;
+	uint32_t n;
+	size_t len, cut;
+
+	ck_assert_int_eq(fed_fwd_open_encode(&w, &o), 0);
+	ck_assert_int_eq(fed_fwd_open_decode(buf, w.len, &o2), 0);
+	ck_assert(o2.store_id == 0x1234 && o2.queues == 8);
+	for (cut = 0; cut < w.len; cut++)
+		ck_assert_int_eq(fed_fwd_open_decode(buf, cut, &o2),
+		    FED_EPAYLOAD);
+
+	a.n = 0;
+	w.len = 0;
+	ck_assert_int_eq(fed_fwd_held_encode(&w, &a), 0);
+	ck_assert_int_eq(fed_fwd_held_decode(buf, w.len, &a2), 0);
+	ck_assert_uint_eq(a2.n, 0);
+	a.n = 1;
+	a.queue[0] = 5;
+	a.next[0] = 99;
+	w.len = 0;
+	ck_assert_int_eq(fed_fwd_held_encode(&w, &a), 0);
+	ck_assert_int_eq(fed_fwd_held_decode(buf, w.len, &a2), 0);
+	ck_assert(a2.n == 1 && a2.queue[0] == 5 && a2.next[0] == 99);
+
+	w.len = 0;
+	ck_assert_int_eq(fed_fwd_reject_encode(&w, &j), 0);
+	ck_assert_int_eq(fed_fwd_reject_decode(buf, w.len, &j2), 0);
+	ck_assert(j2.oq == 3 && j2.ooff == 77 && j2.code == SHMQ_ENOTOPIC &&
+	    strcmp(j2.msg, "no topic") == 0);
+	for (cut = 0; cut < w.len; cut++)
+		ck_assert_int_eq(fed_fwd_reject_decode(buf, cut, &j2),
+		    FED_EPAYLOAD);
+
+	memset(&r, 0, sizeof(r));
+	r.oq = 2;
+	r.ooff = 41;
+	r.born_ns = 7;
+	r.queue = -1;
+	r.has_shard = 1;
+	r.shard = 0xdeadbeef;
+	r.topic = (const uint8_t *)"orders";
+	r.topic_len = 6;
+	r.id = (const uint8_t *)"0123456789ABCDEF0123456789ABCDEF";
+	r.id_len = 32;
+	r.tags = (const uint8_t *)"t";
+	r.tags_len = 1;
+	r.props = (const uint8_t *)"a\1b\2";
+	r.props_len = 4;
+	r.body = (const uint8_t *)"body";
+	r.body_len = 4;
+	fed_fwd_data_begin(&w);
+	ck_assert_int_eq(fed_fwd_data_add(&w, &r), 0);
+	len = w.len;
+	ck_assert_int_eq(fed_fwd_data_open(&rb, buf, len, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(fed_fwd_data_next(&rb, &r2), 0);
+	ck_assert_int_eq(fed_rdone(&rb), 0);
+	ck_assert(r2.oq == 2 && r2.ooff == 41 && r2.queue == -1 &&
+	    r2.has_shard == 1 && r2.shard == 0xdeadbeef &&
+	    r2.topic_len == 6 && memcmp(r2.topic, "orders", 6) == 0 &&
+	    r2.id_len == 32 && r2.body_len == 4 &&
+	    memcmp(r2.body, "body", 4) == 0 && r2.props_len == 4);
+	for (cut = 0; cut < len; cut++) {
+		if (fed_fwd_data_open(&rb, buf, cut, &n) < 0)
+			continue;
+		ck_assert(fed_fwd_data_next(&rb, &r2) < 0 ||
+		    fed_rdone(&rb) < 0);
+	}
+	/* A record that does not fit leaves the frame as it was. */
+	w.cap = len + 10;
+	ck_assert_int_eq(fed_fwd_data_add(&w, &r), FED_EOVERSIZE);
+	ck_assert_uint_eq(w.len, len);
+	w.cap = sizeof(buf);
+	/* A topic with a NUL, an empty topic: refused. */
+	r.topic = (const uint8_t *)"or\0ers";
+	fed_fwd_data_begin(&w);
+	ck_assert_int_eq(fed_fwd_data_add(&w, &r), 0);
+	ck_assert_int_eq(fed_fwd_data_open(&rb, buf, w.len, &n), 0);
+	ck_assert_int_eq(fed_fwd_data_next(&rb, &r2), FED_EPAYLOAD);
+}
+END_TEST
+
 static Suite *
 frame_suite(void)
 {
@@ -664,6 +756,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_malformed_payload);
 	tcase_add_test(tc, test_register_parts);
 	tcase_add_test(tc, test_repl_payloads);
+	tcase_add_test(tc, test_fwd_payloads);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("auth");
 	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);

@@ -380,6 +380,18 @@ SHMQ_API void shmq_producer_close(struct shmq_producer *p);
  * (store full: nothing was stored), -errno.  No allocation, lock or syscall in
  * steady state.  In sync flush mode (shmq_producer_set_sync) it also waits
  * for the disk and may return SHMQ_ETIMEDOUT with the message stored.
+ *
+ * Remote send: a topic that is a local mirror, or that is not on this bus
+ * and whose home is another host by the routes shmqd publishes (looked up
+ * at this producer's first send to the topic), is not written here: the
+ * message is stored in the bus's outbox ("%OUTBOX%") and shmqd forwards it
+ * to the home, in order per topic and sharding key (or queue).  Then *res
+ * names the outbox message (its id, outbox queue and offset), a success
+ * means stored locally (durable under the producer's flush mode), and the
+ * home's refusals (no such topic, too big...) land in "%DLQ%%FORWARD%"
+ * instead of being returned (doc/federation.md, "Remote send").  Delayed
+ * messages to such a topic fail with SHMQ_EINVAL.  A topic that is
+ * neither writable nor a mirror still fails with SHMQ_ETOPICPERM.
  */
 SHMQ_API int shmq_producer_send(struct shmq_producer *p,
     const struct shmq_msg *m, struct shmq_send_result *res);
