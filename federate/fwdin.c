@@ -266,6 +266,49 @@ send_error(struct repl_home *h, int code, const char *msg)
 		(void)fed_chan_write(h->ch, FED_T_ERROR, w.p, w.len);
 }
 
+/*
+ * Be the only channel that serves H's sender: the held file is read once
+ * and then written by one thread, so two channels of one sender (a new one
+ * while the old is not yet seen closed) would each store what the other
+ * holds.  The newer wins: an older one is shut down, and this waits until
+ * it saved what it stored.  False if it does not end in time, or the
+ * table stops.
+ */
+static bool
+sender_claim(struct repl_home *h)
+{
+	struct fed_repl *r = h->r;
+	struct repl_home *o;
+	uint64_t end = shmq__mono_ns() + 3 * (uint64_t)r->c->heartbeat_ms *
+	    1000000;
+
+	for (;;) {
+		pthread_mutex_lock(&r->lock);
+		for (o = r->homes; o != NULL; o = o->next)
+			if (o != h && o->fwd_in && o->host_id == h->host_id)
+				break;
+		if (o == NULL)
+			h->fwd_in = true;
+		else {
+			ck_pr_store_int(&o->stop, 1);
+			fed_chan_shutdown(o->ch);
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (o == NULL)
+			return true;
+		if (shmq__mono_ns() > end || fed_repl_nap(r, 10))
+			return false;
+	}
+}
+
+static void
+sender_release(struct repl_home *h)
+{
+	pthread_mutex_lock(&h->r->lock);
+	h->fwd_in = false;
+	pthread_mutex_unlock(&h->r->lock);
+}
+
 const char *
 fed_fwdin_run(struct repl_home *h, const struct fed_frame *open)
 {
@@ -295,6 +338,12 @@ fed_fwdin_run(struct repl_home *h, const struct fed_frame *open)
 	    "FORWARD_IN")) < 0) {
 		snprintf(why, sizeof(why), "%s", shmq_errmsg());
 		send_error(h, rc, why);
+		goto out;
+	}
+	if (!sender_claim(h)) {
+		snprintf(why, sizeof(why), "an older channel of this sender "
+		    "did not end");
+		send_error(h, SHMQ_EBUSY, why);
 		goto out;
 	}
 	held_load(in);
@@ -331,6 +380,8 @@ fed_fwdin_run(struct repl_home *h, const struct fed_frame *open)
 	    " already held, %" PRIu64 " refused", h->host, in->stored,
 	    in->dups, in->refused);
 out:
+	if (h->fwd_in)
+		sender_release(h);
 	shmq_producer_close(in->p);
 	shmq__fwd_buf_free(&in->b);
 	free(in);

@@ -54,6 +54,8 @@ struct repl_home {
 	uint64_t		 bytes;
 	int			 stop;		/* set: end (word for waits) */
 	bool			 done;		/* the thread is over */
+	bool			 fwd_in;	/* serving its host's outbox
+						   (fwdin.c; under r->lock) */
 	pthread_t		 th;
 	struct repl_home	*next;
 };
