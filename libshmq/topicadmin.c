@@ -427,7 +427,8 @@ shmq_topic_update(struct shmq_bus *bus, const char *topic,
 	}
 	cur = ck_pr_load_32(&tc->flags) & PERM;
 	flags = (mask & SHMQ_TOPIC_SET_PERM) ? pf : cur;
-	/* A mirror stays one (mirror.c): only replication writes it. */
+	/* A mirror stays one (mirror.c): only replication writes it.  A
+	 * fenced copy stays read-only (promote.h): another host is home. */
 	if (ck_pr_load_32(&tc->flags) & SHMQ_TOPIC_F_MIRROR) {
 		if ((flags & SHMQ_TOPIC_F_NOWRITE) == 0) {
 			err = SHMQ_ERR(SHMQ_ETOPICPERM, "topic \"%s\": a "
@@ -436,15 +437,12 @@ shmq_topic_update(struct shmq_bus *bus, const char *topic,
 			goto out;
 		}
 		flags |= SHMQ_TOPIC_F_MIRROR;
-	}
-	/* A fenced copy stays read-only (promote.h): another host is home. */
-	if (ck_pr_load_32(&tc->flags) & SHMQ_TOPIC_F_FENCED) {
-		if ((flags & SHMQ_TOPIC_F_NOWRITE) == 0) {
-			err = SHMQ_ERR(SHMQ_ETOPICPERM, "topic \"%s\": fenced "
-			    "(another host was promoted to its home): it "
-			    "cannot be made writable", topic);
-			goto out;
-		}
+	} else if ((ck_pr_load_32(&tc->flags) & SHMQ_TOPIC_F_FENCED) &&
+	    (flags & SHMQ_TOPIC_F_NOWRITE) == 0) {
+		err = SHMQ_ERR(SHMQ_ETOPICPERM, "topic \"%s\": fenced (another "
+		    "host was promoted to its home): it cannot be made "
+		    "writable", topic);
+		goto out;
 	}
 	retention = (mask & SHMQ_TOPIC_SET_RETENTION) ? conf->retention_ms :
 	    ck_pr_load_64(&tc->retention_ms);
