@@ -727,7 +727,12 @@ print_json(const struct sample *s, const struct sample *prev)
 			total += s->queues[j].messages;
 		if (i > 0)
 			putchar(',');
-		printf("{\"name\":");
+		/* Federation first: name, counts, queues and perm keep the
+		 * order they always had. */
+		printf("{\"mirror\":%s,\"epoch\":%llu,\"fenced\":%s,"
+		    "\"name\":", s->queues[i].mirror ? "true" : "false",
+		    (unsigned long long)s->queues[i].epoch,
+		    s->queues[i].fenced ? "true" : "false");
 		cli_json_cstr(stdout, s->queues[i].topic);
 		printf(",\"queue_count\":%d,\"messages\":%llu,\"queues\":[",
 		    s->queues[i].queues, (unsigned long long)total);
@@ -749,11 +754,7 @@ print_json(const struct sample *s, const struct sample *prev)
 				printf(",\"rate\":%.1f", rate);
 			putchar('}');
 		}
-		printf("],\"perm\":\"%s\",\"mirror\":%s,\"epoch\":%llu,"
-		    "\"fenced\":%s}", perm_str(s->perms[i]),
-		    s->queues[i].mirror ? "true" : "false",
-		    (unsigned long long)s->queues[i].epoch,
-		    s->queues[i].fenced ? "true" : "false");
+		printf("],\"perm\":\"%s\"}", perm_str(s->perms[i]));
 	}
 	printf("],\"clients\":[");
 	for (i = 0; i < s->nclients; i++) {
