@@ -26,6 +26,10 @@
  * says what is lost; alpha is fenced as soon as beta's registration
  * reaches it.
  *
+ * race: promotion while the mirror stores a live stream and a local
+ * producer sends as soon as it may: every offset written once, no hole,
+ * the home's messages in order then the new ones.
+ *
  * refuse: a topic that is not a mirror (SHMQ_EEXIST), a missing one
  * (SHMQ_ENOTOPIC), a bad flag (SHMQ_EINVAL), promote twice; a fenced copy
  * cannot be made writable with topic update.
@@ -34,11 +38,13 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <check.h>
+#include <ck_pr.h>
 
 #include <shmq/shmq.h>
 
@@ -242,7 +248,7 @@ START_TEST(test_failover)
 	static struct sent s[N_HOME], n[N_NEW], back[N_NEW];
 	struct shmq_route_info ri[4];
 	struct shmq_bus *ba, *bb, *bc;
-	uint64_t ta[NQ], tb[NQ];
+	uint64_t ta[NQ], tb[NQ], t0;
 	char msg[512];
 	int i, rc;
 
@@ -300,8 +306,11 @@ START_TEST(test_failover)
 	    "gamma: beta home of " TOPIC " at epoch 2");
 
 	/* Alpha comes back: fenced as soon as it hears of beta. */
+	t0 = tu_mono_ns();
 	ft_host_start(&a);
 	wait_fenced(ba, &a, msg, sizeof(msg));
+	fprintf(stderr, "failover: alpha fenced %.0f ms after its shmqd was "
+	    "started again\n", (double)(tu_mono_ns() - t0) / 1e6);
 	ck_assert_contains(msg, "promoted on host beta (epoch 2)");
 	ck_assert_contains(msg, "fenced");
 	ck_assert_msg(tt_log_has(a.log, "this copy is fenced", 1, WAIT_S),
@@ -391,6 +400,7 @@ START_TEST(test_live)
 	struct shmq_msg m;
 	static char big[LIVE_SMALL * 2];
 	static struct sent s[10], after[5], n[4];
+	uint64_t t0;
 	char msg[512];
 	int i;
 
@@ -437,10 +447,156 @@ START_TEST(test_live)
 		ck_assert_uint_eq(n[i].off, 10 + (uint64_t)i);
 	check_all(bb, "beta", "home", s, 10);
 
-	/* Alpha, up all along, is fenced when beta's routes reach it. */
+	/* Alpha, up all along, is fenced when beta's routes reach it (the
+	 * time it took is printed, not asserted). */
+	t0 = tu_mono_ns();
 	wait_fenced(ba, &a, msg, sizeof(msg));
+	fprintf(stderr, "live: alpha fenced %.0f ms after beta's promotion "
+	    "(local list every 1000 ms, then one registration)\n",
+	    (double)(tu_mono_ns() - t0) / 1e6);
 	ck_assert_contains(msg, "promoted on host beta (epoch 2)");
 	shmq_bus_close(ba);
+	shmq_bus_close(bb);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* race                                                                */
+/* ------------------------------------------------------------------ */
+
+#define RACE_MIN	2000	/* mirrored before the promotion */
+#define RACE_NEW	300	/* sent on beta after it */
+
+/* The home's producer: "home-i" to TOPIC on H until *STOP, as fast as it
+ * goes; exits 0, or 1 if a send fails before the stop. */
+static void
+race_producer(const struct ft_host *h, const uint32_t *stop)
+{
+	struct shmq_bus_opts o;
+	struct shmq_producer *p;
+	struct shmq_bus *bus;
+	struct shmq_msg m;
+	char body[32];
+	uint64_t i;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	shmq_bus_opts_init(&o);
+	o.home = h->home;
+	o.create = 0;
+	if (shmq_bus_open(&bus, h->bus, &o) != 0 ||
+	    shmq_producer_open(&p, bus, NULL) != 0)
+		_exit(1);
+	for (i = 0; !ck_pr_load_32(stop); i++) {
+		shmq_msg_init(&m);
+		m.topic = TOPIC;
+		snprintf(body, sizeof(body), "home-%llu",
+		    (unsigned long long)i);
+		m.body = body;
+		m.body_len = strlen(body);
+		if (shmq_producer_send(p, &m, NULL) != 0)
+			_exit(ck_pr_load_32(stop) ? 0 : 1);
+	}
+	shmq_producer_close(p);
+	shmq_bus_close(bus);
+	_exit(0);
+}
+
+/*
+ * Promotion while the mirror is storing a stream from a live home, with a
+ * producer on the mirror host sending as soon as it may: queue 0 of the
+ * promoted topic is the home's messages home-0, home-1, ... without a gap,
+ * then the new ones, each offset written once, no hole.
+ */
+START_TEST(test_race)
+{
+	struct ft_host a, b;
+	struct ft_host *pa[] = { &a, NULL };
+	struct shmq_bus *bb;
+	struct shmq_producer *p;
+	struct shmq_consumer *c;
+	struct shmq_msgview v[64];
+	struct shmq_msg m;
+	uint32_t *stop = tu_shared_new(sizeof(*stop));
+	uint64_t t[1], next_home = 0, next_new = 0, off = 0, t0;
+	unsigned long long k;
+	char body[32];
+	pid_t pid;
+	int i, n, rc;
+
+	ft_host_init(&a, "alpha", false, NULL);
+	ft_host_init(&b, "beta", false, pa);
+	ft_host_conf(&b, "mirror = %s@%s:%d", TOPIC, a.addr, a.port);
+	ft_host_start(&a);
+	ft_topic_create(&a, TOPIC, 1);
+	ft_host_start(&b);
+	bb = ft_bus_open(&b);
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0)
+		race_producer(&a, stop);
+	/* Mid-stream: beta holds some, more keep coming. */
+	t0 = tu_mono_ns();
+	do {
+		ck_assert_msg(tu_mono_ns() - t0 < (uint64_t)(WAIT_S * 1e9 *
+		    tu_mult()), "beta mirrors nothing:\n%s",
+		    ft_log_tail(&b, 1500));
+		usleep(10000);
+		memset(t, 0, sizeof(t));
+		(void)shmq_queue_foreach(bb, TOPIC, tails_cb, t);
+	} while (t[0] < RACE_MIN);
+	ck_assert_int_eq(shmq_producer_open(&p, bb, NULL), 0);
+	ck_assert_int_eq(shmq_topic_promote(bb, TOPIC, SHMQ_PROMOTE_FORCE,
+	    NULL), 0);
+	for (i = 0; i < RACE_NEW; i++) {
+		shmq_msg_init(&m);
+		m.topic = TOPIC;
+		snprintf(body, sizeof(body), "new-%d", i);
+		m.body = body;
+		m.body_len = strlen(body);
+		rc = shmq_producer_send(p, &m, NULL);
+		ck_assert_msg(rc == 0, "send %s: %s", body, shmq_errmsg());
+	}
+	shmq_producer_close(p);
+	ck_pr_store_32(stop, 1);
+	ck_assert_int_eq(tu_wait_deadline(pid, WAIT_S), 0);
+
+	/* Read it all from offset 0: home-0.. in order, then new-0.. */
+	tails(bb, t);
+	ck_assert_int_eq(shmq_consumer_open(&c, bb), 0);
+	ck_assert_int_eq(shmq_consumer_assign(c, TOPIC, 0, "*"), 0);
+	ck_assert_int_eq(shmq_consumer_seek(c, TOPIC, 0, SHMQ_SEEK_FIRST, 0),
+	    0);
+	while (off < t[0] && (n = shmq_consumer_poll(c, v, 64, 1000)) > 0) {
+		for (i = 0; i < n; i++, off++) {
+			ck_assert_msg(v[i].queue_off == off, "offset %llu "
+			    "missing (next read %llu): a hole",
+			    (unsigned long long)off,
+			    (unsigned long long)v[i].queue_off);
+			snprintf(body, sizeof(body), "%.*s",
+			    (int)v[i].body_len, (const char *)v[i].body);
+			if (next_new == 0 && sscanf(body, "home-%llu", &k) ==
+			    1) {
+				ck_assert_msg(k == next_home, "offset %llu: "
+				    "%s, expected home-%llu",
+				    (unsigned long long)off, body,
+				    (unsigned long long)next_home);
+				next_home++;
+			} else {
+				ck_assert_msg(sscanf(body, "new-%llu", &k) ==
+				    1 && k == next_new, "offset %llu: %s, "
+				    "expected new-%llu",
+				    (unsigned long long)off, body,
+				    (unsigned long long)next_new);
+				next_new++;
+			}
+		}
+	}
+	shmq_consumer_close(c);
+	ck_assert_uint_eq(off, t[0]);
+	ck_assert_uint_eq(next_new, RACE_NEW);
+	ck_assert_uint_ge(next_home, RACE_MIN);
+	fprintf(stderr, "race: promoted after %llu mirrored messages, %d "
+	    "local ones followed\n", (unsigned long long)next_home,
+	    RACE_NEW);
 	shmq_bus_close(bb);
 }
 END_TEST
@@ -501,6 +657,7 @@ promote_suite(void)
 
 	add_case(s, "failover", 60, test_failover, true);
 	add_case(s, "live", 60, test_live, true);
+	add_case(s, "race", 60, test_race, true);
 	add_case(s, "refuse", 30, test_refuse, false);
 	return s;
 }
