@@ -30,8 +30,8 @@ fed_fence_check(struct shmq_bus *bus, const char *host,
 		if (rc == 1) {
 			fenced++;
 			if (log != NULL)
-				log(LOG_WARNING, "topic %s: host %s is its home "
-				    "at epoch %llu (promoted), above this "
+				log(LOG_WARNING, "topic %s: host %s is its "
+				    "home at epoch %llu (promoted), above this "
 				    "host's %llu: this copy is fenced (sends "
 				    "refused, reads go on)", e[i].topic, host,
 				    (unsigned long long)e[i].epoch,
