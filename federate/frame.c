@@ -392,11 +392,44 @@ fed_route_reg_max_entries(size_t len)
 	    (len - ROUTE_REG_HDR) / FED_ROUTE_ENTRY_MIN;
 }
 
+/* Route flags and epoch on the wire: EPOCH set exactly when the epoch
+ * is above 1, so that each (flags, epoch) has one encoding. */
+static void
+route_flags_put(struct fed_wbuf *w, uint8_t flags, uint64_t epoch)
+{
+	fed_put_u8(w, (uint8_t)((flags & ~FED_ROUTE_EPOCH) |
+	    (epoch > 1 ? FED_ROUTE_EPOCH : 0)));
+}
+
+static void
+route_epoch_put(struct fed_wbuf *w, uint64_t epoch)
+{
+	if (epoch > 1)
+		fed_put_u64(w, epoch);
+}
+
+/* The epoch after flags F (1 if F has no EPOCH bit); false if F has
+ * unknown bits, HOME with FENCED, or an epoch of 0 or 1 written out. */
+static bool
+route_epoch_get(struct fed_rbuf *r, uint8_t f, uint64_t *epoch)
+{
+	*epoch = 1;
+	if ((f & ~FED_ROUTE_FLAGS) != 0 ||
+	    (f & (FED_ROUTE_HOME | FED_ROUTE_FENCED)) ==
+	    (FED_ROUTE_HOME | FED_ROUTE_FENCED))
+		return false;
+	if ((f & FED_ROUTE_EPOCH) == 0)
+		return true;
+	*epoch = fed_get_u64(r);
+	return *epoch > 1;
+}
+
 static void
 route_entry_put(struct fed_wbuf *w, const struct fed_route_entry *e)
 {
-	fed_put_u8(w, e->flags);
+	route_flags_put(w, e->flags, e->epoch);
 	fed_put_u32(w, e->queues);
+	route_epoch_put(w, e->epoch);
 	fed_put_str8(w, e->topic, FED_TOPIC_MAX);
 }
 
@@ -454,9 +487,10 @@ fed_route_reg_decode(const uint8_t *p, size_t len, struct fed_route_reg *r,
 	for (i = 0; i < r->n; i++) {
 		e[i].flags = fed_get_u8(&rb);
 		e[i].queues = fed_get_u32(&rb);
+		if (!route_epoch_get(&rb, e[i].flags, &e[i].epoch))
+			return FED_EPAYLOAD;
 		fed_get_str8(&rb, e[i].topic, FED_TOPIC_MAX);
-		if (rb.bad || (e[i].flags & ~FED_ROUTE_FLAGS) != 0 ||
-		    !fed_topic_ok(e[i].topic) || e[i].queues == 0)
+		if (rb.bad || !fed_topic_ok(e[i].topic) || e[i].queues == 0)
 			return FED_EPAYLOAD;
 	}
 	return fed_rdone(&rb);
@@ -495,7 +529,8 @@ fed_route_answer_encode(struct fed_wbuf *w, const struct fed_route_answer *a)
 	for (i = 0; i < a->n; i++) {
 		fed_put_u64(w, a->h[i].host_id);
 		fed_put_u32(w, a->h[i].queues);
-		fed_put_u8(w, a->h[i].flags);
+		route_flags_put(w, a->h[i].flags, a->h[i].epoch);
+		route_epoch_put(w, a->h[i].epoch);
 		fed_put_str8(w, a->h[i].host, FED_HOST_MAX);
 	}
 	return fed_wdone(w);
@@ -517,10 +552,10 @@ fed_route_answer_decode(const uint8_t *p, size_t len,
 		a->h[i].host_id = fed_get_u64(&r);
 		a->h[i].queues = fed_get_u32(&r);
 		a->h[i].flags = fed_get_u8(&r);
+		if (!route_epoch_get(&r, a->h[i].flags, &a->h[i].epoch))
+			return FED_EPAYLOAD;
 		fed_get_str8(&r, a->h[i].host, FED_HOST_MAX);
-		if (r.bad || a->h[i].host_id == 0 ||
-		    (a->h[i].flags & ~FED_ROUTE_FLAGS) != 0 ||
-		    !host_ok(a->h[i].host))
+		if (r.bad || a->h[i].host_id == 0 || !host_ok(a->h[i].host))
 			return FED_EPAYLOAD;
 	}
 	return fed_rdone(&r);

@@ -196,12 +196,21 @@ int fed_heartbeat_decode(const uint8_t *p, size_t len,
     struct fed_heartbeat *h);
 
 #define FED_ROUTE_HOME	0x01	/* the sender is the topic's home */
-#define FED_ROUTE_FLAGS	0x01	/* the flags version 1 knows */
+#define FED_ROUTE_EPOCH	0x02	/* a home epoch (u64, > 1) follows the
+				   queue count; without it the epoch is 1 */
+#define FED_ROUTE_FENCED 0x04	/* the sender's copy is fenced: another
+				   host was promoted to home (not with HOME) */
+#define FED_ROUTE_FLAGS	0x07	/* the flags version 1 knows */
 
 struct fed_route_entry {
 	char		 topic[FED_TOPIC_MAX + 1];
 	uint32_t	 queues;
-	uint8_t		 flags;		/* FED_ROUTE_* */
+	uint8_t		 flags;		/* FED_ROUTE_*; EPOCH is set by the
+					   encoder from epoch */
+	uint64_t	 epoch;		/* home epoch, >= 1 (promote.h) */
+	bool		 stale;		/* not sent: HOME, but another host
+					   is HOME at a higher epoch
+					   (route.c, fed_routes_mark) */
 };
 
 /* Smallest encoded entry: flags, queues, a 1-byte name with its length. */
@@ -250,7 +259,8 @@ struct fed_route_host {
 	uint64_t	 host_id;
 	char		 host[FED_HOST_MAX + 1];
 	uint32_t	 queues;
-	uint8_t		 flags;		/* FED_ROUTE_* */
+	uint8_t		 flags;		/* FED_ROUTE_*, as in a registration */
+	uint64_t	 epoch;		/* >= 1 */
 };
 
 #define FED_ANSWER_MAX	64		/* hosts in one answer */

@@ -43,6 +43,7 @@
 #include "region.h"
 
 #include "auth.h"
+#include "fence.h"
 #include "frame.h"
 #include "link.h"
 #include "repl.h"
@@ -452,6 +453,19 @@ conn_up(struct fed *f, struct conn *c, uint64_t now)
 /* Frames                                                              */
 /* ------------------------------------------------------------------ */
 
+/* The table changed (HOST_ID's registration, if not 0): fence what a
+ * promoted peer took over (fence.h), mark stale homes (route.h). */
+static void
+route_changes(struct fed *f, uint64_t host_id, const char *host)
+{
+	const struct fed_host_routes *hr;
+
+	if (host_id != 0 && (hr = fed_routes_host(&f->rt, host_id)) != NULL &&
+	    fed_fence_check(f->bus, host, hr->e, hr->n, f->c.log) > 0)
+		f->last_local_ns = 0;	/* register FENCED at once */
+	fed_routes_mark(&f->rt);
+}
+
 static int
 take_register(struct fed *f, struct conn *c, const struct fed_frame *fr,
     uint64_t now)
@@ -475,6 +489,7 @@ take_register(struct fed *f, struct conn *c, const struct fed_frame *fr,
 	rc = fed_routes_register(&f->rt, r.host_id, c->hs.peer.host, &r, now);
 	free(e);
 	if (rc == 1) {
+		route_changes(f, r.host_id, c->hs.peer.host);
 		f->dirty = true;
 		flog(f, LOG_DEBUG, "link %s: %u routes registered",
 		    c->hs.peer.host, r.total);
@@ -1066,6 +1081,16 @@ accept_all(struct fed *f, uint64_t now)
 /* Status file                                                         */
 /* ------------------------------------------------------------------ */
 
+/* A route's SHMQ_FED_ROUTE_* for the status file. */
+static uint32_t
+route_status_flags(const struct fed_route_entry *e)
+{
+	uint8_t fl = fed_route_flags(e);
+
+	return ((fl & FED_ROUTE_HOME) ? SHMQ_FED_ROUTE_HOME : 0) |
+	    ((fl & FED_ROUTE_FENCED) ? SHMQ_FED_ROUTE_FENCED : 0);
+}
+
 static void
 publish(struct fed *f, uint64_t now)
 {
@@ -1136,8 +1161,8 @@ publish(struct fed *f, uint64_t now)
 		fr->host_id = f->me.host_id;
 		fr->queues = f->rt.local[j].queues;
 		fr->flags = SHMQ_FED_ROUTE_LOCAL |
-		    ((f->rt.local[j].flags & FED_ROUTE_HOME) ?
-		    SHMQ_FED_ROUTE_HOME : 0);
+		    route_status_flags(&f->rt.local[j]);
+		fr->epoch = f->rt.local[j].epoch;
 		fr->updated_ns = f->rt.local_real_ns;
 	}
 	for (i = 0; i < f->rt.nhosts; i++) {
@@ -1148,8 +1173,8 @@ publish(struct fed *f, uint64_t now)
 			strlcpy(fr->host, hr->host, sizeof(fr->host));
 			fr->host_id = hr->host_id;
 			fr->queues = hr->e[k].queues;
-			fr->flags = (hr->e[k].flags & FED_ROUTE_HOME) ?
-			    SHMQ_FED_ROUTE_HOME : 0;
+			fr->flags = route_status_flags(&hr->e[k]);
+			fr->epoch = hr->e[k].epoch;
 			fr->updated_ns = hr->updated_real_ns;
 		}
 	}
@@ -1193,8 +1218,10 @@ timers(struct fed *f, uint64_t now)
 		if (rc < 0)
 			flog(f, LOG_ERR, "local topics: %s", shmq_errmsg());
 		changed = rc == 1;
-		if (changed)
+		if (changed) {
+			route_changes(f, 0, NULL);
 			f->dirty = true;
+		}
 	}
 	for (i = 0; i < f->nlinks; i++) {
 		struct link *l = f->links[i];
@@ -1231,8 +1258,10 @@ timers(struct fed *f, uint64_t now)
 			send_register(f, c, now);
 	}
 	if (fed_routes_expire(&f->rt, now, (uint64_t)f->c.expire_ms * MS,
-	    expired, f) > 0)
+	    expired, f) > 0) {
+		route_changes(f, 0, NULL);
 		f->dirty = true;
+	}
 	if ((f->dirty && now - f->last_publish_ns >= PUBLISH_MS * MS) ||
 	    now - f->last_publish_ns >= 1000 * MS)
 		publish(f, now);

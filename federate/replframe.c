@@ -50,6 +50,7 @@ fed_repl_state_encode(struct fed_wbuf *w, const struct fed_repl_state *s)
 		fed_put_u64(w, s->min[i]);
 		fed_put_u64(w, s->tail[i]);
 	}
+	fed_put_u64(w, s->epoch > 0 ? s->epoch : 1);
 	return fed_wdone(w);
 }
 
@@ -69,6 +70,9 @@ fed_repl_state_decode(const uint8_t *p, size_t len, struct fed_repl_state *s)
 		if (s->min[i] > s->tail[i])
 			return FED_EPAYLOAD;
 	}
+	s->epoch = fed_get_u64(&r);
+	if (s->epoch == 0)
+		return FED_EPAYLOAD;
 	return fed_rdone(&r);
 }
 

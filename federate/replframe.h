@@ -5,7 +5,7 @@
  *
  *	mirror                                   home
  *	REPL_SUBSCRIBE {topic, next[q]...}  ->
- *	                     <- REPL_STATE {store id, [min, tail] per queue}
+ *	              <- REPL_STATE {store id, [min, tail] per queue, epoch}
  *	                     <- REPL_DATA {records}   (as they are stored)
  *	REPL_ACK {queue, next}...           ->   (after storing each DATA)
  *	                     <- REPL_STATE  (every second: bounds, keepalive)
@@ -37,6 +37,8 @@ struct fed_repl_state {
 	uint32_t	 n;		/* its queues, >= 1 */
 	uint64_t	 min[FED_REPL_QUEUES_MAX];	/* first stored */
 	uint64_t	 tail[FED_REPL_QUEUES_MAX];	/* next to write */
+	uint64_t	 epoch;		/* the topic's home epoch there, >= 1
+					   (promote.h), after the queues */
 };
 
 int fed_repl_state_encode(struct fed_wbuf *w,

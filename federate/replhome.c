@@ -15,6 +15,7 @@
 #include "consumequeue.h"
 #include "internal.h"
 #include "msg.h"
+#include "promote.h"
 #include "replsync.h"
 #include "topic.h"
 #include "wait.h"
@@ -55,6 +56,7 @@ send_state(struct repl_home *h, struct fed_repl_state *st, uint8_t *buf,
 	uint32_t q;
 
 	st->store_id = h->r->bus->store_id;
+	st->epoch = shmq__topic_epoch(t->tc);
 	st->n = t->queues;
 	for (q = 0; q < t->queues; q++) {
 		st->min[q] = ck_pr_load_64(&t->cq[q].qc->min_off);
@@ -195,6 +197,15 @@ stream(struct repl_home *h, struct shmq_consumer *c,
 	while (!ck_pr_load_int(&h->stop)) {
 		now = shmq__mono_ns();
 		if (now - last_state >= keep * 1000000ull) {
+			/* Fenced (fence.h): another host is home now. */
+			if (ck_pr_load_32(&h->t->tc->flags) &
+			    SHMQ_TOPIC_F_FENCED) {
+				send_error(h, SHMQ_ETOPICPERM, "topic \"%s\" "
+				    "is fenced here: another host was "
+				    "promoted to its home", h->topic);
+				return "fenced: another host was promoted to "
+				    "its home";
+			}
 			/* The topic grew: follow the new queues too.  HAD is
 			 * what this thread follows: the view is the
 			 * process's, which another thread may have grown. */
@@ -281,6 +292,13 @@ fed_repl_home_run(void *arg)
 		why = "no such topic here";
 		send_error(h, SHMQ_ENOTOPIC, "no topic \"%s\" on this host "
 		    "(or it is not readable)", sub->topic);
+		goto out;
+	}
+	if (ck_pr_load_32(&t->tc->flags) & SHMQ_TOPIC_F_FENCED) {
+		why = "fenced: another host was promoted to its home";
+		send_error(h, SHMQ_ETOPICPERM, "topic \"%s\" is fenced here: "
+		    "another host was promoted to its home (mirror that host "
+		    "instead)", sub->topic);
 		goto out;
 	}
 	shmq__topic_view_refresh(r->bus, t);

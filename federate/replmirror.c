@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "mirror.h"
 #include "prefault.h"
+#include "promote.h"
 #include "topic.h"
 
 #include "repl.h"
@@ -84,7 +85,44 @@ take_state(struct repl_mirror *m, const struct fed_repl_state *st,
 		ck_pr_store_64(&m->home_tail[q], st->tail[q]);
 		m->home_min[q] = st->min[q];
 	}
+	/* For a promotion: how far behind, and the epoch to go above. */
+	shmq__home_state_note(r->bus, m->t, st->tail, st->n);
+	if ((err = shmq__home_epoch_learn(r->bus, m->t, st->epoch)) < 0) {
+		snprintf(why, len, "%s", shmq_errmsg());
+		return err;
+	}
 	return 0;
+}
+
+/*
+ * Was M's topic promoted to home on this host (promote.h)?  Then it is
+ * not replicated any more: say so once (WHEN: "now" while running, or at
+ * start, when a `mirror =` line names it) and stop the figures.
+ */
+static bool
+promoted(struct repl_mirror *m, bool at_start)
+{
+	struct fed_repl *r = m->r;
+	struct shmq_topic *t = shmq__topic_find(r->bus, m->m.topic);
+
+	if (t == NULL || !shmq__home_promoted(t))
+		return false;
+	if (at_start)
+		rlog(r, LOG_WARNING, "mirror = %s@%s: %s was promoted to home "
+		    "on this host (epoch %llu): not replicated (remove the "
+		    "line)", m->m.topic, m->m.addr, m->m.topic,
+		    (unsigned long long)shmq__topic_epoch(t->tc));
+	else
+		rlog(r, LOG_NOTICE, "mirror %s (home %s): promoted to home on "
+		    "this host (epoch %llu): replication stopped, channel "
+		    "closed", m->m.topic, m->m.addr,
+		    (unsigned long long)shmq__topic_epoch(t->tc));
+	pthread_mutex_lock(&r->lock);
+	snprintf(m->last_error, sizeof(m->last_error), "promoted here "
+	    "(epoch %llu)", (unsigned long long)shmq__topic_epoch(t->tc));
+	pthread_mutex_unlock(&r->lock);
+	ck_pr_store_32(&m->queues, 0);
+	return true;
 }
 
 /* A DATA frame: store each message.  0, or a code with WHY. */
@@ -210,6 +248,12 @@ session(struct repl_mirror *m, struct fed_repl_sub *sub,
 	last_in = last_ack = shmq__mono_ns();
 	snprintf(why, sizeof(why), "closed");
 	while (!ck_pr_load_int(&r->stopping)) {
+		/* Promoted (shmq_topic_promote): this host writes it now. */
+		if (m->t != NULL && (ck_pr_load_32(&m->t->tc->flags) &
+		    SHMQ_TOPIC_F_MIRROR) == 0) {
+			snprintf(why, sizeof(why), "no longer a mirror");
+			break;
+		}
 		rc = fed_chan_read(m->ch, &fr, (int)keep / 2);
 		now = shmq__mono_ns();
 		if (rc < 0) {
@@ -285,7 +329,9 @@ session(struct repl_mirror *m, struct fed_repl_sub *sub,
 			last_ack = now;
 		}
 	}
-	if (!ck_pr_load_int(&r->stopping))
+	/* A promotion is logged by the caller, once. */
+	if (!ck_pr_load_int(&r->stopping) && (m->t == NULL ||
+	    (ck_pr_load_32(&m->t->tc->flags) & SHMQ_TOPIC_F_MIRROR) != 0))
 		set_error(m, why);
 	m->up = false;
 	return progress;
@@ -303,13 +349,15 @@ fed_repl_mirror_run(void *arg)
 	struct fed_chan *ch;
 	uint32_t backoff = r->c->backoff_min_ms, wait;
 	char why[224];
-	bool progress;
+	bool progress, start;
 
 	if (sub == NULL || st == NULL || a == NULL || buf == NULL) {
 		set_error(m, "out of memory: not replicated");
 		goto out;
 	}
-	while (!ck_pr_load_int(&r->stopping)) {
+	for (start = true; !ck_pr_load_int(&r->stopping); start = false) {
+		if (promoted(m, start))
+			break;
 		if (fed_chan_dial(&ch, m->m.addr, &r->me, r->secret, r->tls,
 		    r->max_frame, r->c->handshake_ms, why, sizeof(why)) < 0) {
 			set_error(m, why);
@@ -325,6 +373,8 @@ fed_repl_mirror_run(void *arg)
 			m->ch = NULL;
 			pthread_mutex_unlock(&r->lock);
 			fed_chan_close(ch);
+			if (promoted(m, false))
+				break;
 		}
 		/* Backoff with jitter, as the links (link.h). */
 		if (progress)

@@ -66,8 +66,11 @@ collect_cb(void *arg, const struct shmq_queue_info *qi)
 	memset(&c->e[c->n], 0, sizeof(c->e[c->n]));
 	strlcpy(c->e[c->n].topic, qi->topic, sizeof(c->e[c->n].topic));
 	c->e[c->n].queues = qi->queues > 0 ? (uint32_t)qi->queues : 1;
-	/* A mirror is here, but its home is elsewhere. */
-	c->e[c->n].flags = qi->mirror ? 0 : FED_ROUTE_HOME;
+	/* A mirror is here, but its home is elsewhere; a fenced copy was
+	 * superseded by a promoted one (promote.h). */
+	c->e[c->n].flags = qi->fenced ? FED_ROUTE_FENCED : qi->mirror ? 0 :
+	    FED_ROUTE_HOME;
+	c->e[c->n].epoch = qi->epoch > 0 ? qi->epoch : 1;
 	c->n++;
 	return 0;
 }
@@ -82,6 +85,7 @@ list_hash(const struct fed_route_entry *e, size_t n)
 		h = shmq__hash64_add(h, e[i].topic, strlen(e[i].topic) + 1);
 		h = shmq__hash64_add(h, &e[i].queues, sizeof(e[i].queues));
 		h = shmq__hash64_add(h, &e[i].flags, sizeof(e[i].flags));
+		h = shmq__hash64_add(h, &e[i].epoch, sizeof(e[i].epoch));
 	}
 	return shmq__hash64_end(h);
 }
@@ -206,6 +210,87 @@ fed_routes_expire(struct fed_routes *rt, uint64_t now_mono_ns,
 	return dropped;
 }
 
+/* One HOME claim: a topic's name and the epoch claimed. */
+struct claim {
+	const char	*topic;
+	uint64_t	 epoch;
+};
+
+static int
+claim_cmp(const void *a, const void *b)
+{
+	const struct claim *x = a, *y = b;
+	int c = strcmp(x->topic, y->topic);
+
+	/* Per topic, the highest epoch first. */
+	if (c != 0)
+		return c;
+	return x->epoch < y->epoch ? 1 : x->epoch > y->epoch ? -1 : 0;
+}
+
+static int
+claim_find(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct claim *)elem)->topic);
+}
+
+/* Mark E stale if a claim of CL[0..N) on its topic is higher. */
+static void
+mark_one(struct fed_route_entry *e, const struct claim *cl, size_t n)
+{
+	const struct claim *c;
+
+	e->stale = false;
+	if ((e->flags & FED_ROUTE_HOME) == 0 || n == 0 ||
+	    (c = bsearch(e->topic, cl, n, sizeof(*cl), claim_find)) == NULL)
+		return;
+	/* bsearch may land on any claim of the topic: go to its first,
+	 * the highest. */
+	while (c > cl && strcmp(c[-1].topic, e->topic) == 0)
+		c--;
+	e->stale = c->epoch > e->epoch;
+}
+
+void
+fed_routes_mark(struct fed_routes *rt)
+{
+	struct claim *cl;
+	size_t n = rt->nlocal, k = 0, i, j;
+
+	for (i = 0; i < rt->nhosts; i++)
+		n += rt->hosts[i].n;
+	/* Without memory nothing is marked stale: the old answer order. */
+	if ((cl = reallocarray(NULL, n > 0 ? n : 1, sizeof(*cl))) == NULL)
+		n = 0;
+	for (j = 0; j < rt->nlocal && cl != NULL; j++)
+		if (rt->local[j].flags & FED_ROUTE_HOME)
+			cl[k++] = (struct claim){ rt->local[j].topic,
+			    rt->local[j].epoch };
+	for (i = 0; i < rt->nhosts && cl != NULL; i++)
+		for (j = 0; j < rt->hosts[i].n; j++)
+			if (rt->hosts[i].e[j].flags & FED_ROUTE_HOME)
+				cl[k++] = (struct claim){
+				    rt->hosts[i].e[j].topic,
+				    rt->hosts[i].e[j].epoch };
+	if (k > 1)
+		qsort(cl, k, sizeof(*cl), claim_cmp);
+	for (j = 0; j < rt->nlocal; j++)
+		mark_one(&rt->local[j], cl, k);
+	for (i = 0; i < rt->nhosts; i++)
+		for (j = 0; j < rt->hosts[i].n; j++)
+			mark_one(&rt->hosts[i].e[j], cl, k);
+	free(cl);
+}
+
+uint8_t
+fed_route_flags(const struct fed_route_entry *e)
+{
+	if (e->stale)
+		return (uint8_t)((e->flags & ~FED_ROUTE_HOME) |
+		    FED_ROUTE_FENCED);
+	return e->flags;
+}
+
 static void
 answer_add(struct fed_route_answer *a, uint64_t id, const char *host,
     const struct fed_route_entry *e)
@@ -218,7 +303,16 @@ answer_add(struct fed_route_answer *a, uint64_t id, const char *host,
 	rh->host_id = id;
 	strlcpy(rh->host, host, sizeof(rh->host));
 	rh->queues = e->queues;
-	rh->flags = e->flags;
+	rh->flags = fed_route_flags(e);
+	rh->epoch = e->epoch;
+}
+
+/* Is E a route of TOPIC, and in PASS (0: the home, 1: the others)? */
+static bool
+answer_pass(const struct fed_route_entry *e, const char *topic, int pass)
+{
+	return strcmp(e->topic, topic) == 0 &&
+	    ((fed_route_flags(e) & FED_ROUTE_HOME) != 0) == (pass == 0);
 }
 
 void
@@ -226,15 +320,22 @@ fed_routes_answer(const struct fed_routes *rt, uint64_t self_id,
     const char *self, const char *topic, struct fed_route_answer *a)
 {
 	size_t i, j;
+	int pass;
 
 	a->n = 0;
 	strlcpy(a->topic, topic, sizeof(a->topic));
-	for (j = 0; j < rt->nlocal; j++)
-		if (strcmp(rt->local[j].topic, topic) == 0)
-			answer_add(a, self_id, self, &rt->local[j]);
-	for (i = 0; i < rt->nhosts; i++)
-		for (j = 0; j < rt->hosts[i].n; j++)
-			if (strcmp(rt->hosts[i].e[j].topic, topic) == 0)
-				answer_add(a, rt->hosts[i].host_id,
-				    rt->hosts[i].host, &rt->hosts[i].e[j]);
+	/* The home (the highest epoch's) first, then the others; this
+	 * host first in each. */
+	for (pass = 0; pass < 2; pass++) {
+		for (j = 0; j < rt->nlocal; j++)
+			if (answer_pass(&rt->local[j], topic, pass))
+				answer_add(a, self_id, self, &rt->local[j]);
+		for (i = 0; i < rt->nhosts; i++)
+			for (j = 0; j < rt->hosts[i].n; j++)
+				if (answer_pass(&rt->hosts[i].e[j], topic,
+				    pass))
+					answer_add(a, rt->hosts[i].host_id,
+					    rt->hosts[i].host,
+					    &rt->hosts[i].e[j]);
+	}
 }

@@ -77,8 +77,20 @@ size_t fed_routes_expire(struct fed_routes *rt, uint64_t now_mono_ns,
 const struct fed_host_routes *fed_routes_host(const struct fed_routes *rt,
     uint64_t host_id);
 
-/* Answer a ROUTE_QUERY for TOPIC: this host (SELF_ID, SELF) first if it
- * has the topic, then the others, at most FED_ANSWER_MAX. */
+/*
+ * Mark stale every HOME route of a topic that another host registers as
+ * HOME at a higher epoch (a promoted mirror's, doc/federation.md
+ * "Promotion").  Call after the table changes (registration, local list,
+ * expiry); sorts the claims, so O(n log n).
+ */
+void fed_routes_mark(struct fed_routes *rt);
+
+/* E's flags as told to others: a stale HOME is FENCED instead. */
+uint8_t fed_route_flags(const struct fed_route_entry *e);
+
+/* Answer a ROUTE_QUERY for TOPIC: its home first (the highest epoch's),
+ * then the others; this host (SELF_ID, SELF) first in each; at most
+ * FED_ANSWER_MAX. */
 void fed_routes_answer(const struct fed_routes *rt, uint64_t self_id,
     const char *self, const char *topic, struct fed_route_answer *a);
 

@@ -226,6 +226,8 @@ route_fill(const struct shmq_fed_route *s, struct shmq_route_info *ri)
 	ri->home = (s->flags & SHMQ_FED_ROUTE_HOME) != 0;
 	ri->local = (s->flags & SHMQ_FED_ROUTE_LOCAL) != 0;
 	ri->updated_ns = s->updated_ns;
+	ri->epoch = s->epoch > 0 ? s->epoch : 1;
+	ri->fenced = (s->flags & SHMQ_FED_ROUTE_FENCED) != 0;
 }
 
 /* Compare TOPIC with a route's bounded topic field. */

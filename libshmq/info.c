@@ -22,6 +22,7 @@
 #include "group.h"
 #include "msg.h"
 #include "offsets.h"
+#include "promote.h"
 #include "region.h"
 #include "internal.h"
 #include "retry.h"
@@ -211,6 +212,9 @@ shmq_queue_foreach(struct shmq_bus *bus, const char *topic,
 			qi.queues = (int)t->queues;
 			qi.mirror = (ck_pr_load_32(&t->tc->flags) &
 			    SHMQ_TOPIC_F_MIRROR) != 0;
+			qi.epoch = shmq__topic_epoch(t->tc);
+			qi.fenced = (ck_pr_load_32(&t->tc->flags) &
+			    SHMQ_TOPIC_F_FENCED) != 0;
 			qi.min_off = ck_pr_load_64(&cq->qc->min_off);
 			qi.max_off = shmq__cq_tail(cq);
 			qi.messages = qi.max_off - qi.min_off;

@@ -16,7 +16,7 @@
 
 #include <ck_ec.h>
 
-#define SHMQ_LAYOUT_VERSION	8
+#define SHMQ_LAYOUT_VERSION	9
 #define SHMQ_CACHELINE		64
 
 /* ------------------------------------------------------------------ */
@@ -298,6 +298,10 @@ _Static_assert(__builtin_offsetof(struct shmq_ctl, daemon_pid) ==
 #define SHMQ_TOPIC_F_MIRROR	0x8u	/* a mirror of another host's topic:
 					   only shmqd's replication writes
 					   (with NOWRITE for everyone else) */
+#define SHMQ_TOPIC_F_FENCED	0x10u	/* this home was superseded: another
+					   host was promoted to home at a
+					   higher epoch (promote.c); with
+					   NOWRITE.  Sends fail, reads go on */
 #define SHMQ_TOPIC_F_MASK	0xffu
 #define SHMQ_TOPIC_F_CHANGE	0x100u
 
@@ -323,7 +327,10 @@ struct shmq_queue_ctl {
 	 * the mirror in slot i (federate/replhome.c); sync sends wait on
 	 * them (producer.c).  0: no mirror in that slot yet. */
 	uint64_t	repl_acked[SHMQ_REPL_SLOTS];
-	uint8_t		pad1[SHMQ_CACHELINE - 24 - 8 * SHMQ_REPL_SLOTS];
+	/* Mirror side: the home's tail of this queue in its last
+	 * REPL_STATE (promote.c: how far behind a promotion would be);
+	 * written once a second by the mirror's thread. */
+	uint64_t	repl_home_tail;
 };
 _Static_assert(sizeof(struct shmq_queue_ctl) == 2 * SHMQ_CACHELINE,
     "queue control block");
@@ -336,14 +343,20 @@ struct shmq_topic_ctl {
 	uint64_t	created_ns;
 	uint32_t	id;
 	uint32_t	queues;		/* grows only (release, after qdir) */
-	uint32_t	pad2;
+	uint32_t	repl_state_s;	/* mirror: CLOCK_REALTIME s of the last
+					   REPL_STATE from the home, 0: none
+					   since the region was made */
 	uint32_t	ready;		/* 1 when complete (release) */
 	uint64_t	retention_ms;	/* 0: the bus's retention time */
 	uint64_t	qdir_off;	/* 0, or once grown uint64_t
 					   [SHMQ_MAX_QUEUES]: each queue's
 					   struct shmq_queue_ctl, which never
 					   moves (topicadmin.c) */
-	uint8_t		pad0[SHMQ_CACHELINE - 56];
+	uint64_t	home_epoch;	/* generation of the topic's home
+					   (promote.c): 0 or 1 until a mirror
+					   is promoted; a mirror's is its
+					   home's.  Kept in the store's
+					   consumequeue/<topic>/home */
 	/* Bumped after every publish on any queue of the topic. */
 	struct ck_ec64	ec;
 	uint32_t	bus_waiters;	/* doorbell lease: ring it while a
@@ -572,6 +585,9 @@ _Static_assert(sizeof(struct shmq_fed_link) == 336, "federation link");
 
 #define SHMQ_FED_ROUTE_HOME	0x01	/* the host is the topic's home */
 #define SHMQ_FED_ROUTE_LOCAL	0x02	/* the host is this one */
+#define SHMQ_FED_ROUTE_FENCED	0x04	/* the host's copy is fenced, or it
+					   says HOME at an epoch below
+					   another host's HOME (stale) */
 
 struct shmq_fed_route {
 	char		topic[128];
@@ -580,8 +596,10 @@ struct shmq_fed_route {
 	uint32_t	queues;
 	uint32_t	flags;		/* SHMQ_FED_ROUTE_* */
 	uint64_t	updated_ns;	/* CLOCK_REALTIME of its registration */
+	uint64_t	epoch;		/* the topic's home epoch on that host
+					   (1: never promoted) */
 };
-_Static_assert(sizeof(struct shmq_fed_route) == 216, "federation route");
+_Static_assert(sizeof(struct shmq_fed_route) == 224, "federation route");
 
 /* ------------------------------------------------------------------ */
 /* Remote send: what a home holds of a sender's outbox                 */

@@ -200,6 +200,11 @@ shmq__mirror_put(struct shmq_bus *bus, struct shmq_topic *t,
 	if (q >= t->queues)
 		return SHMQ_ERR(SHMQ_ENOQUEUE, "mirror \"%s\": queue %u (it "
 		    "has %u)", t->name, q, t->queues);
+	/* Promoted (promote.c): local producers write it now. */
+	if (unlikely((ck_pr_load_32(&t->tc->flags) & SHMQ_TOPIC_F_MIRROR) ==
+	    0))
+		return SHMQ_ERR(SHMQ_ETOPICPERM, "topic \"%s\": no longer a "
+		    "mirror (promoted to home here)", t->name);
 	cq = &t->cq[q];
 	next = shmq__mirror_next(bus, t, q);
 	if (pos->queue_off < next)

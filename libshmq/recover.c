@@ -29,6 +29,7 @@
 #include "internal.h"
 #include "layout.h"
 #include "offsets.h"
+#include "promote.h"
 #include "recover.h"
 #include "region.h"
 #include "retention.h"
@@ -82,6 +83,8 @@ load_topics(struct shmq_bus *bus)
 			continue;
 		err = shmq__topic_install(bus, de->d_name, q, flags,
 		    retention_ms);
+		if (err == 0)
+			shmq__home_load(bus, tdir, de->d_name);
 		if (err == SHMQ_EEXIST)
 			err = 0;
 		if (err < 0)

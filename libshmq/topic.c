@@ -29,6 +29,7 @@
 #include "consumequeue.h"
 #include "internal.h"
 #include "region.h"
+#include "promote.h"
 #include "topic.h"
 
 struct shmq_topic_ctl *
@@ -437,6 +438,8 @@ shmq__topic_writable_slow(struct shmq_bus *bus, struct shmq_topic *t)
 	if (f & SHMQ_TOPIC_F_DELETED)
 		return SHMQ_ERR(SHMQ_ENOTOPIC, "topic \"%s\" on bus \"%s\": "
 		    "deleted", t->name, bus->name);
+	if (f & SHMQ_TOPIC_F_FENCED)
+		return shmq__home_fenced_err(bus, t);
 	if (f & SHMQ_TOPIC_F_MIRROR)
 		return SHMQ_ERR(SHMQ_ETOPICPERM, "topic \"%s\": a mirror of "
 		    "another host's topic (shmqd replicates it here): send "

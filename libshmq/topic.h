@@ -87,6 +87,11 @@ int shmq__topic_meta_write(struct shmq_bus *bus, const char *name,
 int shmq__topic_meta_read(const char *dir, unsigned *queues,
     uint32_t *flags, uint64_t *retention_ms);
 
+/* Set SET and clear CLEAR in TC's flags, and count one update more, after
+ * a store fence (topicadmin.c; admin lock held). */
+void shmq__topic_flags_change(struct shmq_topic_ctl *tc, uint32_t set,
+    uint32_t clear);
+
 /* Slow path of shmq__topic_writable: see there. */
 int shmq__topic_writable_slow(struct shmq_bus *bus, struct shmq_topic *t);
 

@@ -237,8 +237,9 @@ flags_perm(uint32_t f)
 }
 
 /* Set the bits SET and clear CLEAR of the flags, and count a change. */
-static void
-flags_change(struct shmq_topic_ctl *tc, uint32_t set, uint32_t clear)
+void
+shmq__topic_flags_change(struct shmq_topic_ctl *tc, uint32_t set,
+    uint32_t clear)
 {
 	uint32_t f, nf;
 
@@ -426,7 +427,8 @@ shmq_topic_update(struct shmq_bus *bus, const char *topic,
 	}
 	cur = ck_pr_load_32(&tc->flags) & PERM;
 	flags = (mask & SHMQ_TOPIC_SET_PERM) ? pf : cur;
-	/* A mirror stays one (mirror.c): only replication writes it. */
+	/* A mirror stays one (mirror.c): only replication writes it.  A
+	 * fenced copy stays read-only (promote.h): another host is home. */
 	if (ck_pr_load_32(&tc->flags) & SHMQ_TOPIC_F_MIRROR) {
 		if ((flags & SHMQ_TOPIC_F_NOWRITE) == 0) {
 			err = SHMQ_ERR(SHMQ_ETOPICPERM, "topic \"%s\": a "
@@ -435,6 +437,12 @@ shmq_topic_update(struct shmq_bus *bus, const char *topic,
 			goto out;
 		}
 		flags |= SHMQ_TOPIC_F_MIRROR;
+	} else if ((ck_pr_load_32(&tc->flags) & SHMQ_TOPIC_F_FENCED) &&
+	    (flags & SHMQ_TOPIC_F_NOWRITE) == 0) {
+		err = SHMQ_ERR(SHMQ_ETOPICPERM, "topic \"%s\": fenced (another "
+		    "host was promoted to its home): it cannot be made "
+		    "writable", topic);
+		goto out;
 	}
 	retention = (mask & SHMQ_TOPIC_SET_RETENTION) ? conf->retention_ms :
 	    ck_pr_load_64(&tc->retention_ms);
@@ -447,7 +455,7 @@ shmq_topic_update(struct shmq_bus *bus, const char *topic,
 	if (err < 0)
 		goto out;
 	ck_pr_store_64(&tc->retention_ms, retention);
-	flags_change(tc, flags, PERM & ~flags);
+	shmq__topic_flags_change(tc, flags, PERM & ~flags);
 	/* Sleepers on the topic look again (a read permission given back
 	 * leaves them something to read at once). */
 	ck_ec64_inc(&tc->ec, &shmq__ec_mp);
@@ -522,7 +530,7 @@ shmq_topic_delete(struct shmq_bus *bus, const char *topic, unsigned flags)
 		goto out;
 	}
 	/* A full barrier (CAS): the flag, then the tail loaded below. */
-	flags_change(tc, SHMQ_TOPIC_F_DELETED, 0);
+	shmq__topic_flags_change(tc, SHMQ_TOPIC_F_DELETED, 0);
 	ck_ec64_inc(&tc->ec, &shmq__ec_mp);
 	ck_ec64_inc(&bus->ctl->doorbell, &shmq__ec_mp);
 	/* Late sends (see the top): let them reserve, then put the

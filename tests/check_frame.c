@@ -585,14 +585,19 @@ START_TEST(test_repl_payloads)
 	st.n = 2;
 	st.min[1] = 5;
 	st.tail[1] = 7;
+	st.epoch = 3;
 	ck_assert_int_eq(fed_repl_state_encode(&w, &st), 0);
 	n = w.len;
 	ck_assert_int_eq(fed_repl_state_decode(buf, n, &st2), 0);
 	ck_assert(st2.store_id == 9 && st2.n == 2 && st2.tail[1] == 7);
+	ck_assert(st2.epoch == 3);
 	for (k = 0; k < n; k++)
 		ck_assert_int_eq(fed_repl_state_decode(buf, k, &st2),
 		    FED_EPAYLOAD);
-	buf[n - 1] = 4;		/* tail 4 below min 5 */
+	buf[n - 1] = 0;		/* epoch 0: there is none */
+	ck_assert_int_eq(fed_repl_state_decode(buf, n, &st2), FED_EPAYLOAD);
+	buf[n - 1] = 3;
+	buf[n - 9] = 4;		/* tail 4 below min 5 */
 	ck_assert_int_eq(fed_repl_state_decode(buf, n, &st2), FED_EPAYLOAD);
 
 	w.len = 0;
@@ -744,6 +749,101 @@ START_TEST(test_fwd_payloads)
 }
 END_TEST
 
+/*
+ * Route epochs (promotion): a HOME entry of a promoted topic carries its
+ * epoch (flag EPOCH, u64 > 1), a fenced copy says FENCED; each has one
+ * encoding; and of two HOME claims the higher epoch's is the home in
+ * answers, the other fenced.
+ */
+START_TEST(test_route_epochs)
+{
+	struct fed_route_entry e[3], out[3];
+	struct fed_route_reg r = { 5, 1, 3, 0, 3, e }, r2;
+	static struct fed_route_answer an[2];
+	uint8_t pb[512];
+	struct fed_wbuf w = { pb, 0, sizeof(pb), false };
+	struct fed_routes rt;
+	size_t n, k, at;
+
+	memset(e, 0, sizeof(e));
+	strcpy(e[0].topic, "orders");
+	e[0].queues = 2;
+	e[0].flags = FED_ROUTE_HOME;
+	e[0].epoch = 2;
+	strcpy(e[1].topic, "fills");
+	e[1].queues = 1;
+	e[1].epoch = 1;			/* a mirror, never promoted */
+	strcpy(e[2].topic, "quotes");
+	e[2].queues = 3;
+	e[2].flags = FED_ROUTE_FENCED;
+	e[2].epoch = 1;
+	ck_assert_int_eq(fed_route_reg_encode(&w, &r), 3);
+	n = w.len;
+	/* 8 more bytes than without epochs: the one epoch above 1. */
+	ck_assert_uint_eq(n, 28 + 3 * 6 + 6 + 5 + 6 + 8);
+	ck_assert_int_eq(fed_route_reg_decode(pb, n, &r2, out, 3), 0);
+	ck_assert(out[0].epoch == 2 && out[1].epoch == 1 &&
+	    out[2].epoch == 1);
+	ck_assert_uint_eq(out[0].flags, FED_ROUTE_HOME | FED_ROUTE_EPOCH);
+	ck_assert_uint_eq(out[1].flags, 0);
+	ck_assert_uint_eq(out[2].flags, FED_ROUTE_FENCED);
+	for (k = 0; k < n; k++)
+		ck_assert_int_eq(fed_route_reg_decode(pb, k, &r2, out, 3),
+		    FED_EPAYLOAD);
+	/* An epoch of 1 written out: a second encoding, refused. */
+	at = 28 + 1 + 4;
+	pb[at + 7] = 1;
+	ck_assert_int_eq(fed_route_reg_decode(pb, n, &r2, out, 3),
+	    FED_EPAYLOAD);
+	pb[at + 7] = 0;
+	ck_assert_int_eq(fed_route_reg_decode(pb, n, &r2, out, 3),
+	    FED_EPAYLOAD);
+	pb[at + 7] = 2;
+	/* HOME and FENCED at once: refused. */
+	pb[28] |= FED_ROUTE_FENCED;
+	ck_assert_int_eq(fed_route_reg_decode(pb, n, &r2, out, 3),
+	    FED_EPAYLOAD);
+	pb[28] &= (uint8_t)~FED_ROUTE_FENCED;
+	ck_assert_int_eq(fed_route_reg_decode(pb, n, &r2, out, 3), 0);
+
+	/* Two hosts say HOME of "orders": 7 at epoch 2 (above), this host
+	 * at epoch 1.  The answer names 7 first; this host comes after,
+	 * fenced; "fills" of 7 stays a mirror. */
+	fed_routes_init(&rt);
+	rt.local = calloc(1, sizeof(*rt.local));
+	ck_assert_ptr_nonnull(rt.local);
+	strcpy(rt.local[0].topic, "orders");
+	rt.local[0].queues = 2;
+	rt.local[0].flags = FED_ROUTE_HOME;
+	rt.local[0].epoch = 1;
+	rt.nlocal = 1;
+	r.host_id = 7;
+	r.n = r.total = 2;
+	ck_assert_int_eq(fed_routes_register(&rt, 7, "beta", &r, 1), 1);
+	fed_routes_answer(&rt, 1, "alpha", "orders", &an[0]);
+	ck_assert_uint_eq(an[0].n, 2);
+	ck_assert_str_eq(an[0].h[0].host, "alpha");	/* not marked yet */
+	fed_routes_mark(&rt);
+	fed_routes_answer(&rt, 1, "alpha", "orders", &an[0]);
+	ck_assert_uint_eq(an[0].n, 2);
+	ck_assert_str_eq(an[0].h[0].host, "beta");
+	ck_assert(an[0].h[0].epoch == 2);
+	ck_assert(an[0].h[0].flags & FED_ROUTE_HOME);
+	ck_assert_str_eq(an[0].h[1].host, "alpha");
+	ck_assert_uint_eq(an[0].h[1].flags, FED_ROUTE_FENCED);
+	/* The answer keeps both on the wire. */
+	w.len = 0;
+	ck_assert_int_eq(fed_route_answer_encode(&w, &an[0]), 0);
+	ck_assert_int_eq(fed_route_answer_decode(pb, w.len, &an[1]), 0);
+	ck_assert(an[1].h[0].epoch == 2 && an[1].h[1].epoch == 1);
+	ck_assert_uint_eq(an[1].h[1].flags, FED_ROUTE_FENCED);
+	fed_routes_answer(&rt, 1, "alpha", "fills", &an[0]);
+	ck_assert_uint_eq(an[0].n, 1);
+	ck_assert_uint_eq(an[0].h[0].flags, 0);
+	fed_routes_fini(&rt);
+}
+END_TEST
+
 static Suite *
 frame_suite(void)
 {
@@ -757,6 +857,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_register_parts);
 	tcase_add_test(tc, test_repl_payloads);
 	tcase_add_test(tc, test_fwd_payloads);
+	tcase_add_test(tc, test_route_epochs);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("auth");
 	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);

@@ -222,6 +222,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	w.len = 0;
 	fed_route_reg_encode(&w, &r);
 	seed(dir, "register", FED_T_ROUTE_REGISTER, &w);
+	/* A promoted home (epoch 2) and a fenced copy (promotion). */
+	e[0].epoch = 2;
+	e[1].flags = FED_ROUTE_FENCED;
+	w.len = 0;
+	fed_route_reg_encode(&w, &r);
+	seed(dir, "register_epoch", FED_T_ROUTE_REGISTER, &w);
 	w.len = 0;
 	fed_route_query_encode(&w, &q);
 	seed(dir, "query", FED_T_ROUTE_QUERY, &w);

@@ -17,6 +17,7 @@
  *	shmq-admin query --id ID [--json]
  *	shmq-admin query -t TOPIC --from TIME [--to TIME] [--max N] [--json]
  *	shmq-admin query -t TOPIC --key KEY [--max N] [--json]
+ *	shmq-admin promote TOPIC [--force] [--json]
  *
  * Queries read the store directly (shmq_query_id, shmq_query_time,
  * shmq_query_key): no consumer, no group, nothing changed.  By key finds
@@ -100,6 +101,7 @@ usage(FILE *f)
 "       shmq-admin query --id ID [--json]\n"
 "       shmq-admin query -t TOPIC --from TIME [--to TIME] [--max N] [--json]\n"
 "       shmq-admin query -t TOPIC --key KEY [--max N] [--json]\n"
+"       shmq-admin promote TOPIC [--force] [--json]\n"
 "\n"
 "Change what a shmq bus holds, and find stored messages.\n"
 "\n"
@@ -109,7 +111,8 @@ usage(FILE *f)
 "                      rw, or none\n"
 "      --retention D   update: keep the topic's messages D (30m, 12h, 7d),\n"
 "                      or \"default\" for the bus's retention time\n"
-"      --force         delete a system topic (its name starts with '%%')\n"
+"      --force         delete a system topic (its name starts with '%%');\n"
+"                      promote a mirror even if it is behind its home\n"
 "  -t, --topic TOPIC   reset only this topic's offsets; the topic to query\n"
 "      --to TIME       @MS (ms since the epoch), ISO 8601\n"
 "                      (2026-11-21T10:00:00.123Z), or -DURATION ago\n"
@@ -1208,6 +1211,55 @@ query_key(struct shmq_bus *bus, const char *topic, const char *key,
 }
 
 /* ------------------------------------------------------------------ */
+/* promote                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Make mirror TOPIC the home here (shmq_topic_promote), and say what
+ * happened and what it cost. */
+static int
+promote(struct shmq_bus *bus, const char *topic, int force, int json)
+{
+	struct shmq_promote_info pi;
+	int err;
+
+	err = shmq_topic_promote(bus, topic, force ? SHMQ_PROMOTE_FORCE : 0,
+	    &pi);
+	if (err < 0)
+		return cli_err(err, "topic \"%s\"", topic);
+	if (json) {
+		printf("{\"topic\":");
+		cli_json_cstr(stdout, topic);
+		printf(",\"epoch\":%llu,\"home_epoch\":%llu,\"queues\":%u,"
+		    "\"state_known\":%s,\"state_age_ms\":%llu,"
+		    "\"behind_msgs\":%llu,\"forced\":%s}\n",
+		    (unsigned long long)pi.epoch,
+		    (unsigned long long)pi.home_epoch, pi.queues,
+		    pi.state_known ? "true" : "false",
+		    (unsigned long long)pi.state_age_ms,
+		    (unsigned long long)pi.behind_msgs,
+		    force ? "true" : "false");
+	}
+	fprintf(stderr, "shmq-admin: topic \"%s\" promoted: this host is its "
+	    "home now, epoch %llu (its home had %llu); local producers write "
+	    "its %u queues from the offset after the last one mirrored; "
+	    "shmqd stops replicating it and registers it as home, and the "
+	    "old home fences its copy when it hears of it\n", topic,
+	    (unsigned long long)pi.epoch, (unsigned long long)pi.home_epoch,
+	    pi.queues);
+	if (!pi.state_known)
+		fprintf(stderr, "shmq-admin: --force: no state was heard from "
+		    "the home since this bus's control region was made: what "
+		    "it had beyond this mirror is unknown, and not here\n");
+	else if (pi.behind_msgs > 0)
+		fprintf(stderr, "shmq-admin: --force: %llu messages the home "
+		    "had at its last state (%llu s ago) are not here: they "
+		    "are lost on this host, and their offsets will hold new "
+		    "messages\n", (unsigned long long)pi.behind_msgs,
+		    (unsigned long long)(pi.state_age_ms / 1000));
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 
 int
 main(int argc, char **argv)
@@ -1219,7 +1271,7 @@ main(int argc, char **argv)
 	long long queues = 0, max = 1000;
 	uint64_t to_ms = 0, from_ms = 0, retention_ms = 0;
 	int ch, nwords = 0, json = 0, all = 0, query = 0, maxset = 0, rc, err;
-	int perm = -1, retention_set = 0, force = 0, upd;
+	int perm = -1, retention_set = 0, force = 0, upd, promo;
 
 	cli_init(&cli, "shmq-admin", usage);
 	/* "-" first: words come back as option 1, in order, wherever they
@@ -1287,6 +1339,7 @@ main(int argc, char **argv)
 		}
 	}
 	query = nwords > 0 && strcmp(words[0], "query") == 0;
+	promo = nwords > 0 && strcmp(words[0], "promote") == 0;
 	if (!query && nwords < 2)
 		return cli_usage_error(&cli, "expected a command, such as "
 		    "\"topic list\"");
@@ -1301,9 +1354,10 @@ main(int argc, char **argv)
 	if ((perm >= 0 || retention_set) && !upd)
 		return cli_usage_error(&cli, "--perm and --retention are for "
 		    "topic update");
-	if (force && (query || strcmp(words[0], "topic") != 0 ||
+	if (force && !promo && (query || strcmp(words[0], "topic") != 0 ||
 	    strcmp(words[1], "delete") != 0))
-		return cli_usage_error(&cli, "--force is for topic delete");
+		return cli_usage_error(&cli, "--force is for topic delete and "
+		    "promote");
 #define CMD(a, b) (!query && strcmp(words[0], (a)) == 0 &&		\
 	strcmp(words[1], (b)) == 0)
 	if (query) {
@@ -1326,6 +1380,12 @@ main(int argc, char **argv)
 			    "@MS, an ISO 8601 time or -DURATION", to);
 		if (from_ms > to_ms)
 			return cli_usage_error(&cli, "--to is before --from");
+	} else if (promo) {
+		if (nwords != 2 || queues || topic || to || id || all)
+			return cli_usage_error(&cli, "usage: promote TOPIC "
+			    "[--force] [--json]");
+		if (cli_check_name("topic", words[1]) != 0)
+			return CLI_EXIT_FAIL;
 	} else if (CMD("topic", "list")) {
 		if (nwords != 2 || queues || topic || to || id || all)
 			return cli_usage_error(&cli, "topic list takes "
@@ -1389,7 +1449,9 @@ main(int argc, char **argv)
 	if (cli_bus_open(&cli, &bus, CMD("topic", "create")) != 0)
 		return CLI_EXIT_FAIL;
 	rc = CLI_EXIT_OK;
-	if (CMD("topic", "list"))
+	if (promo)
+		rc = promote(bus, words[1], force, json);
+	else if (CMD("topic", "list"))
 		rc = topic_list(bus, json);
 	else if (CMD("topic", "create")) {
 		if (queues == 0) {

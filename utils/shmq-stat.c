@@ -572,7 +572,7 @@ static void
 print_text(const struct sample *s, const struct sample *prev)
 {
 	const struct shmq_bus_info *b = &s->bus;
-	char h1[16], h2[16], h3[16], h4[16], t[40];
+	char h1[16], h2[16], h3[16], h4[16], t[40], pcell[16];
 	const char *last_topic = "";
 	size_t i;
 	double rate;
@@ -636,10 +636,12 @@ print_text(const struct sample *s, const struct sample *prev)
 			    q->last_store_ns / 1000000);
 		else
 			strlcpy(t, "-", sizeof(t));
+		/* A fenced copy (promote.h): its permission, then F. */
+		snprintf(pcell, sizeof(pcell), "%s%s", perm_str(s->perms[i]),
+		    q->fenced ? "F" : "");
 		printf("%-24s %-4s %5d %12llu %12llu %12llu %-*s",
 		    strcmp(q->topic, last_topic) == 0 ? "" : q->topic,
-		    strcmp(q->topic, last_topic) == 0 ? "" :
-		    perm_str(s->perms[i]), q->queue,
+		    strcmp(q->topic, last_topic) == 0 ? "" : pcell, q->queue,
 		    (unsigned long long)q->min_off,
 		    (unsigned long long)q->max_off,
 		    (unsigned long long)q->messages, prev != NULL ? 24 : 0, t);
@@ -725,7 +727,12 @@ print_json(const struct sample *s, const struct sample *prev)
 			total += s->queues[j].messages;
 		if (i > 0)
 			putchar(',');
-		printf("{\"name\":");
+		/* Federation first: name, counts, queues and perm keep the
+		 * order they always had. */
+		printf("{\"mirror\":%s,\"epoch\":%llu,\"fenced\":%s,"
+		    "\"name\":", s->queues[i].mirror ? "true" : "false",
+		    (unsigned long long)s->queues[i].epoch,
+		    s->queues[i].fenced ? "true" : "false");
 		cli_json_cstr(stdout, s->queues[i].topic);
 		printf(",\"queue_count\":%d,\"messages\":%llu,\"queues\":[",
 		    s->queues[i].queues, (unsigned long long)total);

@@ -95,16 +95,21 @@ route_cb(void *arg, const struct shmq_route_info *r)
 	char up[32];
 
 	ago(up, sizeof(up), o->now_ns, r->updated_ns);
-	fprintf(o->text, "%-24s %-16s %6u %-5s %-5s %s\n", r->topic, r->host,
-	    r->queues, r->home ? "yes" : "no", r->local ? "yes" : "no", up);
+	/* FENCED: a copy superseded by a promoted home (doc/federation.md,
+	 * "Promotion"), or a stale claim to be home. */
+	fprintf(o->text, "%-24s %-16s %6u %-6s %5llu %-5s %s\n", r->topic,
+	    r->host, r->queues, r->home ? "yes" : r->fenced ? "fenced" : "no",
+	    (unsigned long long)r->epoch, r->local ? "yes" : "no", up);
 	fprintf(o->json, "%s{\"topic\":", o->n++ > 0 ? "," : "");
 	cli_json_cstr(o->json, r->topic);
 	fprintf(o->json, ",\"host\":");
 	cli_json_cstr(o->json, r->host);
 	fprintf(o->json, ",\"host_id\":\"%016llX\",\"queues\":%u,"
-	    "\"home\":%s,\"local\":%s,\"updated_ms\":%llu}",
+	    "\"home\":%s,\"fenced\":%s,\"epoch\":%llu,\"local\":%s,"
+	    "\"updated_ms\":%llu}",
 	    (unsigned long long)r->host_id, r->queues,
-	    r->home ? "true" : "false", r->local ? "true" : "false",
+	    r->home ? "true" : "false", r->fenced ? "true" : "false",
+	    (unsigned long long)r->epoch, r->local ? "true" : "false",
 	    (unsigned long long)(r->updated_ns / 1000000));
 	return 0;
 }
@@ -166,8 +171,8 @@ statfed_take(struct shmq_bus *bus, const char *topic, char **text,
 	if (o.n == 0)
 		fprintf(o.text, "(no links)\n");
 	fprintf(o.json, "],\"routes\":[");
-	fprintf(o.text, "\nROUTES\n%-24s %-16s %6s %-5s %-5s %s\n", "TOPIC",
-	    "HOST", "QUEUES", "HOME", "LOCAL", "REGISTERED");
+	fprintf(o.text, "\nROUTES\n%-24s %-16s %6s %-6s %5s %-5s %s\n",
+	    "TOPIC", "HOST", "QUEUES", "HOME", "EPOCH", "LOCAL", "REGISTERED");
 	o.n = 0;
 	if ((rc = shmq_route_foreach(bus, topic, route_cb, &o)) < 0)
 		goto fail;

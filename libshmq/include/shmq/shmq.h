@@ -1310,6 +1310,11 @@ struct shmq_queue_info {
 	uint64_t	 last_store_ns;	/* store time of the newest message */
 	int		 mirror;	/* 1: a mirror of another host's topic
 					   (doc/federation.md) */
+	uint64_t	 epoch;		/* the topic's home epoch: 1 until a
+					   mirror is promoted (a mirror's is
+					   its home's) */
+	int		 fenced;	/* 1: another host was promoted to home
+					   of this topic: sends refused */
 };
 
 /*
@@ -1423,6 +1428,10 @@ struct shmq_route_info {
 	int		 home;		/* the host is the topic's home */
 	int		 local;		/* the host is this one */
 	uint64_t	 updated_ns;	/* CLOCK_REALTIME of its registration */
+	uint64_t	 epoch;		/* the topic's home epoch there */
+	int		 fenced;	/* the host's copy is fenced, or it says
+					   home at a lower epoch than another
+					   host (stale): not the home */
 };
 
 /*
@@ -1445,10 +1454,51 @@ SHMQ_API int shmq_route_foreach(struct shmq_bus *bus, const char *topic,
 /*
  * Where TOPIC lives: its routes (the home first, then mirrors) into
  * OUT[0..MAX).  Returns how many hosts have it (may exceed MAX: only MAX
- * are written), 0 if none known, SHMQ_ENAME, or as shmq_fed_info.
+ * are written), 0 if none known, SHMQ_ENAME, or as shmq_fed_info.  When
+ * two hosts say they are home (a promoted mirror and an old home that has
+ * not heard of it yet), the one with the higher epoch comes first and the
+ * other is marked fenced.
  */
 SHMQ_API int shmq_route_lookup(struct shmq_bus *bus, const char *topic,
     struct shmq_route_info *out, size_t max);
+
+/* ------------------------------------------------------------------ */
+/* Promotion (manual failover; doc/federation.md "Promotion")          */
+/* ------------------------------------------------------------------ */
+
+#define SHMQ_PROMOTE_FORCE	0x1	/* promote even when behind */
+
+struct shmq_promote_info {
+	uint64_t	 epoch;		/* the topic's home epoch now */
+	uint64_t	 home_epoch;	/* the home's, as the mirror knew it */
+	uint32_t	 queues;
+	int		 state_known;	/* 1: the mirror heard its home's
+					   REPL_STATE since its control
+					   region was made */
+	uint64_t	 state_age_ms;	/* how long ago (when known) */
+	uint64_t	 behind_msgs;	/* offsets the home had at that STATE
+					   and the mirror lacks: lost if
+					   promoted (reused for new messages) */
+};
+
+/*
+ * Make mirror TOPIC of this bus its home (manual failover): from now on
+ * local producers write it, each queue continuing at the offset after the
+ * last one mirrored, and its home epoch is the old home's plus one, which
+ * shmqd registers with its peers so that the old home fences its copy
+ * (sends there fail with SHMQ_ETOPICPERM) when it hears of it.  This
+ * bus's shmqd stops replicating the topic.  Without SHMQ_PROMOTE_FORCE in
+ * FLAGS, refuses with SHMQ_EBUSY if the mirror lacks offsets its home had
+ * at its last REPL_STATE, or never heard one since the control region was
+ * made (how far behind is then unknown).  Fills *INFO if not NULL (also on
+ * SHMQ_EBUSY: how far behind).  Returns 0, SHMQ_ENOTOPIC, SHMQ_EEXIST (not
+ * a mirror: this host is its home already), SHMQ_ETOPICPERM (a fenced
+ * copy: another host is its home), SHMQ_EBUSY, SHMQ_EINVAL or a store
+ * error, with detail.  Takes the bus's admin lock; writes and syncs the
+ * topic's files.  Thread- and process-safe.
+ */
+SHMQ_API int shmq_topic_promote(struct shmq_bus *bus, const char *topic,
+    unsigned flags, struct shmq_promote_info *info);
 
 #ifdef __cplusplus
 }
