@@ -58,6 +58,7 @@ fed_type_name(unsigned type)
 		[FED_T_REPL_DATA] = "REPL_DATA",
 		[FED_T_REPL_ACK] = "REPL_ACK",
 		[FED_T_REPL_STATE] = "REPL_STATE",
+		[FED_T_REPL_OFFSETS] = "REPL_OFFSETS",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type] != NULL)
@@ -72,6 +73,7 @@ fed_type_valid(unsigned type)
 {
 	return (type >= FED_T_HELLO && type <= FED_T_ERROR) ||
 	    (type >= FED_T_REPL_SUBSCRIBE && type <= FED_T_REPL_ACK) ||
+	    type == FED_T_REPL_OFFSETS ||
 	    type == FED_T_REPL_STATE;
 }
 
