@@ -542,6 +542,17 @@ START_TEST(test_apply)
 	ck_assert_int_eq(shmq_topic_create(bus, "local", 1), 0);
 	ck_assert_int_eq(shmq__topic_get(bus, "local", false, 0, &t), 0);
 	ck_assert_int_eq(shmq__goff_apply_begin(a, bus, t), SHMQ_EINVAL);
+
+	/* Beyond the tail, through a rebuild of the control region from
+	 * the store (a reboot): not cut back to the tail. */
+	ck_assert_int_eq(shmq__topic_get(bus, "orders", false, 0, &t), 0);
+	o[0].committed = 25;
+	ck_assert_int_eq(apply(bus, t, o, 1, a), 0);
+	shmq_bus_close(bus);
+	tu_sh("rm -f /dev/shm/shmq.*.%s.* 2>/dev/null", tu_bus());
+	bus = tu_bus_open_default();
+	ck_assert(committed_get(bus, "billing", "", "orders", &cm));
+	ck_assert_uint_eq(cm.off[0], 25);
 	shmq_bus_close(bus);
 	free(a);
 }
@@ -744,3 +755,4 @@ main(void)
 {
 	return tu_run(groupsync_suite);
 }
+
