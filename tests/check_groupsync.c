@@ -442,6 +442,48 @@ apply(struct shmq_bus *bus, struct shmq_topic *t, const struct shmq_goff *o,
 	return rc != 0 ? rc : end;
 }
 
+static int
+count_cb(void *arg, const struct shmq_goff *o)
+{
+	(void)o;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+#define MANY	200
+
+/* MANY groups of 2 queues into mirror T in one batch; time it, and the
+ * read of them all (what a home does at each keepalive). */
+static void
+apply_many(struct shmq_bus *bus, struct shmq_topic *t,
+    struct shmq_goff_apply *a)
+{
+	static char names[MANY][16];
+	struct shmq_goff o;
+	uint64_t t0, t1, t2, n = 0;
+	unsigned i, q;
+
+	t0 = tu_mono_ns();
+	ck_assert_int_eq(shmq__goff_apply_begin(a, bus, t), 0);
+	for (i = 0; i < MANY; i++) {
+		snprintf(names[i], sizeof(names[i]), "g%u", i);
+		for (q = 0; q < 2; q++) {
+			o = (struct shmq_goff){ names[i], "",
+			    SHMQ_GROUP_CLUSTERING, q, 3 + q };
+			ck_assert_int_eq(shmq__goff_apply(a, &o), 0);
+		}
+	}
+	ck_assert_int_eq(shmq__goff_apply_end(a), 0);
+	t1 = tu_mono_ns();
+	ck_assert_int_eq(shmq__goff_foreach(bus, t, 2, count_cb, &n), 0);
+	t2 = tu_mono_ns();
+	ck_assert_uint_ge(n, 2 * MANY);
+	fprintf(stderr, "apply: %u new groups x 2 queues applied in %.1f ms "
+	    "(group made, saved); all %llu offsets read in %.1f us\n", MANY,
+	    (double)(t1 - t0) / 1e6, (unsigned long long)n,
+	    (double)(t2 - t1) / 1e3);
+}
+
 START_TEST(test_apply)
 {
 	struct shmq_goff_apply *a = malloc(sizeof(*a));
@@ -543,6 +585,11 @@ START_TEST(test_apply)
 	ck_assert_int_eq(shmq__topic_get(bus, "local", false, 0, &t), 0);
 	ck_assert_int_eq(shmq__goff_apply_begin(a, bus, t), SHMQ_EINVAL);
 
+	/* Figures (printed, not asserted): a batch of many groups applied,
+	 * and the home's per-keepalive read of them. */
+	ck_assert_int_eq(shmq__topic_get(bus, "orders", false, 0, &t), 0);
+	apply_many(bus, t, a);
+
 	/* Beyond the tail, through a rebuild of the control region from
 	 * the store (a reboot): not cut back to the tail. */
 	ck_assert_int_eq(shmq__topic_get(bus, "orders", false, 0, &t), 0);
@@ -573,16 +620,28 @@ START_TEST(test_clustering)
 	struct shmq_bus *ba, *bb;
 	struct committed cm;
 	struct got g;
+	char *groups, *fed;
+	uint64_t t0;
 
 	pair_start(&a, &b, "orders", 4, &ba, &bb);
 	got_init(&g);
 	consume_as(ba, "billing", NULL, "orders", &g, 150, "home");
+	t0 = tu_mono_ns();
 	cm = wait_offsets(ba, bb, &b, "billing", "", "orders");
+	fprintf(stderr, "clustering: the home's commit on the mirror after "
+	    "%.0f ms (keepalive 200 ms)\n", (double)(tu_mono_ns() - t0) / 1e6);
 	ck_assert_uint_eq(cm.nq, 4);
 	ck_assert_uint_eq(cm.off[0] + cm.off[1] + cm.off[2] + cm.off[3],
 	    150);
 	/* shmq-stat on the mirror: the group, no members, its lag. */
 	ft_wait_jq(&b, STAT_GROUP, 5, "the replicated group in shmq-stat");
+	ck_assert_int_eq(tt_run("%s -b %s --home %s",
+	    tu_prog("utils/shmq-stat"), b.bus, b.home), 0);
+	if ((groups = strstr(tt_out, "GROUPS")) != NULL &&
+	    (fed = strstr(groups, "FEDERATION")) != NULL)
+		*fed = '\0';
+	fprintf(stderr, "clustering: shmq-stat on the mirror:\n%s",
+	    groups != NULL ? groups : tt_out);
 	consume_as(bb, "billing", NULL, "orders", &g, NMSG, "mirror");
 	first_at(&g, &cm, 4, true, "mirror");
 	got_all(&g);
@@ -737,6 +796,7 @@ groupsync_suite(void)
 
 	tc = tcase_create("apply");
 	tcase_add_checked_fixture(tc, setup, tt_teardown);
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_apply);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hosts");
