@@ -58,6 +58,7 @@ fed_type_name(unsigned type)
 		[FED_T_REPL_DATA] = "REPL_DATA",
 		[FED_T_REPL_ACK] = "REPL_ACK",
 		[FED_T_REPL_STATE] = "REPL_STATE",
+		[FED_T_REPL_OFFSETS] = "REPL_OFFSETS",
 		[FED_T_REPL_FORWARD] = "REPL_FORWARD",
 		[FED_T_FWD_OPEN] = "FWD_OPEN",
 		[FED_T_FWD_HELD] = "FWD_HELD",
@@ -76,6 +77,7 @@ fed_type_valid(unsigned type)
 {
 	return (type >= FED_T_HELLO && type <= FED_T_ERROR) ||
 	    (type >= FED_T_REPL_SUBSCRIBE && type <= FED_T_REPL_ACK) ||
+	    type == FED_T_REPL_OFFSETS ||
 	    type == FED_T_REPL_STATE || type == FED_T_REPL_FORWARD ||
 	    (type >= FED_T_FWD_OPEN && type <= FED_T_FWD_REJECT);
 }

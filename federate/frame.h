@@ -56,8 +56,8 @@ enum fed_type {
 	FED_T_REPL_SUBSCRIBE	= 32,	/* mirror: a topic, from offsets */
 	FED_T_REPL_DATA		= 33,	/* home: messages */
 	FED_T_REPL_ACK		= 34,	/* mirror: what it holds */
+	FED_T_REPL_OFFSETS	= 35,	/* home: consumer-group offsets */
 	/* Reserved (later versions); refused. */
-	FED_T_REPL_OFFSETS	= 35,
 	FED_T_REPL_FORWARD	= 36,
 	FED_T_REPL_PROMOTE	= 37,
 	FED_T_REPL_STATE	= 38,	/* home: queue count, bounds */

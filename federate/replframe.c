@@ -213,3 +213,81 @@ fed_repl_ack_decode(const uint8_t *p, size_t len, struct fed_repl_ack *a)
 	}
 	return fed_rdone(&r);
 }
+
+/* One more in the count that opens W (big-endian u32 at the start). */
+static void
+count_inc(struct fed_wbuf *w)
+{
+	uint32_t n = (uint32_t)w->p[0] << 24 | (uint32_t)w->p[1] << 16 |
+	    (uint32_t)w->p[2] << 8 | w->p[3];
+
+	n++;
+	w->p[0] = (uint8_t)(n >> 24);
+	w->p[1] = (uint8_t)(n >> 16);
+	w->p[2] = (uint8_t)(n >> 8);
+	w->p[3] = (uint8_t)n;
+}
+
+void
+fed_repl_offsets_begin(struct fed_wbuf *w)
+{
+	fed_repl_data_begin(w);
+}
+
+int
+fed_repl_offsets_add(struct fed_wbuf *w, const struct fed_repl_goff *g)
+{
+	size_t gl = strnlen(g->group, sizeof(g->group));
+	size_t il = strnlen(g->instance, sizeof(g->instance));
+
+	if (gl > FED_TOPIC_MAX || il > FED_TOPIC_MAX || w->over ||
+	    w->len < 4 || FED_REPL_GOFF_MIN - 1 + gl + il > w->cap - w->len)
+		return FED_EOVERSIZE;
+	fed_put_str8(w, g->group, FED_TOPIC_MAX);
+	fed_put_u8(w, g->model);
+	fed_put_str8(w, g->instance, FED_TOPIC_MAX);
+	fed_put_u16(w, g->queue);
+	fed_put_u64(w, g->committed);
+	count_inc(w);
+	return 0;
+}
+
+int
+fed_repl_offsets_end(struct fed_wbuf *w)
+{
+	return fed_wdone(w);
+}
+
+int
+fed_repl_offsets_open(struct fed_rbuf *r, const uint8_t *p, size_t len,
+    uint32_t *n)
+{
+	r->p = p;
+	r->len = len;
+	r->off = 0;
+	r->bad = false;
+	*n = fed_get_u32(r);
+	/* A count that cannot fit is refused before any record is read. */
+	if (r->bad || *n == 0 || *n > (len - 4) / FED_REPL_GOFF_MIN)
+		return FED_EPAYLOAD;
+	return 0;
+}
+
+int
+fed_repl_offsets_next(struct fed_rbuf *r, struct fed_repl_goff *o)
+{
+	fed_get_str8(r, o->group, FED_TOPIC_MAX);
+	o->model = fed_get_u8(r);
+	fed_get_str8(r, o->instance, FED_TOPIC_MAX);
+	o->queue = fed_get_u16(r);
+	o->committed = fed_get_u64(r);
+	if (r->bad || !fed_topic_ok(o->group) ||
+	    o->queue >= FED_REPL_QUEUES_MAX || o->committed > FED_REPL_OFF_MAX)
+		return FED_EPAYLOAD;
+	/* Clustering offsets are the group's; broadcasting ones an
+	 * instance's. */
+	if (o->model == FED_GROUP_CLUSTERING ? o->instance[0] != '\0' :
+	    o->model != FED_GROUP_BROADCASTING || !fed_topic_ok(o->instance))
+		return FED_EPAYLOAD;
+	return 0;
+}

@@ -9,6 +9,9 @@
  *	                     <- REPL_DATA {records}   (as they are stored)
  *	REPL_ACK {queue, next}...           ->   (after storing each DATA)
  *	                     <- REPL_STATE  (every second: bounds, keepalive)
+ *	                     <- REPL_OFFSETS (after STATE: group offsets, once
+ *	                                      after subscribing, then when
+ *	                                      they changed)
  *
  * The home answers a topic it does not have, or a second subscription,
  * with ERROR and closes.  Offsets are queue offsets; "next" is the first
@@ -92,5 +95,40 @@ struct fed_repl_ack {
 
 int fed_repl_ack_encode(struct fed_wbuf *w, const struct fed_repl_ack *a);
 int fed_repl_ack_decode(const uint8_t *p, size_t len, struct fed_repl_ack *a);
+
+/*
+ * OFFSETS: a count, then that many committed offsets of the home's
+ * consumer groups on the channel's topic, one queue each (the same
+ * count-first layout as DATA, with the same begin/add/end and open/next
+ * calls).  A list too long for one frame goes in several: each offset
+ * stands alone, so a frame is applied as it comes.  The reader checks each
+ * record: GROUP a name (the bus's rule), MODEL clustering with an empty
+ * INSTANCE or broadcasting with a named one, QUEUE below
+ * FED_REPL_QUEUES_MAX, COMMITTED at most FED_REPL_OFF_MAX; FED_EPAYLOAD
+ * otherwise.
+ */
+#define FED_GROUP_CLUSTERING	0	/* as SHMQ_GROUP_* (layout.h) */
+#define FED_GROUP_BROADCASTING	1
+#define FED_REPL_OFF_MAX	((UINT64_C(1) << 48) - 1) /* a committed
+						   word's offset bits */
+
+struct fed_repl_goff {
+	char		 group[FED_TOPIC_MAX + 1];
+	uint8_t		 model;		/* FED_GROUP_* */
+	char		 instance[FED_TOPIC_MAX + 1];	/* "" clustering */
+	uint16_t	 queue;
+	uint64_t	 committed;	/* next offset to consume */
+};
+
+/* Smallest encoded offset: a 1-byte group, model, empty instance, queue,
+ * committed (the lengths included). */
+#define FED_REPL_GOFF_MIN	(1 + 1 + 1 + 1 + 2 + 8)
+
+void fed_repl_offsets_begin(struct fed_wbuf *w);
+int fed_repl_offsets_add(struct fed_wbuf *w, const struct fed_repl_goff *g);
+int fed_repl_offsets_end(struct fed_wbuf *w);
+int fed_repl_offsets_open(struct fed_rbuf *r, const uint8_t *p, size_t len,
+    uint32_t *n);
+int fed_repl_offsets_next(struct fed_rbuf *r, struct fed_repl_goff *out);
 
 #endif

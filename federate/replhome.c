@@ -13,6 +13,7 @@
 #include <syslog.h>
 
 #include "consumequeue.h"
+#include "groupsync.h"
 #include "internal.h"
 #include "msg.h"
 #include "promote.h"
@@ -67,6 +68,99 @@ send_state(struct repl_home *h, struct fed_repl_state *st, uint8_t *buf,
 	if (fed_repl_state_encode(&w, st) < 0)
 		return SHMQ_ELIMIT;
 	return fed_chan_write(h->ch, FED_T_REPL_STATE, w.p, w.len);
+}
+
+/*
+ * Group offsets (groupsync.h).  Each keepalive, after STATE, the offsets
+ * of the topic's groups are hashed (one lock-free read of the group
+ * table); they are encoded and sent only when the hash moved, and once
+ * after subscribing.  Each offset is held to the tail the STATE just sent
+ * announced (a commit may run ahead of it): a later tail changes the hash
+ * and sends the rest, so the mirror never gets an offset beyond what its
+ * home said it has.
+ */
+struct goffs {
+	struct repl_home		*h;
+	const struct fed_repl_state	*st;
+	struct fed_wbuf			 w;
+	bool				 encode;	/* else hash */
+	uint64_t			 hash;
+	uint64_t			 n;
+};
+
+static int
+goff_one(void *arg, const struct shmq_goff *o)
+{
+	struct goffs *x = arg;
+	struct fed_repl_goff g;
+	uint64_t c = o->committed;
+	uint8_t model = (uint8_t)o->model;
+	uint16_t q = (uint16_t)o->queue;
+	int rc;
+
+	if (o->queue >= x->st->n)
+		return 0;
+	if (c > x->st->tail[q])
+		c = x->st->tail[q];
+	x->n++;
+	if (!x->encode) {
+		x->hash = shmq__hash64_add(x->hash, o->group,
+		    strlen(o->group) + 1);
+		x->hash = shmq__hash64_add(x->hash, o->instance,
+		    strlen(o->instance) + 1);
+		x->hash = shmq__hash64_add(x->hash, &model, sizeof(model));
+		x->hash = shmq__hash64_add(x->hash, &q, sizeof(q));
+		x->hash = shmq__hash64_add(x->hash, &c, sizeof(c));
+		return 0;
+	}
+	memset(&g, 0, sizeof(g));
+	strlcpy(g.group, o->group, sizeof(g.group));
+	strlcpy(g.instance, o->instance, sizeof(g.instance));
+	g.model = model;
+	g.queue = q;
+	g.committed = c;
+	rc = fed_repl_offsets_add(&x->w, &g);
+	/* Full: send this frame, go on in the next. */
+	if (rc == FED_EOVERSIZE && x->w.len > 4) {
+		if (fed_chan_write(x->h->ch, FED_T_REPL_OFFSETS, x->w.p,
+		    x->w.len) < 0)
+			return SHMQ_EPROTO;
+		fed_repl_offsets_begin(&x->w);
+		rc = fed_repl_offsets_add(&x->w, &g);
+	}
+	return rc < 0 ? SHMQ_ELIMIT : 0;
+}
+
+/* Send the group offsets if they changed since *HASH (or FORCE). */
+static int
+send_offsets(struct repl_home *h, const struct fed_repl_state *st,
+    uint8_t *buf, size_t cap, uint64_t *hash, bool force)
+{
+	struct goffs x;
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	x.h = h;
+	x.st = st;
+	x.hash = SHMQ_HASH64_INIT;
+	if ((rc = shmq__goff_foreach(h->r->bus, h->t, st->n, goff_one,
+	    &x)) != 0)
+		return rc;
+	if (!force && x.hash == *hash)
+		return 0;
+	*hash = x.hash;
+	if (x.n == 0)
+		return 0;
+	x.w = (struct fed_wbuf){ buf, 0, cap, false };
+	x.encode = true;
+	fed_repl_offsets_begin(&x.w);
+	if ((rc = shmq__goff_foreach(h->r->bus, h->t, st->n, goff_one,
+	    &x)) != 0)
+		return rc;
+	if (x.w.len > 4 && fed_chan_write(h->ch, FED_T_REPL_OFFSETS, x.w.p,
+	    x.w.len) < 0)
+		return SHMQ_EPROTO;
+	return 0;
 }
 
 /* The ACK reader: the mirror's positions, until the channel ends. */
@@ -189,7 +283,8 @@ stream(struct repl_home *h, struct shmq_consumer *c,
 	struct fed_repl *r = h->r;
 	struct shmq_msgview v[BATCH];
 	struct fed_wbuf w = { buf, 0, r->max_frame, false };
-	uint64_t last_state = 0, now, nb, keep;
+	uint64_t last_state = 0, now, nb, keep, goff_hash = 0;
+	bool goff_sent = false;
 	uint32_t now_q;
 	int n, i, rc;
 
@@ -217,6 +312,11 @@ stream(struct repl_home *h, struct shmq_consumer *c,
 			}
 			if (send_state(h, st, buf, r->max_frame) < 0)
 				return "write failed";
+			if ((rc = send_offsets(h, st, buf, r->max_frame,
+			    &goff_hash, !goff_sent)) < 0)
+				return rc == SHMQ_EPROTO ? "write failed" :
+				    "group offsets do not fit a frame";
+			goff_sent = true;
 			last_state = now;
 		}
 		n = shmq_consumer_poll(c, v, BATCH, POLL_MS);

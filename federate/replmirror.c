@@ -10,6 +10,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "groupsync.h"
 #include "internal.h"
 #include "mirror.h"
 #include "prefault.h"
@@ -195,6 +196,92 @@ take_data(struct repl_mirror *m, const struct fed_frame *fr, bool *changed,
 	return 0;
 }
 
+/*
+ * An OFFSETS frame: the home's group offsets, applied forward only
+ * (groupsync.h).  The whole frame is checked before any of it is applied:
+ * a malformed one changes nothing.  An offset beyond the tail the home
+ * announced is held to it (a home never sends one: see replhome.c).  A
+ * name or value the bus refuses is the home's fault, as a malformed frame
+ * (SHMQ_EPROTO: the channel is cut); a failure of this bus (no memory,
+ * the group table full) is logged and the data goes on.  *LOGGED: what
+ * this session logged (1: the first frame's figures, 2: a drop).
+ */
+static int
+take_offsets(struct repl_mirror *m, const struct fed_frame *fr, int *logged,
+    char *why, size_t len)
+{
+	struct fed_repl *r = m->r;
+	struct shmq_goff_apply *a;
+	struct fed_repl_goff g;
+	struct shmq_goff o;
+	struct fed_rbuf rb;
+	uint32_t n, i;
+	int err = 0, end;
+
+	if (m->t == NULL) {
+		snprintf(why, len, "OFFSETS before STATE");
+		return SHMQ_EPROTO;
+	}
+	if (fed_repl_offsets_open(&rb, fr->payload, fr->length, &n) < 0) {
+		snprintf(why, len, "malformed OFFSETS frame");
+		return SHMQ_EPROTO;
+	}
+	for (i = 0; i < n; i++)
+		if (fed_repl_offsets_next(&rb, &g) < 0) {
+			snprintf(why, len, "malformed OFFSETS frame (offset "
+			    "%u)", i);
+			return SHMQ_EPROTO;
+		}
+	if (fed_rdone(&rb) < 0) {
+		snprintf(why, len, "trailing bytes in an OFFSETS frame");
+		return SHMQ_EPROTO;
+	}
+	/* Big (a queue pointer each): not on this thread's stack. */
+	if ((a = malloc(sizeof(*a))) == NULL ||
+	    shmq__goff_apply_begin(a, r->bus, m->t) < 0) {
+		rlog(r, LOG_WARNING, "mirror %s: group offsets: %s",
+		    m->m.topic, a == NULL ? "out of memory" : shmq_errmsg());
+		free(a);
+		return 0;
+	}
+	(void)fed_repl_offsets_open(&rb, fr->payload, fr->length, &n);
+	for (i = 0; i < n && err == 0; i++) {
+		(void)fed_repl_offsets_next(&rb, &g);
+		o.group = g.group;
+		o.instance = g.instance;
+		o.model = g.model;
+		o.queue = g.queue;
+		o.committed = g.committed;
+		if (g.queue < FED_REPL_QUEUES_MAX && o.committed >
+		    ck_pr_load_64(&m->home_tail[g.queue]))
+			o.committed = ck_pr_load_64(&m->home_tail[g.queue]);
+		if ((err = shmq__goff_apply(a, &o)) < 0)
+			snprintf(why, len, "group offsets: %s", shmq_errmsg());
+	}
+	end = shmq__goff_apply_end(a);
+	if (err == SHMQ_ENAME || err == SHMQ_EINVAL) {
+		free(a);
+		return SHMQ_EPROTO;
+	}
+	/* This bus's trouble: what was applied stays in the control
+	 * region (the next save writes it). */
+	if (err < 0 || end < 0)
+		rlog(r, LOG_WARNING, "mirror %s: group offsets: %s",
+		    m->m.topic, err < 0 ? why : shmq_errmsg());
+	if (!(*logged & 1) || (a->dropped > 0 && !(*logged & 2))) {
+		rlog(r, a->dropped > 0 ? LOG_WARNING : LOG_INFO, "mirror %s: "
+		    "group offsets from %s: %llu moved forward, %llu kept, "
+		    "%llu dropped (a queue this mirror lacks, a system group, "
+		    "or a local group of another model)", m->m.topic, m->home,
+		    (unsigned long long)a->moved,
+		    (unsigned long long)a->kept,
+		    (unsigned long long)a->dropped);
+		*logged |= a->dropped > 0 ? 3 : 1;
+	}
+	free(a);
+	return 0;
+}
+
 /* Subscribe from what this bus holds. */
 static int
 subscribe(struct repl_mirror *m, struct fed_repl_sub *sub, uint8_t *buf,
@@ -233,6 +320,7 @@ session(struct repl_mirror *m, struct fed_repl_sub *sub,
 {
 	struct fed_repl *r = m->r;
 	bool changed[FED_REPL_QUEUES_MAX], progress = false;
+	int goff_logged = 0;
 	uint64_t last_in, last_ack, now;
 	struct fed_frame fr;
 	struct fed_error e;
@@ -301,6 +389,10 @@ session(struct repl_mirror *m, struct fed_repl_sub *sub,
 						snprintf(why, sizeof(why),
 						    "write failed");
 				}
+				break;
+			case FED_T_REPL_OFFSETS:
+				rc = take_offsets(m, &fr, &goff_logged, why,
+				    sizeof(why));
 				break;
 			case FED_T_ERROR:
 				if (fed_error_decode(fr.payload, fr.length,

@@ -505,13 +505,22 @@ topic_index(const struct shmq_cgroup *cg, const struct shmq_topic *t)
 	return -1;
 }
 
-/* Position to start from at committed offset OFF of CQ. */
+/*
+ * Position to start from at committed offset OFF of CQ, a queue of T.
+ * Held to the tail, except in a mirror: there an offset beyond the tail
+ * is the home's (groupsync.h), for messages still on their way, and the
+ * member waits for them rather than get again what the group consumed at
+ * the home.
+ */
 static uint64_t
-start_pos(const struct shmq_cq *cq, uint64_t off)
+start_pos(const struct shmq_topic *t, const struct shmq_cq *cq, uint64_t off)
 {
 	uint64_t min = ck_pr_load_64(&cq->qc->min_off);
 	uint64_t tail = shmq__cq_tail(cq);
 
+	if (off > tail && (ck_pr_load_32(&t->tc->flags) &
+	    SHMQ_TOPIC_F_MIRROR) != 0)
+		return off;
 	return off < min ? min : off > tail ? tail : off;
 }
 
@@ -581,7 +590,7 @@ take_pending(struct shmq_consumer *c)
 		ck_pr_fence_acquire();
 		off = ck_pr_load_64(&gq->committed);	/* the word */
 		if ((err = shmq__consumer_sub_add(c, gt->t, cg->pend[k].q,
-		    gt->expr, start_pos(&gt->t->cq[cg->pend[k].q],
+		    gt->expr, start_pos(gt->t, &gt->t->cq[cg->pend[k].q],
 		    shmq__commit_off(off)),
 		    &s)) < 0) {
 			(void)ck_pr_cas_64(&gq->owner, cg->token, 0);
@@ -751,7 +760,7 @@ rebalance(struct shmq_consumer *c)
 				cg->drop_hook(cg->drop_arg, s,
 				    SHMQ_DROP_RESET);
 			s->committed = ck_pr_load_64(&s->gq->committed);
-			s->pos = start_pos(s->cq,
+			s->pos = start_pos(s->t, s->cq,
 			    shmq__commit_off(s->committed));
 			s->stall_state = 0;
 			s->idle_ec = UINT64_MAX;
@@ -952,7 +961,7 @@ follow_all(struct shmq_consumer *c, struct shmq_gtopic *gt, uint32_t from)
 	for (q = from; q < gt->nq; q++) {
 		off = ck_pr_load_64(&gt->gqs[q]->committed);
 		if ((err = shmq__consumer_sub_add(c, gt->t, q, gt->expr,
-		    start_pos(&gt->t->cq[q], shmq__commit_off(off)),
+		    start_pos(gt->t, &gt->t->cq[q], shmq__commit_off(off)),
 		    &s)) < 0)
 			return err;
 		s->gq = gt->gqs[q];

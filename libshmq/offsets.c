@@ -440,8 +440,11 @@ load_group(struct shmq_bus *bus, const char *name, const char *path)
 		if ((err = shmq__oset_get_locked(bus, g, inst, t, t->queues,
 		    SHMQ_SEEK_LAST, 0, gqs)) < 0)
 			break;
-		/* Never beyond the recovered tail (a torn log was cut). */
-		if (off > shmq__cq_tail(&t->cq[q]))
+		/* Never beyond the recovered tail (a torn log was cut),
+		 * except in a mirror, whose group offsets may be the home's
+		 * ahead of the messages (groupsync.h). */
+		if (off > shmq__cq_tail(&t->cq[q]) &&
+		    (t->tc->flags & SHMQ_TOPIC_F_MIRROR) == 0)
 			off = shmq__cq_tail(&t->cq[q]);
 		gqs[q]->committed = off;
 	}

@@ -185,7 +185,8 @@ START_TEST(test_malformed_header)
 	ck_assert_int_eq(fed_frame_decode(bad, 6, MAXP, &f), FED_ETYPE);
 	bad[5] = 200;
 	ck_assert_int_eq(fed_frame_decode(bad, n, MAXP, &f), FED_ETYPE);
-	bad[5] = FED_T_REPL_OFFSETS;
+	bad[5] = FED_T_REPL_SUBSCRIBE - 1;	/* between the link's and
+						   replication's */
 	ck_assert_int_eq(fed_frame_decode(bad, n, MAXP, &f), FED_ETYPE);
 
 	/* Reserved flags. */
@@ -844,6 +845,154 @@ START_TEST(test_route_epochs)
 }
 END_TEST
 
+/* Encode G alone into W (a fresh frame); its length. */
+static size_t
+goff_frame(struct fed_wbuf *w, const struct fed_repl_goff *g)
+{
+	w->len = 0;
+	fed_repl_offsets_begin(w);
+	ck_assert_int_eq(fed_repl_offsets_add(w, g), 0);
+	ck_assert_int_eq(fed_repl_offsets_end(w), 0);
+	return w->len;
+}
+
+/* Does the OFFSETS payload P[0..N) decode whole? */
+static bool
+goff_decodes(const uint8_t *p, size_t n)
+{
+	struct fed_repl_goff g;
+	struct fed_rbuf rb;
+	uint32_t cnt, i;
+
+	if (fed_repl_offsets_open(&rb, p, n, &cnt) < 0)
+		return false;
+	for (i = 0; i < cnt; i++)
+		if (fed_repl_offsets_next(&rb, &g) < 0)
+			return false;
+	return fed_rdone(&rb) == 0;
+}
+
+/* REPL_OFFSETS: round trip, every truncation, every field's bound, and
+ * a list split over frames. */
+START_TEST(test_repl_offsets)
+{
+	static uint8_t buf[4096];
+	struct fed_wbuf w = { buf, 0, sizeof(buf), false };
+	struct fed_repl_goff g[3], x, bad;
+	struct fed_rbuf rb;
+	uint32_t cnt, i, total;
+	size_t n, k;
+
+	ck_assert_int_eq(fed_type_valid(FED_T_REPL_OFFSETS), true);
+	ck_assert_str_eq(fed_type_name(FED_T_REPL_OFFSETS), "REPL_OFFSETS");
+	memset(g, 0, sizeof(g));
+	strcpy(g[0].group, "billing");
+	g[0].model = FED_GROUP_CLUSTERING;
+	g[0].queue = 3;
+	g[0].committed = 1234;
+	strcpy(g[1].group, "audit-1.x_y");
+	g[1].model = FED_GROUP_BROADCASTING;
+	strcpy(g[1].instance, "node-7");
+	g[1].queue = FED_REPL_QUEUES_MAX - 1;
+	g[1].committed = FED_REPL_OFF_MAX;
+	memset(g[2].group, 'g', FED_TOPIC_MAX);
+	g[2].model = FED_GROUP_BROADCASTING;
+	memset(g[2].instance, 'i', FED_TOPIC_MAX);
+	fed_repl_offsets_begin(&w);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(fed_repl_offsets_add(&w, &g[i]), 0);
+	ck_assert_int_eq(fed_repl_offsets_end(&w), 0);
+	n = w.len;
+	ck_assert_uint_eq(n, 4 + 3 * (FED_REPL_GOFF_MIN - 1) + 7 + 11 + 6 +
+	    2 * FED_TOPIC_MAX);
+	ck_assert_int_eq(fed_repl_offsets_open(&rb, buf, n, &cnt), 0);
+	ck_assert_uint_eq(cnt, 3);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(fed_repl_offsets_next(&rb, &x), 0);
+		ck_assert_str_eq(x.group, g[i].group);
+		ck_assert_str_eq(x.instance, g[i].instance);
+		ck_assert_uint_eq(x.model, g[i].model);
+		ck_assert_uint_eq(x.queue, g[i].queue);
+		ck_assert(x.committed == g[i].committed);
+	}
+	ck_assert_int_eq(fed_rdone(&rb), 0);
+	/* Cut anywhere, or one byte too many: refused. */
+	for (k = 0; k < n; k++)
+		ck_assert_msg(!goff_decodes(buf, k), "cut at %zu decodes", k);
+	buf[n] = 0;
+	ck_assert(!goff_decodes(buf, n + 1));
+	/* A count that cannot fit is refused before any record is read;
+	 * so is 0. */
+	buf[0] = 0x7f;
+	ck_assert_int_eq(fed_repl_offsets_open(&rb, buf, n, &cnt),
+	    FED_EPAYLOAD);
+	buf[0] = 0;
+	buf[3] = 0;
+	ck_assert_int_eq(fed_repl_offsets_open(&rb, buf, n, &cnt),
+	    FED_EPAYLOAD);
+
+	/* Each field out of bounds, in a frame of its own. */
+	ck_assert(goff_decodes(buf, goff_frame(&w, &g[0])));
+	bad = g[0];
+	strcpy(bad.group, "a b");		/* not a name */
+	ck_assert(!goff_decodes(buf, goff_frame(&w, &bad)));
+	bad.group[0] = '\0';			/* empty */
+	ck_assert(!goff_decodes(buf, goff_frame(&w, &bad)));
+	bad = g[0];
+	strcpy(bad.instance, "x");		/* clustering with instance */
+	ck_assert(!goff_decodes(buf, goff_frame(&w, &bad)));
+	bad = g[1];
+	bad.instance[0] = '\0';		/* broadcasting without */
+	ck_assert(!goff_decodes(buf, goff_frame(&w, &bad)));
+	strcpy(bad.instance, "n/1");
+	ck_assert(!goff_decodes(buf, goff_frame(&w, &bad)));
+	bad = g[0];
+	bad.model = 2;
+	ck_assert(!goff_decodes(buf, goff_frame(&w, &bad)));
+	bad = g[0];
+	bad.queue = FED_REPL_QUEUES_MAX;
+	ck_assert(!goff_decodes(buf, goff_frame(&w, &bad)));
+	bad = g[0];
+	bad.committed = FED_REPL_OFF_MAX + 1;
+	ck_assert(!goff_decodes(buf, goff_frame(&w, &bad)));
+	/* A NUL inside the group name (the wire's bytes). */
+	n = goff_frame(&w, &g[0]);
+	buf[4 + 1 + 2] = '\0';
+	ck_assert(!goff_decodes(buf, n));
+	/* A group name longer than 127: not encoded. */
+	bad = g[0];
+	memset(bad.group, 'g', sizeof(bad.group));
+	w.len = 0;
+	fed_repl_offsets_begin(&w);
+	ck_assert_int_eq(fed_repl_offsets_add(&w, &bad), FED_EOVERSIZE);
+	ck_assert_uint_eq(w.len, 4);
+
+	/* A list longer than a frame: the writer stops at the capacity
+	 * with the buffer unchanged, and each part decodes on its own. */
+	w = (struct fed_wbuf){ buf, 0, 4 + 2 * (FED_REPL_GOFF_MIN - 1 + 7) +
+	    5, false };
+	fed_repl_offsets_begin(&w);
+	for (i = 0, total = 0; i < 5; i++) {
+		g[0].queue = (uint16_t)i;
+		if (fed_repl_offsets_add(&w, &g[0]) == FED_EOVERSIZE) {
+			ck_assert_uint_eq(w.len, 4 + 2 * (FED_REPL_GOFF_MIN -
+			    1 + 7));
+			ck_assert_int_eq(fed_repl_offsets_open(&rb, buf, w.len,
+			    &cnt), 0);
+			ck_assert_uint_eq(cnt, 2);
+			total += cnt;
+			ck_assert(goff_decodes(buf, w.len));
+			fed_repl_offsets_begin(&w);
+			ck_assert_int_eq(fed_repl_offsets_add(&w, &g[0]), 0);
+		}
+	}
+	ck_assert_int_eq(fed_repl_offsets_open(&rb, buf, w.len, &cnt), 0);
+	ck_assert_int_eq(fed_repl_offsets_next(&rb, &x), 0);
+	ck_assert_uint_eq(x.queue, 4);
+	ck_assert_uint_eq(total + cnt, 5);
+}
+END_TEST
+
 static Suite *
 frame_suite(void)
 {
@@ -858,6 +1007,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_repl_payloads);
 	tcase_add_test(tc, test_fwd_payloads);
 	tcase_add_test(tc, test_route_epochs);
+	tcase_add_test(tc, test_repl_offsets);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("auth");
 	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);

@@ -37,6 +37,7 @@ static void
 repl_payloads(const uint8_t *p, size_t n, int type, struct fed_wbuf *w)
 {
 	struct fed_repl_rec rec;
+	struct fed_repl_goff goff;
 	struct fed_rbuf rb;
 	uint32_t k, i;
 
@@ -69,6 +70,19 @@ repl_payloads(const uint8_t *p, size_t n, int type, struct fed_wbuf *w)
 		}
 		if (fed_rdone(&rb) == 0 && (w->len != n ||
 		    memcmp(w->p, p, n) != 0))
+			abort();
+	}
+	if ((type < 0 || type == FED_T_REPL_OFFSETS) &&
+	    fed_repl_offsets_open(&rb, p, n, &k) == 0) {
+		fed_repl_offsets_begin(w);
+		for (i = 0; i < k; i++) {
+			if (fed_repl_offsets_next(&rb, &goff) < 0)
+				return;
+			if (fed_repl_offsets_add(w, &goff) != 0)
+				abort();
+		}
+		if (fed_rdone(&rb) == 0 && (fed_repl_offsets_end(w) != 0 ||
+		    w->len != n || memcmp(w->p, p, n) != 0))
 			abort();
 	}
 }
@@ -189,6 +203,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct fed_route_reg r;
 	struct fed_route_query q = { 1, "orders" };
 	struct fed_error er = { SHMQ_EAUTH, "authentication failed" };
+	struct fed_repl_goff go[2] = {
+		{ "billing", FED_GROUP_CLUSTERING, "", 1, 4242 },
+		{ "audit", FED_GROUP_BROADCASTING, "node-1", 0, 17 },
+	};
 
 	(void)argc;
 	(void)argv;
@@ -234,5 +252,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	w.len = 0;
 	fed_error_encode(&w, &er);
 	seed(dir, "error", FED_T_ERROR, &w);
+	fed_repl_offsets_begin(&w);
+	fed_repl_offsets_add(&w, &go[0]);
+	fed_repl_offsets_add(&w, &go[1]);
+	seed(dir, "offsets", FED_T_REPL_OFFSETS, &w);
 	exit(0);
 }
