@@ -297,6 +297,23 @@ prepare(struct shmq_producer *p, const struct shmq_msg *m,
 	return 0;
 }
 
+/*
+ * M through the outbox to F's home.  Sync replication counts mirrors of a
+ * topic at its home, which a send stored in the outbox has none of yet:
+ * refused rather than a wait that could only time out.
+ */
+static int
+fwd_send(struct shmq_producer *p, const struct shmq_fwd *f,
+    const struct shmq_msg *m, struct shmq_send_result *res)
+{
+	if (ck_pr_load_32(&p->repl_k) != 0)
+		return SHMQ_ERR(SHMQ_EINVAL, "topic \"%s\": its home is "
+		    "another host, and a send there goes through the outbox: "
+		    "sync replication (shmq_producer_set_repl) counts mirrors "
+		    "of sends at the home only", f->name);
+	return shmq__fwd_send(p, p->bus, f, m, res);
+}
+
 int
 shmq_producer_send(struct shmq_producer *p, const struct shmq_msg *m,
     struct shmq_send_result *res)
@@ -313,7 +330,7 @@ shmq_producer_send(struct shmq_producer *p, const struct shmq_msg *m,
 	    m->deliver_at_ms != 0)))
 		return shmq__delay_send(p, p->bus, m, res);
 	if (unlikely((err = prepare(p, m, &t, &enc, &f)) != 0))
-		return err > 0 ? shmq__fwd_send(p, p->bus, f, m, res) : err;
+		return err > 0 ? fwd_send(p, f, m, res) : err;
 	if (unlikely((q = pick_queue(m, t)) < 0))
 		return q;
 	return store(p, t, (uint32_t)q, m, &enc, 0, 0, res);
@@ -389,8 +406,8 @@ fwd_batch(struct shmq_producer *p, const struct shmq_fwd *f,
 		m.queue = msgs[0].queue;
 		m.shard_key = msgs[0].shard_key;
 		m.shard_key_len = msgs[0].shard_key_len;
-		if ((err = shmq__fwd_send(p, p->bus, f, &m,
-		    res != NULL ? &res[i] : NULL)) < 0)
+		if ((err = fwd_send(p, f, &m, res != NULL ? &res[i] :
+		    NULL)) < 0)
 			goto out;
 	}
 	return (int)n;

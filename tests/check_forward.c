@@ -292,6 +292,37 @@ START_TEST(test_outbox)
 END_TEST
 
 /* A send on beta to the topic it mirrors goes home, and comes back. */
+/* Messages stored in BUS's outbox so far (0 if it has none yet). */
+static uint64_t
+outbox_count(struct shmq_bus *bus)
+{
+	uint64_t have = 0;
+
+	(void)shmq_queue_foreach(bus, "%OUTBOX%", count_cb, &have);
+	return have;
+}
+
+/* Send one message to TOPIC with P; the send's result, checked to leave
+ * BUS's outbox as it was when it fails. */
+static int
+outbox_sent(struct shmq_bus *bus, struct shmq_producer *p, const char *topic)
+{
+	struct shmq_msg m;
+	uint64_t before, after;
+	int rc;
+
+	before = outbox_count(bus);
+	shmq_msg_init(&m);
+	m.topic = topic;
+	m.body = "sync?";
+	m.body_len = 5;
+	rc = shmq_producer_send(p, &m, NULL);
+	after = outbox_count(bus);
+	if (rc < 0)
+		ck_assert_uint_eq(after, before);
+	return rc;
+}
+
 START_TEST(test_mirror)
 {
 	struct ft_host a, b;
@@ -324,6 +355,13 @@ START_TEST(test_mirror)
 	got_check(&g, 500, "the mirror", NULL);
 	ck_assert_int_eq(g.dups, 0);
 	free(g.seen);
+	/* Sync replication counts mirrors at the home: a forwarded send
+	 * with it is refused, and stores nothing in the outbox. */
+	ck_assert_int_eq(shmq_producer_set_repl(p, 1, 200), 0);
+	ck_assert_int_eq(outbox_sent(bb, p, "fwd"), SHMQ_EINVAL);
+	ck_assert_msg(strstr(shmq_errmsg(), "sync replication") != NULL,
+	    "%s", shmq_errmsg());
+	ck_assert_int_eq(shmq_producer_set_repl(p, 0, 0), 0);
 	shmq_producer_close(p);
 	shmq_bus_close(ba);
 	shmq_bus_close(bb);

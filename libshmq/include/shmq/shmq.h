@@ -459,9 +459,11 @@ SHMQ_API int shmq_producer_set_sync(struct shmq_producer *p,
  * the mirrors when they catch up.  Needs this host's shmqd (it relays the
  * mirrors' acknowledgements): without it every send times out.  K = 0
  * (the default) is async replication.  Combined with sync flush, the
- * flush comes first.  Returns 0 or SHMQ_EINVAL (no producer, K above
- * SHMQ_REPL_MAX, a zero timeout with K > 0).  Safe while other threads
- * send with P.
+ * flush comes first.  A send to a topic whose home is another host (it
+ * would go through the outbox: remote send) fails with SHMQ_EINVAL while
+ * K > 0, and stores nothing.  Returns 0 or SHMQ_EINVAL (no producer, K
+ * above SHMQ_REPL_MAX, a zero timeout with K > 0).  Safe while other
+ * threads send with P.
  */
 #define SHMQ_REPL_MAX	4
 SHMQ_API int shmq_producer_set_repl(struct shmq_producer *p, unsigned k,
