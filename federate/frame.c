@@ -161,48 +161,6 @@ fed_frame_header(uint8_t *hdr, unsigned type, uint64_t seq,
 /* ------------------------------------------------------------------ */
 
 void
-fed_put_bytes(struct fed_wbuf *w, const void *p, size_t n)
-{
-	if (w->over || w->cap - w->len < n) {
-		w->over = true;
-		return;
-	}
-	if (n > 0)
-		memcpy(w->p + w->len, p, n);
-	w->len += n;
-}
-
-void
-fed_put_u8(struct fed_wbuf *w, uint8_t v)
-{
-	fed_put_bytes(w, &v, 1);
-}
-
-void
-fed_put_u16(struct fed_wbuf *w, uint16_t v)
-{
-	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
-
-	fed_put_bytes(w, b, 2);
-}
-
-void
-fed_put_u32(struct fed_wbuf *w, uint32_t v)
-{
-	uint8_t b[4];
-
-	put_be32(b, v);
-	fed_put_bytes(w, b, 4);
-}
-
-void
-fed_put_u64(struct fed_wbuf *w, uint64_t v)
-{
-	fed_put_u32(w, (uint32_t)(v >> 32));
-	fed_put_u32(w, (uint32_t)v);
-}
-
-void
 fed_put_str8(struct fed_wbuf *w, const char *s, size_t max)
 {
 	size_t n = strlen(s);
@@ -213,53 +171,6 @@ fed_put_str8(struct fed_wbuf *w, const char *s, size_t max)
 	}
 	fed_put_u8(w, (uint8_t)n);
 	fed_put_bytes(w, s, n);
-}
-
-void
-fed_get_bytes(struct fed_rbuf *r, void *p, size_t n)
-{
-	if (r->bad || r->len - r->off < n) {
-		r->bad = true;
-		memset(p, 0, n);
-		return;
-	}
-	memcpy(p, r->p + r->off, n);
-	r->off += n;
-}
-
-uint8_t
-fed_get_u8(struct fed_rbuf *r)
-{
-	uint8_t v;
-
-	fed_get_bytes(r, &v, 1);
-	return v;
-}
-
-uint16_t
-fed_get_u16(struct fed_rbuf *r)
-{
-	uint8_t b[2];
-
-	fed_get_bytes(r, b, 2);
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-uint32_t
-fed_get_u32(struct fed_rbuf *r)
-{
-	uint8_t b[4];
-
-	fed_get_bytes(r, b, 4);
-	return be32(b);
-}
-
-uint64_t
-fed_get_u64(struct fed_rbuf *r)
-{
-	uint64_t hi = fed_get_u32(r);
-
-	return hi << 32 | fed_get_u32(r);
 }
 
 void

@@ -24,9 +24,11 @@
 #ifndef FED_FRAME_H
 #define FED_FRAME_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define FED_MAGIC		0x53485146u	/* "SHQF" */
 #define FED_VERSION		1
@@ -127,11 +129,50 @@ struct fed_wbuf {
 	bool		 over;
 };
 
-void fed_put_u8(struct fed_wbuf *w, uint8_t v);
-void fed_put_u16(struct fed_wbuf *w, uint16_t v);
-void fed_put_u32(struct fed_wbuf *w, uint32_t v);
-void fed_put_u64(struct fed_wbuf *w, uint64_t v);
-void fed_put_bytes(struct fed_wbuf *w, const void *p, size_t n);
+/*
+ * The writers and readers are inline: a DATA frame encodes a dozen fields
+ * per message, and calls out of line were a quarter of the replication
+ * thread's time.  Fields are big-endian.
+ */
+static inline void
+fed_put_bytes(struct fed_wbuf *w, const void *p, size_t n)
+{
+	if (w->over || w->cap - w->len < n) {
+		w->over = true;
+		return;
+	}
+	if (n > 0)
+		memcpy(w->p + w->len, p, n);
+	w->len += n;
+}
+
+static inline void
+fed_put_u8(struct fed_wbuf *w, uint8_t v)
+{
+	fed_put_bytes(w, &v, 1);
+}
+
+static inline void
+fed_put_u16(struct fed_wbuf *w, uint16_t v)
+{
+	v = htobe16(v);
+	fed_put_bytes(w, &v, 2);
+}
+
+static inline void
+fed_put_u32(struct fed_wbuf *w, uint32_t v)
+{
+	v = htobe32(v);
+	fed_put_bytes(w, &v, 4);
+}
+
+static inline void
+fed_put_u64(struct fed_wbuf *w, uint64_t v)
+{
+	v = htobe64(v);
+	fed_put_bytes(w, &v, 8);
+}
+
 /* A string of at most MAX (<= 255) bytes with a u8 length (longer: OVER). */
 void fed_put_str8(struct fed_wbuf *w, const char *s, size_t max);
 
@@ -143,11 +184,54 @@ struct fed_rbuf {
 	bool		 bad;
 };
 
-uint8_t fed_get_u8(struct fed_rbuf *r);
-uint16_t fed_get_u16(struct fed_rbuf *r);
-uint32_t fed_get_u32(struct fed_rbuf *r);
-uint64_t fed_get_u64(struct fed_rbuf *r);
-void fed_get_bytes(struct fed_rbuf *r, void *p, size_t n);
+static inline void
+fed_get_bytes(struct fed_rbuf *r, void *p, size_t n)
+{
+	if (r->bad || r->len - r->off < n) {
+		r->bad = true;
+		memset(p, 0, n);
+		return;
+	}
+	memcpy(p, r->p + r->off, n);
+	r->off += n;
+}
+
+static inline uint8_t
+fed_get_u8(struct fed_rbuf *r)
+{
+	uint8_t v;
+
+	fed_get_bytes(r, &v, 1);
+	return v;
+}
+
+static inline uint16_t
+fed_get_u16(struct fed_rbuf *r)
+{
+	uint16_t v;
+
+	fed_get_bytes(r, &v, 2);
+	return be16toh(v);
+}
+
+static inline uint32_t
+fed_get_u32(struct fed_rbuf *r)
+{
+	uint32_t v;
+
+	fed_get_bytes(r, &v, 4);
+	return be32toh(v);
+}
+
+static inline uint64_t
+fed_get_u64(struct fed_rbuf *r)
+{
+	uint64_t v;
+
+	fed_get_bytes(r, &v, 8);
+	return be64toh(v);
+}
+
 /* A u8-length string of at most MAX bytes into S[MAX + 1]; a longer one,
  * or one with a NUL in it, sets BAD. */
 void fed_get_str8(struct fed_rbuf *r, char *s, size_t max);
