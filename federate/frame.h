@@ -176,6 +176,18 @@ fed_put_u64(struct fed_wbuf *w, uint64_t v)
 /* A string of at most MAX (<= 255) bytes with a u8 length (longer: OVER). */
 void fed_put_str8(struct fed_wbuf *w, const char *s, size_t max);
 
+/* One more in the u32 count that opens W's payload (a list whose length
+ * is known only at its end: DATA, OFFSETS, FORWARD). */
+static inline void
+fed_count_inc(struct fed_wbuf *w)
+{
+	uint32_t n;
+
+	memcpy(&n, w->p, sizeof(n));
+	n = htobe32(be32toh(n) + 1);
+	memcpy(w->p, &n, sizeof(n));
+}
+
 /* A bounded input; any read past LEN sets BAD and yields zeros. */
 struct fed_rbuf {
 	const uint8_t	*p;

@@ -65,7 +65,6 @@ fed_fwd_data_add(struct fed_wbuf *w, const struct fed_fwd_rec *r)
 {
 	size_t need = FED_FWD_REC_FIXED + (size_t)r->topic_len + r->id_len +
 	    r->tags_len + r->keys_len + r->props_len + r->body_len;
-	uint32_t n;
 
 	if (w->over || w->len < 4 || need > w->cap - w->len)
 		return FED_EOVERSIZE;
@@ -87,13 +86,7 @@ fed_fwd_data_add(struct fed_wbuf *w, const struct fed_fwd_rec *r)
 	fed_put_bytes(w, r->props, r->props_len);
 	fed_put_u32(w, r->body_len);
 	fed_put_bytes(w, r->body, r->body_len);
-	/* The count at the start, kept current. */
-	n = ((uint32_t)w->p[0] << 24 | (uint32_t)w->p[1] << 16 |
-	    (uint32_t)w->p[2] << 8 | w->p[3]) + 1;
-	w->p[0] = (uint8_t)(n >> 24);
-	w->p[1] = (uint8_t)(n >> 16);
-	w->p[2] = (uint8_t)(n >> 8);
-	w->p[3] = (uint8_t)n;
+	fed_count_inc(w);
 	return fed_wdone(w);
 }
 

@@ -90,7 +90,6 @@ fed_repl_data_add(struct fed_wbuf *w, const struct fed_repl_rec *r)
 {
 	size_t need = FED_REPL_REC_FIXED + (size_t)r->tags_len + r->keys_len +
 	    r->props_len + r->body_len;
-	uint32_t n;
 
 	if (w->over || w->len < 4 || need > w->cap - w->len)
 		return FED_EOVERSIZE;
@@ -110,13 +109,7 @@ fed_repl_data_add(struct fed_wbuf *w, const struct fed_repl_rec *r)
 	fed_put_bytes(w, r->props, r->props_len);
 	fed_put_u32(w, r->body_len);
 	fed_put_bytes(w, r->body, r->body_len);
-	/* The count, kept current (big-endian, at the start). */
-	n = ((uint32_t)w->p[0] << 24 | (uint32_t)w->p[1] << 16 |
-	    (uint32_t)w->p[2] << 8 | w->p[3]) + 1;
-	w->p[0] = (uint8_t)(n >> 24);
-	w->p[1] = (uint8_t)(n >> 16);
-	w->p[2] = (uint8_t)(n >> 8);
-	w->p[3] = (uint8_t)n;
+	fed_count_inc(w);
 	return 0;
 }
 
@@ -214,20 +207,6 @@ fed_repl_ack_decode(const uint8_t *p, size_t len, struct fed_repl_ack *a)
 	return fed_rdone(&r);
 }
 
-/* One more in the count that opens W (big-endian u32 at the start). */
-static void
-count_inc(struct fed_wbuf *w)
-{
-	uint32_t n = (uint32_t)w->p[0] << 24 | (uint32_t)w->p[1] << 16 |
-	    (uint32_t)w->p[2] << 8 | w->p[3];
-
-	n++;
-	w->p[0] = (uint8_t)(n >> 24);
-	w->p[1] = (uint8_t)(n >> 16);
-	w->p[2] = (uint8_t)(n >> 8);
-	w->p[3] = (uint8_t)n;
-}
-
 void
 fed_repl_offsets_begin(struct fed_wbuf *w)
 {
@@ -248,7 +227,7 @@ fed_repl_offsets_add(struct fed_wbuf *w, const struct fed_repl_goff *g)
 	fed_put_str8(w, g->instance, FED_TOPIC_MAX);
 	fed_put_u16(w, g->queue);
 	fed_put_u64(w, g->committed);
-	count_inc(w);
+	fed_count_inc(w);
 	return 0;
 }
 
