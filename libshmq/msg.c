@@ -266,13 +266,18 @@ shmq__msg_write_raw(struct shmq_rec *r, const struct shmq_raw *m,
 	rec_head(r, SHMQ_REC_F_ORIGIN, &enc, meta);
 	memcpy(p, topic, r->topic_len);
 	p += r->topic_len;
-	memcpy(p, m->tags, m->tags_len);
+	/* Empty parts may come as NULL (memcpy must not see those). */
+	if (m->tags_len > 0)
+		memcpy(p, m->tags, m->tags_len);
 	p += m->tags_len;
-	memcpy(p, m->keys, m->keys_len);
+	if (m->keys_len > 0)
+		memcpy(p, m->keys, m->keys_len);
 	p += m->keys_len;
-	memcpy(p, m->props, m->props_len);
+	if (m->props_len > 0)
+		memcpy(p, m->props, m->props_len);
 	p += m->props_len;
-	memcpy(p, m->body, m->body_len);
+	if (m->body_len > 0)
+		memcpy(p, m->body, m->body_len);
 	p += m->body_len;
 	memcpy(p, o, sizeof(o));
 	p += sizeof(o);
