@@ -31,10 +31,8 @@
 struct shmq_bus;
 struct shmq_topic;
 
-#define SHMQ_OUTBOX_TOPIC	"%OUTBOX%"
+/* SHMQ_OUTBOX_TOPIC, SHMQ_FORWARD_GROUP, SHMQ_FORWARD_DLQ: shmq.h. */
 #define SHMQ_OUTBOX_QUEUES	8
-#define SHMQ_FORWARD_GROUP	"%FORWARD%"	/* the forwarder's offsets */
-#define SHMQ_FORWARD_DLQ	"%DLQ%%FORWARD%" /* refused by the home */
 
 /* System properties of outbox records (and of dead letters). */
 #define SHMQ_PROP_FWD_TOPIC	"FWD_TOPIC"

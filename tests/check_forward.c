@@ -332,6 +332,38 @@ START_TEST(test_mirror)
 }
 END_TEST
 
+/*
+ * Make alpha (A, whose bus is BA) refuse a message P sends from beta (B):
+ * P learns that topic GONE is forwarded (a first message arrives), then
+ * alpha's shmqd stops and GONE is deleted there, and P sends "refused" to
+ * it.  alpha stays stopped.
+ */
+static void
+send_refused(struct ft_host *a, struct ft_host *b, struct shmq_bus *ba,
+    struct shmq_producer *p, const char *gone)
+{
+	struct shmq_msg m;
+	char jq[128];
+
+	ft_topic_create(a, gone, 1);
+	snprintf(jq, sizeof(jq), ".federation.routes | any(.topic == \"%s\")",
+	    gone);
+	ft_wait_jq(b, jq, 10, "beta learns the second route");
+	shmq_msg_init(&m);
+	m.topic = gone;
+	m.body = "first";
+	m.body_len = 5;
+	ck_assert_int_eq(shmq_producer_send(p, &m, NULL), 0);
+	wait_more(ba, gone, 0, 10);
+	ft_host_stop(a);
+	ck_assert_msg(tt_run("%s -b %s --home %s topic delete %s",
+	    tu_prog("utils/shmq-admin"), a->bus, a->home, gone) == 0, "%s",
+	    tt_err);
+	m.body = "refused";
+	m.body_len = 7;
+	ck_assert_int_eq(shmq_producer_send(p, &m, NULL), 0);
+}
+
 /* A message the home refuses for good goes to beta's forwarding DLQ with
  * the reason, and what follows it in its outbox queue still arrives. */
 START_TEST(test_refused)
@@ -343,7 +375,7 @@ START_TEST(test_refused)
 	struct shmq_msgview v[4];
 	struct shmq_msg m;
 	const char *why;
-	char gone[32], jq[128];
+	char gone[32];
 	uint64_t deadline;
 	size_t len;
 	uint32_t oq;
@@ -362,27 +394,10 @@ START_TEST(test_refused)
 	}
 	ck_assert_int_ge(q, 0);
 	hosts_start(&a, &b, "fwd", 4, NULL);
-	ft_topic_create(&a, gone, 1);
-	snprintf(jq, sizeof(jq), ".federation.routes | any(.topic == \"%s\")",
-	    gone);
-	ft_wait_jq(&b, jq, 10, "beta learns the second route");
 	bb = ft_bus_open(&b);
 	ba = ft_bus_open(&a);
 	ck_assert_int_eq(shmq_producer_open(&p, bb, "remote"), 0);
-	/* The producer learns that GONE is forwarded, then alpha drops it. */
-	shmq_msg_init(&m);
-	m.topic = gone;
-	m.body = "first";
-	m.body_len = 5;
-	ck_assert_int_eq(shmq_producer_send(p, &m, NULL), 0);
-	wait_more(ba, gone, 0, 10);
-	ft_host_stop(&a);
-	ck_assert_msg(tt_run("%s -b %s --home %s topic delete %s",
-	    tu_prog("utils/shmq-admin"), a.bus, a.home, gone) == 0, "%s",
-	    tt_err);
-	m.body = "refused";
-	m.body_len = 7;
-	ck_assert_int_eq(shmq_producer_send(p, &m, NULL), 0);
+	send_refused(&a, &b, ba, p, gone);
 	for (i = 0; i < 100; i++) {
 		char body[BODY_BYTES], tag[16], keys[16];
 
@@ -434,6 +449,55 @@ START_TEST(test_refused)
 }
 END_TEST
 
+/*
+ * shmq-stat's outbox figures on beta: none before any remote send; then
+ * pending while the home is down, forwarded once it is up, refused after
+ * the home refused one.
+ */
+START_TEST(test_stat)
+{
+	struct ft_host a, b;
+	struct shmq_bus *ba, *bb;
+	struct shmq_producer *p;
+
+	hosts_start(&a, &b, "fwd", 4, NULL);
+	ck_assert_msg(ft_stat_jq(&b, ".outbox == null") == 0, "an outbox "
+	    "before any remote send");
+	ck_assert_int_eq(tt_run("%s -b %s --home %s",
+	    tu_prog("utils/shmq-stat"), b.bus, b.home), 0);
+	ck_assert_lacks(tt_out, "outbox:");
+	bb = ft_bus_open(&b);
+	ck_assert_int_eq(shmq_producer_open(&p, bb, "remote"), 0);
+	ft_host_stop(&a);
+	send_range(p, "fwd", 0, 50);
+	ft_wait_jq(&b, ".outbox.pending == 50 and .outbox.forwarded == 0 and "
+	    ".outbox.refused == 0", 10, "50 pending while the home is down");
+	ck_assert_int_eq(tt_run("%s -b %s --home %s",
+	    tu_prog("utils/shmq-stat"), b.bus, b.home), 0);
+	ck_assert_contains(tt_out, "outbox:          50 pending, 0 forwarded, "
+	    "0 refused");
+	ft_host_start(&a);
+	ft_wait_jq(&b, ".outbox.pending == 0 and .outbox.forwarded == 50", 20,
+	    "all 50 forwarded once the home is up");
+	ba = ft_bus_open(&a);
+	send_refused(&a, &b, ba, p, "gone");
+	ft_wait_jq(&b, ".outbox.pending == 1 and .outbox.forwarded == 51", 10,
+	    "the refused one pending while the home is down");
+	ft_host_start(&a);
+	ft_wait_jq(&b, ".outbox.pending == 0 and .outbox.forwarded == 51 and "
+	    ".outbox.refused == 1", 20, "one refused");
+	ck_assert_int_eq(tt_run("%s -b %s --home %s",
+	    tu_prog("utils/shmq-stat"), b.bus, b.home), 0);
+	ck_assert_contains(tt_out, "outbox:          0 pending, 51 forwarded, "
+	    "1 refused");
+	shmq_producer_close(p);
+	shmq_bus_close(ba);
+	shmq_bus_close(bb);
+	ft_host_stop(&b);
+	ft_host_stop(&a);
+}
+END_TEST
+
 static void
 add_case(Suite *s, const char *name, double timeout, const TTest *t)
 {
@@ -454,6 +518,7 @@ forward_suite(void)
 	add_case(s, "outbox", 120, test_outbox);
 	add_case(s, "mirror", 60, test_mirror);
 	add_case(s, "refused", 60, test_refused);
+	add_case(s, "stat", 60, test_stat);
 	return s;
 }
 

@@ -396,6 +396,11 @@ SHMQ_API void shmq_producer_close(struct shmq_producer *p);
 SHMQ_API int shmq_producer_send(struct shmq_producer *p,
     const struct shmq_msg *m, struct shmq_send_result *res);
 
+/* Remote send's system topics and group (shmq-stat's outbox figures). */
+#define SHMQ_OUTBOX_TOPIC	"%OUTBOX%"
+#define SHMQ_FORWARD_GROUP	"%FORWARD%"	/* the forwarder's offsets */
+#define SHMQ_FORWARD_DLQ	"%DLQ%%FORWARD%" /* refused by the home */
+
 /* As shmq_producer_send without a result (fire and forget).  Same errors. */
 SHMQ_API int shmq_producer_send_oneway(struct shmq_producer *p,
     const struct shmq_msg *m);
