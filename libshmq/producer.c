@@ -308,10 +308,15 @@ shmq_producer_send(struct shmq_producer *p, const struct shmq_msg *m,
 
 	if (unlikely(p == NULL))
 		return SHMQ_ERR(SHMQ_EINVAL, "no producer");
-	/* Delayed: stored in the delay topic instead (delay.c). */
+	/* Delayed: stored in the delay topic instead (delay.c), or for a
+	 * remote topic in the outbox, to wait at its home (forward.h). */
 	if (unlikely(m != NULL && (m->delay_level != 0 ||
-	    m->deliver_at_ms != 0)))
+	    m->deliver_at_ms != 0))) {
+		if ((err = shmq__fwd_find(p->bus, &p->fwd, m->topic, &f)) != 0)
+			return err > 0 ? shmq__fwd_send(p, p->bus, f, m, res) :
+			    err;
 		return shmq__delay_send(p, p->bus, m, res);
+	}
 	if (unlikely((err = prepare(p, m, &t, &enc, &f)) != 0))
 		return err > 0 ? shmq__fwd_send(p, p->bus, f, m, res) : err;
 	if (unlikely((q = pick_queue(m, t)) < 0))
@@ -383,6 +388,11 @@ fwd_batch(struct shmq_producer *p, const struct shmq_fwd *f,
 		if (msgs[i].topic == NULL || strcmp(msgs[i].topic, f->name)) {
 			err = SHMQ_ERR(SHMQ_EINVAL, "batch: message %zu is for "
 			    "another topic", i);
+			goto out;
+		}
+		if (msgs[i].delay_level != 0 || msgs[i].deliver_at_ms != 0) {
+			err = SHMQ_ERR(SHMQ_EINVAL, "batch: message %zu is "
+			    "delayed (send it alone)", i);
 			goto out;
 		}
 		m = msgs[i];

@@ -25,6 +25,7 @@
 #include "tooltest.h"
 
 /* The outbox queue choice, to put two messages in one outbox queue. */
+#include "delay.h"
 #include "forward.h"
 #include "internal.h"
 
@@ -174,6 +175,22 @@ got_check(const struct got *g, int n, const char *what, const char *log)
 	    g->bad);
 	ck_assert_msg(g->disorder == 0, "%s: %d out of order", what,
 	    g->disorder);
+}
+
+/* Messages in one queue of a topic. */
+struct qcount {
+	int		 q;
+	uint64_t	 n;
+};
+
+static int
+qcount_cb(void *arg, const struct shmq_queue_info *qi)
+{
+	struct qcount *x = arg;
+
+	if (qi->queue == x->q)
+		x->n += qi->messages;
+	return 0;
 }
 
 static int
@@ -498,6 +515,145 @@ START_TEST(test_stat)
 }
 END_TEST
 
+/* Messages in queue Q of TOPIC on BUS (0: no such topic). */
+static uint64_t
+queue_messages(struct shmq_bus *bus, const char *topic, int q)
+{
+	struct qcount x = { q, 0 };
+
+	(void)shmq_queue_foreach(bus, topic, qcount_cb, &x);
+	return x.n;
+}
+
+/* A delayed message for TOPIC with BODY: due at AT_MS, or LEVEL. */
+static void
+send_delayed(struct shmq_producer *p, const char *topic, const char *body,
+    uint64_t at_ms, int level)
+{
+	struct shmq_msg m;
+	int rc;
+
+	shmq_msg_init(&m);
+	m.topic = topic;
+	m.body = body;
+	m.body_len = strlen(body);
+	m.deliver_at_ms = at_ms;
+	m.delay_level = level;
+	rc = shmq_producer_send(p, &m, NULL);
+	ck_assert_msg(rc == 0, "delayed send %s: %s (%s)", body,
+	    shmq_err_name(rc), shmq_errmsg());
+}
+
+/* Read N messages of TOPIC on BUS (from the first), each no earlier than
+ * the time its body names ("name@ms"). */
+static void
+collect_due(struct shmq_bus *bus, const char *topic, int n, double secs)
+{
+	struct shmq_consumer *c;
+	struct shmq_msgview v[8];
+	uint64_t deadline = tu_mono_ns() + (uint64_t)(secs * tu_mult() * 1e9);
+	unsigned long long due;
+	uint64_t now;
+	int got = 0, i, k;
+
+	ck_assert_int_eq(shmq_consumer_open(&c, bus), 0);
+	while (shmq_consumer_assign(c, topic, SHMQ_QUEUE_ANY, "*") != 0) {
+		ck_assert_msg(tu_mono_ns() < deadline, "no topic %s", topic);
+		usleep(20000);
+	}
+	ck_assert_int_eq(shmq_consumer_seek(c, topic, SHMQ_QUEUE_ANY,
+	    SHMQ_SEEK_FIRST, 0), 0);
+	while (got < n) {
+		ck_assert_msg(tu_mono_ns() < deadline, "%d of %d delayed "
+		    "messages", got, n);
+		k = shmq_consumer_poll(c, v, 8, 100);
+		ck_assert_int_ge(k, 0);
+		now = shmq_now_ns() / 1000000;
+		for (i = 0; i < k; i++) {
+			const char *at = memchr(v[i].body, '@', v[i].body_len);
+
+			ck_assert_ptr_nonnull(at);
+			due = strtoull(at + 1, NULL, 10);
+			ck_assert_msg(now >= due, "%.*s delivered %llu ms early",
+			    (int)v[i].body_len, (const char *)v[i].body,
+			    (unsigned long long)(due - now));
+		}
+		got += k;
+	}
+	ck_assert_int_eq(shmq_consumer_poll(c, v, 8, 0), 0);
+	shmq_consumer_close(c);
+}
+
+/*
+ * Delayed messages to a remote topic: the home stores them as delayed
+ * (its scheduler delivers them), due at the sender's time plus the delay
+ * (the home's level table), however long they took to get there.
+ */
+START_TEST(test_delay)
+{
+	struct ft_host a, b;
+	struct ft_host *pa[] = { &a, NULL };
+	struct shmq_bus *ba, *bb;
+	struct shmq_producer *p;
+	uint64_t d = (uint64_t)(3000 * tu_mult()), t;
+	char body[64];
+
+	ft_host_init(&a, "alpha", false, NULL);
+	ft_host_init(&b, "beta", false, pa);
+	ft_host_conf(&a, "delay_levels = %llums 1h", (unsigned long long)d);
+	ft_host_conf(&b, "route_expire_ms = 60000");
+	ft_host_start(&a);
+	ft_topic_create(&a, "fwd", 2);
+	ft_host_start(&b);
+	ft_wait_jq(&b, FT_ROUTE("fwd", "alpha"), 10, "beta learns the route");
+	ba = ft_bus_open(&a);
+	bb = ft_bus_open(&b);
+	ck_assert_int_eq(shmq_producer_open(&p, bb, "remote"), 0);
+
+	/* The link up: they wait in alpha's delay topic. */
+	t = shmq_now_ns() / 1000000;
+	snprintf(body, sizeof(body), "at@%llu", (unsigned long long)(t + d));
+	send_delayed(p, "fwd", body, t + d, 0);
+	snprintf(body, sizeof(body), "level@%llu", (unsigned long long)(t + d));
+	send_delayed(p, "fwd", body, 0, 1);
+	collect_due(ba, "fwd", 2, 30);
+	ck_assert_int_eq(queue_messages(ba, "%SCHEDULE%", SHMQ_DELAY_Q_INBOX),
+	    2);
+	ck_assert_int_eq(queue_messages(bb, "%SCHEDULE%", SHMQ_DELAY_Q_INBOX),
+	    0);
+
+	/* The home down until both are due: stored at once when they get
+	 * there, not a delay later (its delay topic gets nothing). */
+	ft_host_stop(&a);
+	t = shmq_now_ns() / 1000000;
+	snprintf(body, sizeof(body), "at2@%llu", (unsigned long long)(t + d));
+	send_delayed(p, "fwd", body, t + d, 0);
+	snprintf(body, sizeof(body), "level2@%llu",
+	    (unsigned long long)(t + d));
+	send_delayed(p, "fwd", body, 0, 1);
+	while (shmq_now_ns() / 1000000 <= t + d + 10)
+		usleep(50000);
+	ft_host_start(&a);
+	collect_due(ba, "fwd", 4, 30);
+	ck_assert_int_eq(queue_messages(ba, "%SCHEDULE%", SHMQ_DELAY_Q_INBOX),
+	    2);
+
+	/* Level 2 is an hour: still waiting at the home. */
+	send_delayed(p, "fwd", "late@0", 0, 2);
+	ft_wait_jq(&b, ".outbox.pending == 0", 20, "the hour-long one "
+	    "forwarded");
+	ck_assert_int_eq(queue_messages(ba, "%SCHEDULE%", SHMQ_DELAY_Q_INBOX),
+	    3);
+	ck_assert_int_eq(queue_messages(ba, "fwd", 0) + queue_messages(ba,
+	    "fwd", 1), 4);
+	shmq_producer_close(p);
+	shmq_bus_close(ba);
+	shmq_bus_close(bb);
+	ft_host_stop(&b);
+	ft_host_stop(&a);
+}
+END_TEST
+
 static void
 add_case(Suite *s, const char *name, double timeout, const TTest *t)
 {
@@ -519,6 +675,7 @@ forward_suite(void)
 	add_case(s, "mirror", 60, test_mirror);
 	add_case(s, "refused", 60, test_refused);
 	add_case(s, "stat", 60, test_stat);
+	add_case(s, "delay", 60, test_delay);
 	return s;
 }
 

@@ -389,9 +389,10 @@ SHMQ_API void shmq_producer_close(struct shmq_producer *p);
  * names the outbox message (its id, outbox queue and offset), a success
  * means stored locally (durable under the producer's flush mode), and the
  * home's refusals (no such topic, too big...) land in "%DLQ%%FORWARD%"
- * instead of being returned (doc/federation.md, "Remote send").  Delayed
- * messages to such a topic fail with SHMQ_EINVAL.  A topic that is
- * neither writable nor a mirror still fails with SHMQ_ETOPICPERM.
+ * instead of being returned (doc/federation.md, "Remote send").  A
+ * delayed message to such a topic waits at its home (its scheduler, its
+ * level table, due from the send's time).  A topic that is neither
+ * writable nor a mirror still fails with SHMQ_ETOPICPERM.
  */
 SHMQ_API int shmq_producer_send(struct shmq_producer *p,
     const struct shmq_msg *m, struct shmq_send_result *res);
