@@ -130,6 +130,12 @@ shmq__producer_txn(struct shmq_producer *p)
 	return &p->txn;
 }
 
+struct shmq_fwd **
+shmq__producer_fwd(struct shmq_producer *p)
+{
+	return &p->fwd;
+}
+
 int
 shmq_producer_set_sync(struct shmq_producer *p, uint32_t timeout_ms,
     unsigned int flags)

@@ -654,6 +654,51 @@ START_TEST(test_delay)
 }
 END_TEST
 
+static int
+txn_exec(void *arg, const struct shmq_msg *m, const char *txn_id)
+{
+	(void)m;
+	(void)txn_id;
+	(*(int *)arg)++;
+	return SHMQ_TXN_COMMIT;
+}
+
+/*
+ * A transactional send to a remote topic is refused (SHMQ_EINVAL) before
+ * anything is stored or the local transaction runs: no half message, and
+ * no local topic of that name.
+ */
+START_TEST(test_txn)
+{
+	struct ft_host a, b;
+	struct shmq_bus *bb;
+	struct shmq_producer *p;
+	struct shmq_txn_result res;
+	struct shmq_msg m;
+	int calls = 0, rc;
+
+	hosts_start(&a, &b, "fwd", 2, NULL);
+	bb = ft_bus_open(&b);
+	ck_assert_int_eq(shmq_producer_open(&p, bb, "remote"), 0);
+	shmq_msg_init(&m);
+	m.topic = "fwd";
+	m.body = "txn";
+	m.body_len = 3;
+	rc = shmq_producer_send_txn(p, &m, txn_exec, &calls, &res);
+	ck_assert_msg(rc == SHMQ_EINVAL, "send_txn: %s (%s)",
+	    shmq_err_name(rc), shmq_errmsg());
+	ck_assert_contains(shmq_errmsg(), "not supported");
+	ck_assert_int_eq(calls, 0);
+	ck_assert_int_eq(shmq_queue_foreach(bb, "fwd", count_cb, &(uint64_t){
+	    0 }), SHMQ_ENOTOPIC);
+	ck_assert_int_eq(queue_messages(bb, SHMQ_HALF_TOPIC, 0), 0);
+	shmq_producer_close(p);
+	shmq_bus_close(bb);
+	ft_host_stop(&b);
+	ft_host_stop(&a);
+}
+END_TEST
+
 static void
 add_case(Suite *s, const char *name, double timeout, const TTest *t)
 {
@@ -676,6 +721,7 @@ forward_suite(void)
 	add_case(s, "refused", 60, test_refused);
 	add_case(s, "stat", 60, test_stat);
 	add_case(s, "delay", 60, test_delay);
+	add_case(s, "txn", 60, test_txn);
 	return s;
 }
 

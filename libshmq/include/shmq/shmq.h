@@ -1117,7 +1117,9 @@ struct shmq_txn_result {
  * in its properties), call EXEC(ARG, M, txn_id), and end the transaction
  * with its answer.  Fills *RES if not NULL.  Returns 0 once the answer is
  * recorded (UNKNOWN: nothing to record; the check-back will ask), or
- * SHMQ_EINVAL (NULL producer, message or EXEC; a delayed message),
+ * SHMQ_EINVAL (NULL producer, message or EXEC; a delayed message; a
+ * topic whose home is another host, as shmq_producer_send forwards:
+ * remote transactions are not supported),
  * SHMQ_ENAME (a reserved topic: names starting with '%'), or what
  * shmq_producer_send returns: then EXEC was not called.  If EXEC was
  * called but its answer could not be recorded, returns that error with
