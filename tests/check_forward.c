@@ -58,6 +58,18 @@ hosts_start(struct ft_host *a, struct ft_host *b, const char *topic,
 	ft_wait_jq(b, FT_ROUTE("fwd", "alpha"), 10, "beta learns the route");
 }
 
+/* The end of a test: P closed, then the buses, then beta, then alpha. */
+static void
+hosts_stop(struct ft_host *a, struct ft_host *b, struct shmq_bus *ba,
+    struct shmq_bus *bb, struct shmq_producer *p)
+{
+	shmq_producer_close(p);
+	shmq_bus_close(ba);
+	shmq_bus_close(bb);
+	ft_host_stop(b);
+	ft_host_stop(a);
+}
+
 /* Send messages [FROM, TO) of TOPIC with P: key i % NKEYS as sharding
  * key, tag and body say the key and the sequence number. */
 static void
@@ -90,6 +102,23 @@ send_range(struct shmq_producer *p, const char *topic, int from, int to)
 	}
 }
 
+/* A consumer of all of TOPIC on BUS from its first message, once TOPIC
+ * exists (before DEADLINE, tu_mono_ns). */
+static struct shmq_consumer *
+consumer_first(struct shmq_bus *bus, const char *topic, uint64_t deadline)
+{
+	struct shmq_consumer *c;
+
+	ck_assert_int_eq(shmq_consumer_open(&c, bus), 0);
+	while (shmq_consumer_assign(c, topic, SHMQ_QUEUE_ANY, "*") != 0) {
+		ck_assert_msg(tu_mono_ns() < deadline, "no topic %s", topic);
+		usleep(20000);
+	}
+	ck_assert_int_eq(shmq_consumer_seek(c, topic, SHMQ_QUEUE_ANY,
+	    SHMQ_SEEK_FIRST, 0), 0);
+	return c;
+}
+
 /* What a host holds of a topic. */
 struct got {
 	int		 n;		/* messages */
@@ -117,13 +146,7 @@ collect(struct shmq_bus *bus, const char *topic, int want, int max,
 	ck_assert_ptr_nonnull(g->seen = calloc((size_t)max, 1));
 	for (k = 0; k < NKEYS; k++)
 		last[k] = -1;
-	ck_assert_int_eq(shmq_consumer_open(&c, bus), 0);
-	while (shmq_consumer_assign(c, topic, SHMQ_QUEUE_ANY, "*") != 0) {
-		ck_assert_msg(tu_mono_ns() < deadline, "no topic %s", topic);
-		usleep(20000);
-	}
-	ck_assert_int_eq(shmq_consumer_seek(c, topic, SHMQ_QUEUE_ANY,
-	    SHMQ_SEEK_FIRST, 0), 0);
+	c = consumer_first(bus, topic, deadline);
 	while (distinct < want && tu_mono_ns() < deadline) {
 		n = shmq_consumer_poll(c, v, 256, 100);
 		ck_assert_int_ge(n, 0);
@@ -256,11 +279,7 @@ START_TEST(test_outbox)
 		fprintf(stderr, "forward: %d messages of %d B from the first "
 		    "arrival in %.2f s: %.0f msg/s\n", n1, BODY_BYTES, dt,
 		    (double)n1 / dt);
-		shmq_producer_close(p);
-		shmq_bus_close(ba);
-		shmq_bus_close(bb);
-		ft_host_stop(&b);
-		ft_host_stop(&a);
+		hosts_stop(&a, &b, ba, bb, p);
 		return;
 	}
 
@@ -300,11 +319,7 @@ START_TEST(test_outbox)
 	    g.dups);
 	free(g.seen);
 
-	shmq_producer_close(p);
-	shmq_bus_close(ba);
-	shmq_bus_close(bb);
-	ft_host_stop(&b);
-	ft_host_stop(&a);
+	hosts_stop(&a, &b, ba, bb, p);
 }
 END_TEST
 
@@ -341,11 +356,7 @@ START_TEST(test_mirror)
 	got_check(&g, 500, "the mirror", NULL);
 	ck_assert_int_eq(g.dups, 0);
 	free(g.seen);
-	shmq_producer_close(p);
-	shmq_bus_close(ba);
-	shmq_bus_close(bb);
-	ft_host_stop(&b);
-	ft_host_stop(&a);
+	hosts_stop(&a, &b, ba, bb, p);
 }
 END_TEST
 
@@ -458,11 +469,7 @@ START_TEST(test_refused)
 	ck_assert_ptr_nonnull(why);
 	ck_assert(len == strlen(gone) && memcmp(why, gone, len) == 0);
 	shmq_consumer_close(c);
-	shmq_producer_close(p);
-	shmq_bus_close(ba);
-	shmq_bus_close(bb);
-	ft_host_stop(&b);
-	ft_host_stop(&a);
+	hosts_stop(&a, &b, ba, bb, p);
 }
 END_TEST
 
@@ -507,11 +514,7 @@ START_TEST(test_stat)
 	    tu_prog("utils/shmq-stat"), b.bus, b.home), 0);
 	ck_assert_contains(tt_out, "outbox:          0 pending, 51 forwarded, "
 	    "1 refused");
-	shmq_producer_close(p);
-	shmq_bus_close(ba);
-	shmq_bus_close(bb);
-	ft_host_stop(&b);
-	ft_host_stop(&a);
+	hosts_stop(&a, &b, ba, bb, p);
 }
 END_TEST
 
@@ -556,13 +559,7 @@ collect_due(struct shmq_bus *bus, const char *topic, int n, double secs)
 	uint64_t now;
 	int got = 0, i, k;
 
-	ck_assert_int_eq(shmq_consumer_open(&c, bus), 0);
-	while (shmq_consumer_assign(c, topic, SHMQ_QUEUE_ANY, "*") != 0) {
-		ck_assert_msg(tu_mono_ns() < deadline, "no topic %s", topic);
-		usleep(20000);
-	}
-	ck_assert_int_eq(shmq_consumer_seek(c, topic, SHMQ_QUEUE_ANY,
-	    SHMQ_SEEK_FIRST, 0), 0);
+	c = consumer_first(bus, topic, deadline);
 	while (got < n) {
 		ck_assert_msg(tu_mono_ns() < deadline, "%d of %d delayed "
 		    "messages", got, n);
@@ -646,11 +643,7 @@ START_TEST(test_delay)
 	    3);
 	ck_assert_int_eq(queue_messages(ba, "fwd", 0) + queue_messages(ba,
 	    "fwd", 1), 4);
-	shmq_producer_close(p);
-	shmq_bus_close(ba);
-	shmq_bus_close(bb);
-	ft_host_stop(&b);
-	ft_host_stop(&a);
+	hosts_stop(&a, &b, ba, bb, p);
 }
 END_TEST
 
@@ -692,10 +685,7 @@ START_TEST(test_txn)
 	ck_assert_int_eq(shmq_queue_foreach(bb, "fwd", count_cb, &(uint64_t){
 	    0 }), SHMQ_ENOTOPIC);
 	ck_assert_int_eq(queue_messages(bb, SHMQ_HALF_TOPIC, 0), 0);
-	shmq_producer_close(p);
-	shmq_bus_close(bb);
-	ft_host_stop(&b);
-	ft_host_stop(&a);
+	hosts_stop(&a, &b, NULL, bb, p);
 }
 END_TEST
 
