@@ -272,15 +272,11 @@ prepare(struct shmq_producer *p, const struct shmq_msg *m,
 
 	if (unlikely(m == NULL))
 		return SHMQ_ERR(SHMQ_EINVAL, "no message");
-	/* A delayed message reaches here only in a batch (a plain send
-	 * routes it to delay.c first). */
-	if (unlikely(m->delay_level != 0 || m->deliver_at_ms != 0))
-		return SHMQ_ERR(SHMQ_EINVAL, "delayed messages are sent one "
-		    "by one, not in batches");
 	if (likely(p->last != NULL && m->topic != NULL &&
 	    strcmp(m->topic, p->last->name) == 0))
 		*t = p->last;
-	/* Not the last topic: a remote one goes to the outbox. */
+	/* Not the last topic: a remote one goes to the outbox, delayed or
+	 * not (forward.c; fwd_batch refuses a delayed one). */
 	else if (unlikely((err = shmq__fwd_find(bus, &p->fwd, m->topic,
 	    fwd)) != 0))
 		return err;
@@ -289,6 +285,11 @@ prepare(struct shmq_producer *p, const struct shmq_msg *m,
 		return err;
 	else
 		p->last = *t;
+	/* A delayed message for a local topic reaches here only in a batch
+	 * (a plain send routes it to delay.c first). */
+	if (unlikely(m->delay_level != 0 || m->deliver_at_ms != 0))
+		return SHMQ_ERR(SHMQ_EINVAL, "delayed messages are sent one "
+		    "by one, not in batches");
 	/* Permissions, deletion, a grown queue count (topicadmin.c). */
 	if (unlikely((err = shmq__topic_writable(bus, *t)) < 0)) {
 		if (err == SHMQ_ENOTOPIC)
@@ -314,15 +315,12 @@ shmq_producer_send(struct shmq_producer *p, const struct shmq_msg *m,
 
 	if (unlikely(p == NULL))
 		return SHMQ_ERR(SHMQ_EINVAL, "no producer");
-	/* Delayed: stored in the delay topic instead (delay.c), or for a
-	 * remote topic in the outbox, to wait at its home (forward.h). */
+	/* Delayed: stored in the delay topic instead (delay.c), but for a
+	 * remote topic in the outbox as any send, to wait at its home. */
 	if (unlikely(m != NULL && (m->delay_level != 0 ||
-	    m->deliver_at_ms != 0))) {
-		if ((err = shmq__fwd_find(p->bus, &p->fwd, m->topic, &f)) != 0)
-			return err > 0 ? shmq__fwd_send(p, p->bus, f, m, res) :
-			    err;
-		return shmq__delay_send(p, p->bus, m, res);
-	}
+	    m->deliver_at_ms != 0)) && (err = shmq__fwd_find(p->bus,
+	    &p->fwd, m->topic, &f)) <= 0)
+		return err < 0 ? err : shmq__delay_send(p, p->bus, m, res);
 	if (unlikely((err = prepare(p, m, &t, &enc, &f)) != 0))
 		return err > 0 ? shmq__fwd_send(p, p->bus, f, m, res) : err;
 	if (unlikely((q = pick_queue(m, t)) < 0))
