@@ -49,15 +49,18 @@ struct shmq_bus;
 struct shmq_producer;
 struct shmq_fwd_buf;
 struct fed_fwd_rec;
+struct fed_conf;
 
 /*
  * fwdin.c: store REC in its topic on BUS with P (B: reused memory, RR:
- * the round-robin counter for records without a queue choice).  0, or a
- * code with detail; fed_fwd_for_good says whether sending it again could
- * ever succeed.
+ * the round-robin counter for records without a queue choice); a delayed
+ * record as a delayed message, its level by C's table.  0, or a code with
+ * detail; fed_fwd_for_good says whether sending it again could ever
+ * succeed.
  */
 int fed_fwd_store(struct shmq_bus *bus, struct shmq_producer *p,
-    struct shmq_fwd_buf *b, uint32_t *rr, const struct fed_fwd_rec *rec);
+    struct shmq_fwd_buf *b, uint32_t *rr, const struct fed_fwd_rec *rec,
+    const struct fed_conf *c);
 bool fed_fwd_for_good(int code);
 
 /* fwdin.c: serve H's channel, opened by OPEN (a FWD_OPEN frame), as the

@@ -21,6 +21,7 @@
 #include <syslog.h>
 
 #include "bus.h"
+#include "delay.h"
 #include "internal.h"
 #include "region.h"
 #include "retry.h"
@@ -29,6 +30,7 @@
 
 #include "fwd.h"
 #include "fwdframe.h"
+#include "link.h"
 #include "repl.h"
 
 struct fwdin {
@@ -143,9 +145,42 @@ fed_fwd_for_good(int code)
 	    code == SHMQ_ENAME || code == SHMQ_EINVAL;
 }
 
+/*
+ * Is REC delayed?  1 with M's delivery time set (M's queue is chosen
+ * already: the delay topic keeps it), 0, or SHMQ_EINVAL.  A level is due
+ * at the sender's born time plus the level's delay here, a time at that
+ * time: the time it took to get here does not delay it more (the
+ * scheduler stores what is due at once).
+ */
+static int
+delayed(const struct fed_fwd_rec *rec, const struct fed_conf *c,
+    struct shmq_msg *m)
+{
+	const char *props = (const char *)rec->props;
+	uint64_t level, at;
+
+	if (shmq__fwd_prop_u64(props, rec->props_len, SHMQ_PROP_FWD_AT_MS,
+	    &at)) {
+		if (at == 0)
+			return SHMQ_ERR(SHMQ_EINVAL, "delivery time 0");
+	} else if (shmq__fwd_prop_u64(props, rec->props_len,
+	    SHMQ_PROP_FWD_DELAY, &level)) {
+		if (level == 0 || level > SHMQ_DELAY_LEVELS_MAX)
+			return SHMQ_ERR(SHMQ_EINVAL, "delay level %llu",
+			    (unsigned long long)level);
+		/* Rounded up, as the scheduler does: never early. */
+		at = (rec->born_ns + 999999) / 1000000 + shmq__delay_level_ms(
+		    c->delay_ms, c->ndelay, level);
+	} else
+		return 0;
+	m->deliver_at_ms = at;
+	return 1;
+}
+
 int
 fed_fwd_store(struct shmq_bus *bus, struct shmq_producer *p,
-    struct shmq_fwd_buf *b, uint32_t *rr, const struct fed_fwd_rec *rec)
+    struct shmq_fwd_buf *b, uint32_t *rr, const struct fed_fwd_rec *rec,
+    const struct fed_conf *c)
 {
 	struct shmq_fwd_raw raw;
 	struct shmq_topic *t;
@@ -187,6 +222,13 @@ fed_fwd_store(struct shmq_bus *bus, struct shmq_producer *p,
 		b->props[m.nprops++].value = id;
 	}
 	m.topic = t->name;
+	if ((err = delayed(rec, c, &m)) != 0) {
+		/* What a plain store refuses, refused now, not when due. */
+		if (err < 0 || (err = shmq__topic_writable(bus, t)) < 0)
+			return err;
+		m.queue = (int)q;
+		return shmq__delay_send(p, bus, &m, NULL);
+	}
 	return shmq__producer_send_born(p, t, q, &m, 0, rec->born_ns, NULL);
 }
 
@@ -216,7 +258,7 @@ take(struct fwdin *in, const struct fed_frame *fr, char *why, size_t len)
 			continue;
 		}
 		if ((err = fed_fwd_store(in->h->r->bus, in->p, &in->b,
-		    &in->rr, &rec)) < 0) {
+		    &in->rr, &rec, in->h->r->c)) < 0) {
 			if (!fed_fwd_for_good(err)) {
 				snprintf(why, len, "storing outbox queue %u "
 				    "offset %" PRIu64 ": %s", rec.oq,

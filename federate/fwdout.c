@@ -270,20 +270,7 @@ home_get(struct fed_fwd *f, uint64_t host_id)
 static bool
 prop_num(const struct shmq_msgview *v, const char *name, uint64_t *out)
 {
-	const char *s;
-	size_t len, i;
-	uint64_t x = 0;
-
-	if ((s = shmq__prop_find(v->props, v->props_len, name, &len)) ==
-	    NULL || len == 0 || len > 20)
-		return false;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9' || x > (UINT64_MAX - 9) / 10)
-			return false;
-		x = x * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = x;
-	return true;
+	return shmq__fwd_prop_u64(v->props, v->props_len, name, out);
 }
 
 /* The wire record of outbox view V.  False if V names no target. */
@@ -532,7 +519,8 @@ batch(struct fed_fwd *f, int n)
 		if (host == 1) {
 			/* Its home is this host now (a mirror promoted
 			 * here): stored here, as the home would. */
-			rc = fed_fwd_store(r->bus, f->p, &f->b, &f->rr, &rec);
+			rc = fed_fwd_store(r->bus, f->p, &f->b, &f->rr, &rec,
+			    r->c);
 			if (rc == 0 || (fed_fwd_for_good(rc) &&
 			    dead(f, v, rc, shmq_errmsg()) == 0)) {
 				f->it[i].st = I_DONE;

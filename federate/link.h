@@ -74,6 +74,10 @@ struct fed_conf {
 	char		 tls_key[PATH_MAX];	/* its key, PEM, mode 600 */
 	char		 tls_ca[PATH_MAX];	/* peers' certificates chain
 						   to these, PEM */
+	/* shmqd's delay levels (ms; ndelay 0: the default table): a
+	 * forwarded delayed message's level is the home's (fwdin.c). */
+	uint32_t	 delay_ms[18];
+	uint32_t	 ndelay;
 };
 
 /* Bits of fed_conf.set. */

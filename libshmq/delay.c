@@ -82,6 +82,34 @@ delay_topic(struct shmq_bus *bus, struct shmq_topic **t)
 /* ------------------------------------------------------------------ */
 
 int
+shmq__delay_check(const struct shmq_msg *m, uint64_t now)
+{
+	if (m->delay_level != 0 && m->deliver_at_ms != 0)
+		return SHMQ_ERR(SHMQ_EINVAL, "delay: both delay_level and "
+		    "deliver_at_ms set (at most one)");
+	if (m->delay_level < 0 || m->delay_level > SHMQ_DELAY_LEVELS_MAX)
+		return SHMQ_ERR(SHMQ_EINVAL, "delay level %d (0: none, 1 to "
+		    "%d)", m->delay_level, SHMQ_DELAY_LEVELS_MAX);
+	if (m->deliver_at_ms > now && m->deliver_at_ms - now >
+	    SHMQ_DELAY_MAX_MS)
+		return SHMQ_ERR(SHMQ_EINVAL, "deliver_at_ms %llu is %llu ms "
+		    "ahead (at most %llu)", (unsigned long long)m->deliver_at_ms,
+		    (unsigned long long)(m->deliver_at_ms - now),
+		    (unsigned long long)SHMQ_DELAY_MAX_MS);
+	return 0;
+}
+
+uint64_t
+shmq__delay_level_ms(const uint32_t *levels_ms, uint32_t n, uint64_t level)
+{
+	if (n == 0) {
+		levels_ms = shmq__delay_levels_def;
+		n = SHMQ_DELAY_LEVELS_MAX;
+	}
+	return levels_ms[(level > n ? n : level) - 1];
+}
+
+int
 shmq__delay_send(struct shmq_producer *p, struct shmq_bus *bus,
     const struct shmq_msg *m, struct shmq_send_result *res)
 {
@@ -94,19 +122,9 @@ shmq__delay_send(struct shmq_producer *p, struct shmq_bus *bus,
 	size_t np, i;
 	int q, err;
 
-	if (m->delay_level != 0 && m->deliver_at_ms != 0)
-		return SHMQ_ERR(SHMQ_EINVAL, "delay: both delay_level and "
-		    "deliver_at_ms set (at most one)");
-	if (m->delay_level < 0 || m->delay_level > SHMQ_DELAY_LEVELS_MAX)
-		return SHMQ_ERR(SHMQ_EINVAL, "delay level %d (0: none, 1 to "
-		    "%d)", m->delay_level, SHMQ_DELAY_LEVELS_MAX);
 	now = now_ms();
-	if (m->deliver_at_ms > now && m->deliver_at_ms - now >
-	    SHMQ_DELAY_MAX_MS)
-		return SHMQ_ERR(SHMQ_EINVAL, "deliver_at_ms %llu is %llu ms "
-		    "ahead (at most %llu)", (unsigned long long)m->deliver_at_ms,
-		    (unsigned long long)(m->deliver_at_ms - now),
-		    (unsigned long long)SHMQ_DELAY_MAX_MS);
+	if ((err = shmq__delay_check(m, now)) < 0)
+		return err;
 	if (m->topic != NULL && m->topic[0] == '%')
 		return SHMQ_ERR(SHMQ_ENAME, "delay: topic \"%s\" is reserved",
 		    m->topic);
@@ -435,7 +453,7 @@ one(struct shmq_delay *d, const struct shmq_msgview *v)
 			goto drop;
 		/* From the store time, rounded up: never early. */
 		at = (v->store_ns + 999999) / 1000000ull +
-		    d->levels_ms[(level > d->nlevels ? d->nlevels : level) - 1];
+		    shmq__delay_level_ms(d->levels_ms, d->nlevels, level);
 	}
 	if (!reserve(d, v, 4))
 		return SHMQ_ERR(SHMQ_ENOMEM, "delay scheduler");

@@ -59,6 +59,18 @@ int shmq__delay_send(struct shmq_producer *p, struct shmq_bus *bus,
     const struct shmq_msg *m, struct shmq_send_result *res);
 
 /*
+ * The checks of a delayed M that need no topic (delay_level and
+ * deliver_at_ms: at most one, in range, at most SHMQ_DELAY_MAX_MS after
+ * NOW_MS): 0 or SHMQ_EINVAL with detail.
+ */
+int shmq__delay_check(const struct shmq_msg *m, uint64_t now_ms);
+
+/* Level LEVEL's delay (1..SHMQ_DELAY_LEVELS_MAX) by the table
+ * LEVELS_MS[0..N): levels past N take the last; N 0: the default table. */
+uint64_t shmq__delay_level_ms(const uint32_t *levels_ms, uint32_t n,
+    uint64_t level);
+
+/*
  * Parse a delay level table, RocketMQ's syntax: "1s 5s 10s ... 2h", each a
  * number with unit ms, s, m, h or d, 1 to SHMQ_DELAY_LEVELS_MAX of them.
  * Returns the count, or -1 with a reason in ERR.

@@ -105,15 +105,16 @@ shmq__fwd_send(struct shmq_producer *p, struct shmq_bus *bus,
 	struct shmq_prop stack[FWD_PROPS_STACK], *props = stack;
 	struct shmq_topic *ot;
 	struct shmq_msg om;
-	char qid[16], shard[24];
+	char qid[16], shard[24], delay[24];
 	uint64_t sh = 0;
 	bool has_shard = false;
 	size_t np = 0, i;
 	int err;
 
-	if (m->delay_level != 0 || m->deliver_at_ms != 0)
-		return SHMQ_ERR(SHMQ_EINVAL, "topic \"%s\": delayed messages "
-		    "are not forwarded to another host", f->name);
+	if ((err = shmq__delay_check(m, shmq__real_ns() / 1000000)) < 0) {
+		SHMQ_ERR_PREFIX("topic \"%s\" (forwarded)", f->name);
+		return err;
+	}
 	if (m->queue < 0 && m->queue != SHMQ_QUEUE_ANY)
 		return SHMQ_ERR(SHMQ_EINVAL, "queue %d", m->queue);
 	if (m->nprops > 0 && m->props == NULL)
@@ -126,8 +127,8 @@ shmq__fwd_send(struct shmq_producer *p, struct shmq_bus *bus,
 		return SHMQ_ERR(SHMQ_ECORRUPT, "topic \"%s\" has %u queues, "
 		    "not %d", SHMQ_OUTBOX_TOPIC, ot->queues,
 		    SHMQ_OUTBOX_QUEUES);
-	if (m->nprops + 2 > FWD_PROPS_STACK &&
-	    (props = calloc(m->nprops + 2, sizeof(*props))) == NULL)
+	if (m->nprops + 3 > FWD_PROPS_STACK &&
+	    (props = calloc(m->nprops + 3, sizeof(*props))) == NULL)
 		return SHMQ_ERR(SHMQ_ENOMEM, "forward");
 	/* Ours first: a lookup finds them before a user's of that name. */
 	props[np].name = SHMQ_PROP_FWD_TOPIC;
@@ -143,6 +144,16 @@ shmq__fwd_send(struct shmq_producer *p, struct shmq_bus *bus,
 		props[np].name = SHMQ_PROP_FWD_SHARD;
 		props[np++].value = shard;
 	}
+	if (m->delay_level != 0) {
+		snprintf(delay, sizeof(delay), "%d", m->delay_level);
+		props[np].name = SHMQ_PROP_FWD_DELAY;
+		props[np++].value = delay;
+	} else if (m->deliver_at_ms != 0) {
+		snprintf(delay, sizeof(delay), "%llu",
+		    (unsigned long long)m->deliver_at_ms);
+		props[np].name = SHMQ_PROP_FWD_AT_MS;
+		props[np++].value = delay;
+	}
 	for (i = 0; i < m->nprops; i++)
 		props[np++] = m->props[i];
 	om = *m;
@@ -150,6 +161,8 @@ shmq__fwd_send(struct shmq_producer *p, struct shmq_bus *bus,
 	om.queue = SHMQ_QUEUE_ANY;
 	om.shard_key = NULL;
 	om.shard_key_len = 0;
+	om.delay_level = 0;
+	om.deliver_at_ms = 0;
 	om.props = props;
 	om.nprops = np;
 	err = shmq__producer_send_to(p, ot, shmq__fwd_queue(f->name_hash,
@@ -161,12 +174,33 @@ shmq__fwd_send(struct shmq_producer *p, struct shmq_bus *bus,
 	return err;
 }
 
+bool
+shmq__fwd_prop_u64(const char *props, size_t props_len, const char *name,
+    uint64_t *out)
+{
+	const char *s;
+	size_t len, i;
+	uint64_t x = 0;
+
+	if ((s = shmq__prop_find(props, props_len, name, &len)) == NULL ||
+	    len == 0 || len > 20)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9' || x > (UINT64_MAX - 9) / 10)
+			return false;
+		x = x * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = x;
+	return true;
+}
+
 /* Ours, left out when a record is unpacked for its home or its DLQ. */
 static bool
 fwd_prop(const char *name, size_t len)
 {
 	static const char *const sys[] = { SHMQ_PROP_FWD_TOPIC,
-	    SHMQ_PROP_FWD_SHARD, SHMQ_PROP_REAL_QID };
+	    SHMQ_PROP_FWD_SHARD, SHMQ_PROP_REAL_QID, SHMQ_PROP_FWD_DELAY,
+	    SHMQ_PROP_FWD_AT_MS };
 	size_t i;
 
 	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)

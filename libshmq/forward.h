@@ -17,7 +17,9 @@
  * (SHMQ_PROP_FWD_SHARD; the home takes it modulo its queue count, as a
  * local send would).  Its outbox queue is a hash of the target topic and
  * that choice: what must stay in order stays in one queue, and the
- * forwarder keeps each queue's order.
+ * forwarder keeps each queue's order.  A delayed message adds its delay
+ * (SHMQ_PROP_FWD_DELAY or SHMQ_PROP_FWD_AT_MS): it waits at the home,
+ * whose scheduler delivers it.
  */
 #ifndef SHMQ_FORWARD_H
 #define SHMQ_FORWARD_H
@@ -31,16 +33,19 @@
 struct shmq_bus;
 struct shmq_topic;
 
-#define SHMQ_OUTBOX_TOPIC	"%OUTBOX%"
+/* SHMQ_OUTBOX_TOPIC, SHMQ_FORWARD_GROUP, SHMQ_FORWARD_DLQ: shmq.h. */
 #define SHMQ_OUTBOX_QUEUES	8
-#define SHMQ_FORWARD_GROUP	"%FORWARD%"	/* the forwarder's offsets */
-#define SHMQ_FORWARD_DLQ	"%DLQ%%FORWARD%" /* refused by the home */
 
 /* System properties of outbox records (and of dead letters). */
 #define SHMQ_PROP_FWD_TOPIC	"FWD_TOPIC"
 #define SHMQ_PROP_FWD_SHARD	"FWD_SHARD"	/* decimal 64-bit key hash */
 #define SHMQ_PROP_FWD_ERROR	"FWD_ERROR"	/* dead letters: why refused */
 #define SHMQ_PROP_FWD_MSG_ID	"FWD_MSG_ID"	/* at the home: the outbox id */
+/* A delayed message: its level, or its time (ms since the epoch); the
+ * home stores it as delayed, due at the sender's born time plus the
+ * level's delay by the home's table, or at that time. */
+#define SHMQ_PROP_FWD_DELAY	"FWD_DELAY"
+#define SHMQ_PROP_FWD_AT_MS	"FWD_DELIVER_MS"
 
 /* One topic a producer forwards to; never freed before the producer. */
 struct shmq_fwd {
@@ -63,7 +68,8 @@ void shmq__fwd_free(struct shmq_fwd *list);
 
 /*
  * Store M for F's topic in the outbox with producer P (its sync flush
- * applies).  0 and *RES naming the outbox record, or a code.
+ * applies), delayed or not.  0 and *RES naming the outbox record, or a
+ * code.
  */
 int shmq__fwd_send(struct shmq_producer *p, struct shmq_bus *bus,
     const struct shmq_fwd *f, const struct shmq_msg *m,
@@ -73,6 +79,11 @@ int shmq__fwd_send(struct shmq_producer *p, struct shmq_bus *bus,
  * or shard hash SHARD (HAS_SHARD). */
 uint32_t shmq__fwd_queue(uint64_t name_hash, int q, bool has_shard,
     uint64_t shard);
+
+/* The decimal property NAME of the encoded list PROPS[0..PROPS_LEN)
+ * (untrusted), in *OUT; false if absent or not a number that fits. */
+bool shmq__fwd_prop_u64(const char *props, size_t props_len,
+    const char *name, uint64_t *out);
 
 /* A message's parts as stored or sent: not NUL-terminated. */
 struct shmq_fwd_raw {

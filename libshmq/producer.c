@@ -130,6 +130,12 @@ shmq__producer_txn(struct shmq_producer *p)
 	return &p->txn;
 }
 
+struct shmq_fwd **
+shmq__producer_fwd(struct shmq_producer *p)
+{
+	return &p->fwd;
+}
+
 int
 shmq_producer_set_sync(struct shmq_producer *p, uint32_t timeout_ms,
     unsigned int flags)
@@ -266,15 +272,11 @@ prepare(struct shmq_producer *p, const struct shmq_msg *m,
 
 	if (unlikely(m == NULL))
 		return SHMQ_ERR(SHMQ_EINVAL, "no message");
-	/* A delayed message reaches here only in a batch (a plain send
-	 * routes it to delay.c first). */
-	if (unlikely(m->delay_level != 0 || m->deliver_at_ms != 0))
-		return SHMQ_ERR(SHMQ_EINVAL, "delayed messages are sent one "
-		    "by one, not in batches");
 	if (likely(p->last != NULL && m->topic != NULL &&
 	    strcmp(m->topic, p->last->name) == 0))
 		*t = p->last;
-	/* Not the last topic: a remote one goes to the outbox. */
+	/* Not the last topic: a remote one goes to the outbox, delayed or
+	 * not (forward.c; fwd_batch refuses a delayed one). */
 	else if (unlikely((err = shmq__fwd_find(bus, &p->fwd, m->topic,
 	    fwd)) != 0))
 		return err;
@@ -283,6 +285,11 @@ prepare(struct shmq_producer *p, const struct shmq_msg *m,
 		return err;
 	else
 		p->last = *t;
+	/* A delayed message for a local topic reaches here only in a batch
+	 * (a plain send routes it to delay.c first). */
+	if (unlikely(m->delay_level != 0 || m->deliver_at_ms != 0))
+		return SHMQ_ERR(SHMQ_EINVAL, "delayed messages are sent one "
+		    "by one, not in batches");
 	/* Permissions, deletion, a grown queue count (topicadmin.c). */
 	if (unlikely((err = shmq__topic_writable(bus, *t)) < 0)) {
 		if (err == SHMQ_ENOTOPIC)
@@ -325,10 +332,12 @@ shmq_producer_send(struct shmq_producer *p, const struct shmq_msg *m,
 
 	if (unlikely(p == NULL))
 		return SHMQ_ERR(SHMQ_EINVAL, "no producer");
-	/* Delayed: stored in the delay topic instead (delay.c). */
+	/* Delayed: stored in the delay topic instead (delay.c), but for a
+	 * remote topic in the outbox as any send, to wait at its home. */
 	if (unlikely(m != NULL && (m->delay_level != 0 ||
-	    m->deliver_at_ms != 0)))
-		return shmq__delay_send(p, p->bus, m, res);
+	    m->deliver_at_ms != 0)) && (err = shmq__fwd_find(p->bus,
+	    &p->fwd, m->topic, &f)) <= 0)
+		return err < 0 ? err : shmq__delay_send(p, p->bus, m, res);
 	if (unlikely((err = prepare(p, m, &t, &enc, &f)) != 0))
 		return err > 0 ? fwd_send(p, f, m, res) : err;
 	if (unlikely((q = pick_queue(m, t)) < 0))
@@ -400,6 +409,11 @@ fwd_batch(struct shmq_producer *p, const struct shmq_fwd *f,
 		if (msgs[i].topic == NULL || strcmp(msgs[i].topic, f->name)) {
 			err = SHMQ_ERR(SHMQ_EINVAL, "batch: message %zu is for "
 			    "another topic", i);
+			goto out;
+		}
+		if (msgs[i].delay_level != 0 || msgs[i].deliver_at_ms != 0) {
+			err = SHMQ_ERR(SHMQ_EINVAL, "batch: message %zu is "
+			    "delayed (send it alone)", i);
 			goto out;
 		}
 		m = msgs[i];

@@ -26,6 +26,7 @@
 #include "commitlog.h"
 #include "consumequeue.h"
 #include "delay.h"
+#include "forward.h"
 #include "internal.h"
 #include "msg.h"
 #include "retry.h"
@@ -414,6 +415,7 @@ shmq_producer_send_txn(struct shmq_producer *p, const struct shmq_msg *m,
 	struct shmq_msgview hv;
 	struct shmq_topic *rt, *ht;
 	struct shmq_prop *props;
+	struct shmq_fwd *fwd;
 	struct shmq_bus *bus;
 	struct shmq_msg hm;
 	char qid[16], opf[24];
@@ -434,6 +436,13 @@ shmq_producer_send_txn(struct shmq_producer *p, const struct shmq_msg *m,
 		return SHMQ_ERR(SHMQ_ENAME, "transaction: topic \"%s\" is "
 		    "reserved", m->topic);
 	bus = shmq__producer_bus(p);
+	/* A remote topic (forward.h): the half message, the decision and
+	 * the check-backs are this bus's, the topic another host's. */
+	if ((err = shmq__fwd_find(bus, shmq__producer_fwd(p), m->topic,
+	    &fwd)) != 0)
+		return err < 0 ? err : SHMQ_ERR(SHMQ_EINVAL, "transaction: "
+		    "topic \"%s\" has its home on another host: remote "
+		    "transactions are not supported", m->topic);
 	if ((err = shmq__topic_get(bus, m->topic, bus->auto_create, 0,
 	    &rt)) < 0)
 		return err;

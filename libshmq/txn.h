@@ -153,6 +153,7 @@ struct shmq_txn_listener;
 struct shmq_bus *shmq__producer_bus(const struct shmq_producer *p);
 const char *shmq__producer_group(const struct shmq_producer *p);
 struct shmq_txn_listener **shmq__producer_txn(struct shmq_producer *p);
+struct shmq_fwd **shmq__producer_fwd(struct shmq_producer *p);
 void shmq__txn_listener_stop(struct shmq_txn_listener *l);
 
 #endif

@@ -656,6 +656,8 @@ main(int argc, char **argv)
 	/* Links are the host's face to others: a bad secret file or a
 	 * listener that cannot bind stops shmqd rather than run without. */
 	c.fed.log = log_msg;
+	memcpy(c.fed.delay_ms, c.delay_ms, sizeof(c.fed.delay_ms));
+	c.fed.ndelay = c.ndelay;
 	if (fed_start(&d.fed, d.bus, &c.fed, err, sizeof(err)) < 0) {
 		log_err("federation: %s: stopping", err);
 		run = false;

@@ -25,6 +25,7 @@
 #include "tooltest.h"
 
 /* The outbox queue choice, to put two messages in one outbox queue. */
+#include "delay.h"
 #include "forward.h"
 #include "internal.h"
 
@@ -55,6 +56,18 @@ hosts_start(struct ft_host *a, struct ft_host *b, const char *topic,
 	ft_topic_create(a, topic, queues);
 	ft_host_start(b);
 	ft_wait_jq(b, FT_ROUTE("fwd", "alpha"), 10, "beta learns the route");
+}
+
+/* The end of a test: P closed, then the buses, then beta, then alpha. */
+static void
+hosts_stop(struct ft_host *a, struct ft_host *b, struct shmq_bus *ba,
+    struct shmq_bus *bb, struct shmq_producer *p)
+{
+	shmq_producer_close(p);
+	shmq_bus_close(ba);
+	shmq_bus_close(bb);
+	ft_host_stop(b);
+	ft_host_stop(a);
 }
 
 /* Send messages [FROM, TO) of TOPIC with P: key i % NKEYS as sharding
@@ -89,6 +102,23 @@ send_range(struct shmq_producer *p, const char *topic, int from, int to)
 	}
 }
 
+/* A consumer of all of TOPIC on BUS from its first message, once TOPIC
+ * exists (before DEADLINE, tu_mono_ns). */
+static struct shmq_consumer *
+consumer_first(struct shmq_bus *bus, const char *topic, uint64_t deadline)
+{
+	struct shmq_consumer *c;
+
+	ck_assert_int_eq(shmq_consumer_open(&c, bus), 0);
+	while (shmq_consumer_assign(c, topic, SHMQ_QUEUE_ANY, "*") != 0) {
+		ck_assert_msg(tu_mono_ns() < deadline, "no topic %s", topic);
+		usleep(20000);
+	}
+	ck_assert_int_eq(shmq_consumer_seek(c, topic, SHMQ_QUEUE_ANY,
+	    SHMQ_SEEK_FIRST, 0), 0);
+	return c;
+}
+
 /* What a host holds of a topic. */
 struct got {
 	int		 n;		/* messages */
@@ -116,13 +146,7 @@ collect(struct shmq_bus *bus, const char *topic, int want, int max,
 	ck_assert_ptr_nonnull(g->seen = calloc((size_t)max, 1));
 	for (k = 0; k < NKEYS; k++)
 		last[k] = -1;
-	ck_assert_int_eq(shmq_consumer_open(&c, bus), 0);
-	while (shmq_consumer_assign(c, topic, SHMQ_QUEUE_ANY, "*") != 0) {
-		ck_assert_msg(tu_mono_ns() < deadline, "no topic %s", topic);
-		usleep(20000);
-	}
-	ck_assert_int_eq(shmq_consumer_seek(c, topic, SHMQ_QUEUE_ANY,
-	    SHMQ_SEEK_FIRST, 0), 0);
+	c = consumer_first(bus, topic, deadline);
 	while (distinct < want && tu_mono_ns() < deadline) {
 		n = shmq_consumer_poll(c, v, 256, 100);
 		ck_assert_int_ge(n, 0);
@@ -174,6 +198,22 @@ got_check(const struct got *g, int n, const char *what, const char *log)
 	    g->bad);
 	ck_assert_msg(g->disorder == 0, "%s: %d out of order", what,
 	    g->disorder);
+}
+
+/* Messages in one queue of a topic. */
+struct qcount {
+	int		 q;
+	uint64_t	 n;
+};
+
+static int
+qcount_cb(void *arg, const struct shmq_queue_info *qi)
+{
+	struct qcount *x = arg;
+
+	if (qi->queue == x->q)
+		x->n += qi->messages;
+	return 0;
 }
 
 static int
@@ -239,11 +279,7 @@ START_TEST(test_outbox)
 		fprintf(stderr, "forward: %d messages of %d B from the first "
 		    "arrival in %.2f s: %.0f msg/s\n", n1, BODY_BYTES, dt,
 		    (double)n1 / dt);
-		shmq_producer_close(p);
-		shmq_bus_close(ba);
-		shmq_bus_close(bb);
-		ft_host_stop(&b);
-		ft_host_stop(&a);
+		hosts_stop(&a, &b, ba, bb, p);
 		return;
 	}
 
@@ -283,11 +319,7 @@ START_TEST(test_outbox)
 	    g.dups);
 	free(g.seen);
 
-	shmq_producer_close(p);
-	shmq_bus_close(ba);
-	shmq_bus_close(bb);
-	ft_host_stop(&b);
-	ft_host_stop(&a);
+	hosts_stop(&a, &b, ba, bb, p);
 }
 END_TEST
 
@@ -298,7 +330,7 @@ outbox_count(struct shmq_bus *bus)
 {
 	uint64_t have = 0;
 
-	(void)shmq_queue_foreach(bus, "%OUTBOX%", count_cb, &have);
+	(void)shmq_queue_foreach(bus, SHMQ_OUTBOX_TOPIC, count_cb, &have);
 	return have;
 }
 
@@ -362,13 +394,41 @@ START_TEST(test_mirror)
 	ck_assert_msg(strstr(shmq_errmsg(), "sync replication") != NULL,
 	    "%s", shmq_errmsg());
 	ck_assert_int_eq(shmq_producer_set_repl(p, 0, 0), 0);
-	shmq_producer_close(p);
-	shmq_bus_close(ba);
-	shmq_bus_close(bb);
-	ft_host_stop(&b);
-	ft_host_stop(&a);
+	hosts_stop(&a, &b, ba, bb, p);
 }
 END_TEST
+
+/*
+ * Make alpha (A, whose bus is BA) refuse a message P sends from beta (B):
+ * P learns that topic GONE is forwarded (a first message arrives), then
+ * alpha's shmqd stops and GONE is deleted there, and P sends "refused" to
+ * it.  alpha stays stopped.
+ */
+static void
+send_refused(struct ft_host *a, struct ft_host *b, struct shmq_bus *ba,
+    struct shmq_producer *p, const char *gone)
+{
+	struct shmq_msg m;
+	char jq[128];
+
+	ft_topic_create(a, gone, 1);
+	snprintf(jq, sizeof(jq), ".federation.routes | any(.topic == \"%s\")",
+	    gone);
+	ft_wait_jq(b, jq, 10, "beta learns the second route");
+	shmq_msg_init(&m);
+	m.topic = gone;
+	m.body = "first";
+	m.body_len = 5;
+	ck_assert_int_eq(shmq_producer_send(p, &m, NULL), 0);
+	wait_more(ba, gone, 0, 10);
+	ft_host_stop(a);
+	ck_assert_msg(tt_run("%s -b %s --home %s topic delete %s",
+	    tu_prog("utils/shmq-admin"), a->bus, a->home, gone) == 0, "%s",
+	    tt_err);
+	m.body = "refused";
+	m.body_len = 7;
+	ck_assert_int_eq(shmq_producer_send(p, &m, NULL), 0);
+}
 
 /* A message the home refuses for good goes to beta's forwarding DLQ with
  * the reason, and what follows it in its outbox queue still arrives. */
@@ -381,7 +441,7 @@ START_TEST(test_refused)
 	struct shmq_msgview v[4];
 	struct shmq_msg m;
 	const char *why;
-	char gone[32], jq[128];
+	char gone[32];
 	uint64_t deadline;
 	size_t len;
 	uint32_t oq;
@@ -400,27 +460,10 @@ START_TEST(test_refused)
 	}
 	ck_assert_int_ge(q, 0);
 	hosts_start(&a, &b, "fwd", 4, NULL);
-	ft_topic_create(&a, gone, 1);
-	snprintf(jq, sizeof(jq), ".federation.routes | any(.topic == \"%s\")",
-	    gone);
-	ft_wait_jq(&b, jq, 10, "beta learns the second route");
 	bb = ft_bus_open(&b);
 	ba = ft_bus_open(&a);
 	ck_assert_int_eq(shmq_producer_open(&p, bb, "remote"), 0);
-	/* The producer learns that GONE is forwarded, then alpha drops it. */
-	shmq_msg_init(&m);
-	m.topic = gone;
-	m.body = "first";
-	m.body_len = 5;
-	ck_assert_int_eq(shmq_producer_send(p, &m, NULL), 0);
-	wait_more(ba, gone, 0, 10);
-	ft_host_stop(&a);
-	ck_assert_msg(tt_run("%s -b %s --home %s topic delete %s",
-	    tu_prog("utils/shmq-admin"), a.bus, a.home, gone) == 0, "%s",
-	    tt_err);
-	m.body = "refused";
-	m.body_len = 7;
-	ck_assert_int_eq(shmq_producer_send(p, &m, NULL), 0);
+	send_refused(&a, &b, ba, p, gone);
 	for (i = 0; i < 100; i++) {
 		char body[BODY_BYTES], tag[16], keys[16];
 
@@ -464,11 +507,223 @@ START_TEST(test_refused)
 	ck_assert_ptr_nonnull(why);
 	ck_assert(len == strlen(gone) && memcmp(why, gone, len) == 0);
 	shmq_consumer_close(c);
-	shmq_producer_close(p);
-	shmq_bus_close(ba);
-	shmq_bus_close(bb);
-	ft_host_stop(&b);
+	hosts_stop(&a, &b, ba, bb, p);
+}
+END_TEST
+
+/*
+ * shmq-stat's outbox figures on beta: none before any remote send; then
+ * pending while the home is down, forwarded once it is up, refused after
+ * the home refused one.
+ */
+START_TEST(test_stat)
+{
+	struct ft_host a, b;
+	struct shmq_bus *ba, *bb;
+	struct shmq_producer *p;
+
+	hosts_start(&a, &b, "fwd", 4, NULL);
+	ck_assert_msg(ft_stat_jq(&b, ".outbox == null") == 0, "an outbox "
+	    "before any remote send");
+	ck_assert_int_eq(tt_run("%s -b %s --home %s",
+	    tu_prog("utils/shmq-stat"), b.bus, b.home), 0);
+	ck_assert_lacks(tt_out, "outbox:");
+	bb = ft_bus_open(&b);
+	ck_assert_int_eq(shmq_producer_open(&p, bb, "remote"), 0);
 	ft_host_stop(&a);
+	send_range(p, "fwd", 0, 50);
+	ft_wait_jq(&b, ".outbox.pending == 50 and .outbox.forwarded == 0 and "
+	    ".outbox.refused == 0", 10, "50 pending while the home is down");
+	ck_assert_int_eq(tt_run("%s -b %s --home %s",
+	    tu_prog("utils/shmq-stat"), b.bus, b.home), 0);
+	ck_assert_contains(tt_out, "outbox:          50 pending, 0 forwarded, "
+	    "0 refused");
+	ft_host_start(&a);
+	ft_wait_jq(&b, ".outbox.pending == 0 and .outbox.forwarded == 50", 20,
+	    "all 50 forwarded once the home is up");
+	ba = ft_bus_open(&a);
+	send_refused(&a, &b, ba, p, "gone");
+	ft_wait_jq(&b, ".outbox.pending == 1 and .outbox.forwarded == 51", 10,
+	    "the refused one pending while the home is down");
+	ft_host_start(&a);
+	ft_wait_jq(&b, ".outbox.pending == 0 and .outbox.forwarded == 51 and "
+	    ".outbox.refused == 1", 20, "one refused");
+	ck_assert_int_eq(tt_run("%s -b %s --home %s",
+	    tu_prog("utils/shmq-stat"), b.bus, b.home), 0);
+	ck_assert_contains(tt_out, "outbox:          0 pending, 51 forwarded, "
+	    "1 refused");
+	hosts_stop(&a, &b, ba, bb, p);
+}
+END_TEST
+
+/* Messages in queue Q of TOPIC on BUS (0: no such topic). */
+static uint64_t
+queue_messages(struct shmq_bus *bus, const char *topic, int q)
+{
+	struct qcount x = { q, 0 };
+
+	(void)shmq_queue_foreach(bus, topic, qcount_cb, &x);
+	return x.n;
+}
+
+/* A delayed message for TOPIC with BODY: due at AT_MS, or LEVEL. */
+static void
+send_delayed(struct shmq_producer *p, const char *topic, const char *body,
+    uint64_t at_ms, int level)
+{
+	struct shmq_msg m;
+	int rc;
+
+	shmq_msg_init(&m);
+	m.topic = topic;
+	m.body = body;
+	m.body_len = strlen(body);
+	m.deliver_at_ms = at_ms;
+	m.delay_level = level;
+	rc = shmq_producer_send(p, &m, NULL);
+	ck_assert_msg(rc == 0, "delayed send %s: %s (%s)", body,
+	    shmq_err_name(rc), shmq_errmsg());
+}
+
+/* Read N messages of TOPIC on BUS (from the first), each no earlier than
+ * the time its body names ("name@ms"). */
+static void
+collect_due(struct shmq_bus *bus, const char *topic, int n, double secs)
+{
+	struct shmq_consumer *c;
+	struct shmq_msgview v[8];
+	uint64_t deadline = tu_mono_ns() + (uint64_t)(secs * tu_mult() * 1e9);
+	unsigned long long due;
+	uint64_t now;
+	int got = 0, i, k;
+
+	c = consumer_first(bus, topic, deadline);
+	while (got < n) {
+		ck_assert_msg(tu_mono_ns() < deadline, "%d of %d delayed "
+		    "messages", got, n);
+		k = shmq_consumer_poll(c, v, 8, 100);
+		ck_assert_int_ge(k, 0);
+		now = shmq_now_ns() / 1000000;
+		for (i = 0; i < k; i++) {
+			const char *at = memchr(v[i].body, '@', v[i].body_len);
+
+			ck_assert_ptr_nonnull(at);
+			due = strtoull(at + 1, NULL, 10);
+			ck_assert_msg(now >= due, "%.*s delivered %llu ms early",
+			    (int)v[i].body_len, (const char *)v[i].body,
+			    (unsigned long long)(due - now));
+		}
+		got += k;
+	}
+	ck_assert_int_eq(shmq_consumer_poll(c, v, 8, 0), 0);
+	shmq_consumer_close(c);
+}
+
+/*
+ * Delayed messages to a remote topic: the home stores them as delayed
+ * (its scheduler delivers them), due at the sender's time plus the delay
+ * (the home's level table), however long they took to get there.
+ */
+START_TEST(test_delay)
+{
+	struct ft_host a, b;
+	struct ft_host *pa[] = { &a, NULL };
+	struct shmq_bus *ba, *bb;
+	struct shmq_producer *p;
+	uint64_t d = (uint64_t)(3000 * tu_mult()), t;
+	char body[64];
+
+	ft_host_init(&a, "alpha", false, NULL);
+	ft_host_init(&b, "beta", false, pa);
+	ft_host_conf(&a, "delay_levels = %llums 1h", (unsigned long long)d);
+	ft_host_conf(&b, "route_expire_ms = 60000");
+	ft_host_start(&a);
+	ft_topic_create(&a, "fwd", 2);
+	ft_host_start(&b);
+	ft_wait_jq(&b, FT_ROUTE("fwd", "alpha"), 10, "beta learns the route");
+	ba = ft_bus_open(&a);
+	bb = ft_bus_open(&b);
+	ck_assert_int_eq(shmq_producer_open(&p, bb, "remote"), 0);
+
+	/* The link up: they wait in alpha's delay topic. */
+	t = shmq_now_ns() / 1000000;
+	snprintf(body, sizeof(body), "at@%llu", (unsigned long long)(t + d));
+	send_delayed(p, "fwd", body, t + d, 0);
+	snprintf(body, sizeof(body), "level@%llu", (unsigned long long)(t + d));
+	send_delayed(p, "fwd", body, 0, 1);
+	collect_due(ba, "fwd", 2, 30);
+	ck_assert_int_eq(queue_messages(ba, "%SCHEDULE%", SHMQ_DELAY_Q_INBOX),
+	    2);
+	ck_assert_int_eq(queue_messages(bb, "%SCHEDULE%", SHMQ_DELAY_Q_INBOX),
+	    0);
+
+	/* The home down until both are due: stored at once when they get
+	 * there, not a delay later (its delay topic gets nothing). */
+	ft_host_stop(&a);
+	t = shmq_now_ns() / 1000000;
+	snprintf(body, sizeof(body), "at2@%llu", (unsigned long long)(t + d));
+	send_delayed(p, "fwd", body, t + d, 0);
+	snprintf(body, sizeof(body), "level2@%llu",
+	    (unsigned long long)(t + d));
+	send_delayed(p, "fwd", body, 0, 1);
+	while (shmq_now_ns() / 1000000 <= t + d + 10)
+		usleep(50000);
+	ft_host_start(&a);
+	collect_due(ba, "fwd", 4, 30);
+	ck_assert_int_eq(queue_messages(ba, "%SCHEDULE%", SHMQ_DELAY_Q_INBOX),
+	    2);
+
+	/* Level 2 is an hour: still waiting at the home. */
+	send_delayed(p, "fwd", "late@0", 0, 2);
+	ft_wait_jq(&b, ".outbox.pending == 0", 20, "the hour-long one "
+	    "forwarded");
+	ck_assert_int_eq(queue_messages(ba, "%SCHEDULE%", SHMQ_DELAY_Q_INBOX),
+	    3);
+	ck_assert_int_eq(queue_messages(ba, "fwd", 0) + queue_messages(ba,
+	    "fwd", 1), 4);
+	hosts_stop(&a, &b, ba, bb, p);
+}
+END_TEST
+
+static int
+txn_exec(void *arg, const struct shmq_msg *m, const char *txn_id)
+{
+	(void)m;
+	(void)txn_id;
+	(*(int *)arg)++;
+	return SHMQ_TXN_COMMIT;
+}
+
+/*
+ * A transactional send to a remote topic is refused (SHMQ_EINVAL) before
+ * anything is stored or the local transaction runs: no half message, and
+ * no local topic of that name.
+ */
+START_TEST(test_txn)
+{
+	struct ft_host a, b;
+	struct shmq_bus *bb;
+	struct shmq_producer *p;
+	struct shmq_txn_result res;
+	struct shmq_msg m;
+	int calls = 0, rc;
+
+	hosts_start(&a, &b, "fwd", 2, NULL);
+	bb = ft_bus_open(&b);
+	ck_assert_int_eq(shmq_producer_open(&p, bb, "remote"), 0);
+	shmq_msg_init(&m);
+	m.topic = "fwd";
+	m.body = "txn";
+	m.body_len = 3;
+	rc = shmq_producer_send_txn(p, &m, txn_exec, &calls, &res);
+	ck_assert_msg(rc == SHMQ_EINVAL, "send_txn: %s (%s)",
+	    shmq_err_name(rc), shmq_errmsg());
+	ck_assert_contains(shmq_errmsg(), "not supported");
+	ck_assert_int_eq(calls, 0);
+	ck_assert_int_eq(shmq_queue_foreach(bb, "fwd", count_cb, &(uint64_t){
+	    0 }), SHMQ_ENOTOPIC);
+	ck_assert_int_eq(queue_messages(bb, SHMQ_HALF_TOPIC, 0), 0);
+	hosts_stop(&a, &b, NULL, bb, p);
 }
 END_TEST
 
@@ -492,6 +747,9 @@ forward_suite(void)
 	add_case(s, "outbox", 120, test_outbox);
 	add_case(s, "mirror", 60, test_mirror);
 	add_case(s, "refused", 60, test_refused);
+	add_case(s, "stat", 60, test_stat);
+	add_case(s, "delay", 60, test_delay);
+	add_case(s, "txn", 60, test_txn);
 	return s;
 }
 

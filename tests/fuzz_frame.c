@@ -22,6 +22,7 @@
 
 #include "auth.h"
 #include "frame.h"
+#include "fwdframe.h"
 #include "replframe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -86,6 +87,55 @@ repl_payloads(const uint8_t *p, size_t n, int type, struct fed_wbuf *w)
 			abort();
 	}
 }
+
+/* Remote send's payloads (fwdframe.h): what decodes encodes back to the
+ * same bytes. */
+static void
+fwd_payloads(const uint8_t *p, size_t n, int type, struct fed_wbuf *w)
+{
+	struct fed_fwd_open o;
+	struct fed_fwd_reject j;
+	struct fed_fwd_rec rec;
+	struct fed_rbuf rb;
+	uint32_t k, i;
+
+	if (n > w->cap)		/* a whole input, not one frame's payload */
+		return;
+	if ((type < 0 || type == FED_T_FWD_OPEN) &&
+	    fed_fwd_open_decode(p, n, &o) == 0) {
+		w->len = 0;
+		if (fed_fwd_open_encode(w, &o) != 0 || w->len != n ||
+		    memcmp(w->p, p, n) != 0)
+			abort();
+	}
+	if ((type < 0 || type == FED_T_FWD_HELD) &&
+	    fed_fwd_held_decode(p, n, &rack) == 0) {
+		w->len = 0;
+		if (fed_fwd_held_encode(w, &rack) != 0 || w->len != n ||
+		    memcmp(w->p, p, n) != 0)
+			abort();
+	}
+	if ((type < 0 || type == FED_T_FWD_REJECT) &&
+	    fed_fwd_reject_decode(p, n, &j) == 0) {
+		w->len = 0;
+		if (fed_fwd_reject_encode(w, &j) != 0 || w->len != n ||
+		    memcmp(w->p, p, n) != 0)
+			abort();
+	}
+	if ((type < 0 || type == FED_T_REPL_FORWARD) &&
+	    fed_fwd_data_open(&rb, p, n, &k) == 0) {
+		fed_fwd_data_begin(w);
+		for (i = 0; i < k; i++) {
+			if (fed_fwd_data_next(&rb, &rec) < 0)
+				return;
+			if (fed_fwd_data_add(w, &rec) != 0)
+				abort();
+		}
+		if (fed_rdone(&rb) == 0 && (w->len != n ||
+		    memcmp(w->p, p, n) != 0))
+			abort();
+	}
+}
 static struct fed_route_answer answer;
 static uint8_t out[FED_PAYLOAD_DEF];
 
@@ -121,6 +171,7 @@ payloads(const uint8_t *p, size_t n, int type)
 	if (type < 0 || type == FED_T_ROUTE_QUERY)
 		(void)fed_route_query_decode(p, n, &q);
 	repl_payloads(p, n, type, &w);
+	fwd_payloads(p, n, type, &w);
 	if ((type < 0 || type == FED_T_ROUTE_ANSWER) &&
 	    fed_route_answer_decode(p, n, &answer) == 0) {
 		w.len = 0;
@@ -191,6 +242,58 @@ seed(const char *dir, const char *name, unsigned type,
 	fclose(fp);
 }
 
+/* Remote send's: FWD_OPEN, FWD_HELD, a REPL_FORWARD of two records (a
+ * queue choice with properties, a shard hash), FWD_REJECT. */
+static void
+fwd_seeds(const char *dir, struct fed_wbuf *w)
+{
+	static const char props[] = "FWD_TOPIC\1orders\2user\1x\2";
+	struct fed_fwd_open o = { 0x5eed0001, 8 };
+	struct fed_fwd_reject j = { 3, 41, SHMQ_ENOTOPIC, "no topic \"gone\"" };
+	struct fed_fwd_rec r;
+
+	w->len = 0;
+	fed_fwd_open_encode(w, &o);
+	seed(dir, "fwd-open", FED_T_FWD_OPEN, w);
+	rack.n = 2;
+	rack.queue[0] = 0;
+	rack.next[0] = 17;
+	rack.queue[1] = 5;
+	rack.next[1] = 3;
+	w->len = 0;
+	fed_fwd_held_encode(w, &rack);
+	seed(dir, "fwd-held", FED_T_FWD_HELD, w);
+	memset(&r, 0, sizeof(r));
+	r.oq = 3;
+	r.ooff = 40;
+	r.born_ns = 1700000000000000000ull;
+	r.queue = 2;
+	r.topic = (const uint8_t *)"orders";
+	r.topic_len = 6;
+	r.id = (const uint8_t *)"0A0B0C0D0E0F1011";
+	r.id_len = 16;
+	r.tags = (const uint8_t *)"new";
+	r.tags_len = 3;
+	r.keys = (const uint8_t *)"o-1";
+	r.keys_len = 3;
+	r.props = (const uint8_t *)props;
+	r.props_len = sizeof(props) - 1;
+	r.body = (const uint8_t *)"hello";
+	r.body_len = 5;
+	fed_fwd_data_begin(w);
+	fed_fwd_data_add(w, &r);
+	r.ooff = 41;
+	r.queue = -1;
+	r.has_shard = 1;
+	r.shard = 0x123456789abcdefull;
+	r.props_len = 0;
+	fed_fwd_data_add(w, &r);
+	seed(dir, "fwd-forward", FED_T_REPL_FORWARD, w);
+	w->len = 0;
+	fed_fwd_reject_encode(w, &j);
+	seed(dir, "fwd-reject", FED_T_FWD_REJECT, w);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -256,5 +359,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fed_repl_offsets_add(&w, &go[0]);
 	fed_repl_offsets_add(&w, &go[1]);
 	seed(dir, "offsets", FED_T_REPL_OFFSETS, &w);
+	fwd_seeds(dir, &w);
 	exit(0);
 }

@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "statfed.h"
+#include "statoutbox.h"
 
 enum {
 	OPT_JSON = CLI_OPT_TOOL
@@ -52,6 +53,8 @@ struct sample {
 	size_t			 groups_json_len;
 	char			*fed_text;	/* FEDERATION, LINKS, ROUTES */
 	char			*fed_json;	/* its value (statfed.c) */
+	char			*outbox_text;	/* statoutbox.c: "" if none */
+	char			*outbox_json;	/* its value, "null" if none */
 	uint64_t		 mono_ns;	/* when it was taken */
 	unsigned		*perms;		/* per queue: its topic's
 						   SHMQ_PERM_*, PERM_GONE */
@@ -349,6 +352,8 @@ take_sample(struct shmq_bus *bus, const char *topic, struct sample *s)
 			return cli_err(rc, "groups of bus \"%s\"",
 			    shmq_bus_name(bus));
 	}
+	if ((rc = statoutbox_take(bus, &s->outbox_text, &s->outbox_json)) != 0)
+		return rc;
 	return statfed_take(bus, topic, &s->fed_text, &s->fed_json);
 }
 
@@ -618,6 +623,7 @@ print_text(const struct sample *s, const struct sample *prev)
 		    SHMQ_TXN_DISCARD_TOPIC,
 		    (unsigned long long)s->txn_resent);
 	}
+	fputs(s->outbox_text != NULL ? s->outbox_text : "", stdout);
 	print_daemon(b);
 
 	/* The last column is padded only when the rate column follows. */
@@ -717,6 +723,8 @@ print_json(const struct sample *s, const struct sample *prev)
 	printf(",\"given_up\":%llu,\"resent\":%llu}",
 	    (unsigned long long)s->txn_given_up,
 	    (unsigned long long)s->txn_resent);
+	printf(",\"outbox\":%s", s->outbox_json != NULL ? s->outbox_json :
+	    "null");
 
 	/* Queues come grouped by topic (creation order): one object each. */
 	printf(",\"topics\":[");
@@ -787,6 +795,8 @@ sample_free(struct sample *s)
 	free(s->groups_json);
 	free(s->fed_text);
 	free(s->fed_json);
+	free(s->outbox_text);
+	free(s->outbox_json);
 	free(s->perms);
 	memset(s, 0, sizeof(*s));
 }

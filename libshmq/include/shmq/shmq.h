@@ -389,12 +389,18 @@ SHMQ_API void shmq_producer_close(struct shmq_producer *p);
  * names the outbox message (its id, outbox queue and offset), a success
  * means stored locally (durable under the producer's flush mode), and the
  * home's refusals (no such topic, too big...) land in "%DLQ%%FORWARD%"
- * instead of being returned (doc/federation.md, "Remote send").  Delayed
- * messages to such a topic fail with SHMQ_EINVAL.  A topic that is
- * neither writable nor a mirror still fails with SHMQ_ETOPICPERM.
+ * instead of being returned (doc/federation.md, "Remote send").  A
+ * delayed message to such a topic waits at its home (its scheduler, its
+ * level table, due from the send's time).  A topic that is neither
+ * writable nor a mirror still fails with SHMQ_ETOPICPERM.
  */
 SHMQ_API int shmq_producer_send(struct shmq_producer *p,
     const struct shmq_msg *m, struct shmq_send_result *res);
+
+/* Remote send's system topics and group (shmq-stat's outbox figures). */
+#define SHMQ_OUTBOX_TOPIC	"%OUTBOX%"
+#define SHMQ_FORWARD_GROUP	"%FORWARD%"	/* the forwarder's offsets */
+#define SHMQ_FORWARD_DLQ	"%DLQ%%FORWARD%" /* refused by the home */
 
 /* As shmq_producer_send without a result (fire and forget).  Same errors. */
 SHMQ_API int shmq_producer_send_oneway(struct shmq_producer *p,
@@ -1113,7 +1119,9 @@ struct shmq_txn_result {
  * in its properties), call EXEC(ARG, M, txn_id), and end the transaction
  * with its answer.  Fills *RES if not NULL.  Returns 0 once the answer is
  * recorded (UNKNOWN: nothing to record; the check-back will ask), or
- * SHMQ_EINVAL (NULL producer, message or EXEC; a delayed message),
+ * SHMQ_EINVAL (NULL producer, message or EXEC; a delayed message; a
+ * topic whose home is another host, as shmq_producer_send forwards:
+ * remote transactions are not supported),
  * SHMQ_ENAME (a reserved topic: names starting with '%'), or what
  * shmq_producer_send returns: then EXEC was not called.  If EXEC was
  * called but its answer could not be recorded, returns that error with
