@@ -177,6 +177,11 @@ send_body(struct shmq_bus *bus, const char *topic, const char *body)
 	m.body_len = strlen(body);
 	rc = shmq_producer_send(p, &m, NULL);
 	shmq_producer_close(p);
+	/* The tests fork children (spawn_as) while the bus is open: no
+	 * thread of this process may run then, or a lock it holds (the
+	 * allocator's, under ASan) stays held in the child forever.  The
+	 * producer started the bus's prefault thread. */
+	shmq__prefault_stop(bus);
 	return rc;
 }
 

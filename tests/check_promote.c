@@ -518,11 +518,11 @@ START_TEST(test_race)
 	struct shmq_msgview v[64];
 	struct shmq_msg m;
 	uint32_t *stop = tu_shared_new(sizeof(*stop));
-	uint64_t t[1], next_home = 0, next_new = 0, off = 0, t0;
+	uint64_t t[NQ], next_home = 0, next_new = 0, off = 0, t0;
 	unsigned long long k;
 	char body[32];
 	pid_t pid;
-	int i, n, rc;
+	int i, n = 0, rc;
 
 	ft_host_init(&a, "alpha", false, NULL);
 	ft_host_init(&b, "beta", false, pa);
@@ -591,8 +591,12 @@ START_TEST(test_race)
 			}
 		}
 	}
+	ck_assert_msg(off == t[0], "read up to offset %llu of %llu (last poll: "
+	    "%d, %s); %llu home and %llu local messages read",
+	    (unsigned long long)off, (unsigned long long)t[0], n,
+	    n < 0 ? shmq_errmsg() : "nothing more within 1 s",
+	    (unsigned long long)next_home, (unsigned long long)next_new);
 	shmq_consumer_close(c);
-	ck_assert_uint_eq(off, t[0]);
 	ck_assert_uint_eq(next_new, RACE_NEW);
 	ck_assert_uint_ge(next_home, RACE_MIN);
 	fprintf(stderr, "race: promoted after %llu mirrored messages, %d "
