@@ -368,7 +368,15 @@ struct shmq_topic_ctl {
 	/* Bumped when a mirror acknowledges entries (repl_acked): sync
 	 * senders sleep on it. */
 	struct ck_ec64	repl_ec;
-	uint8_t		pad1[SHMQ_CACHELINE - 16 - sizeof(struct ck_ec64)];
+	/*
+	 * Promotion's handshake with a mirror's writer (mirror.c,
+	 * promote.c): the writer stores busy, then reads stop; promotion
+	 * stores stop, then waits for busy to clear before local producers
+	 * may claim, so no mirror write lands in an entry a producer took.
+	 */
+	uint32_t	mirror_busy;
+	uint32_t	mirror_stop;
+	uint8_t		pad1[SHMQ_CACHELINE - 24 - sizeof(struct ck_ec64)];
 };
 _Static_assert(sizeof(struct shmq_topic_ctl) == 4 * SHMQ_CACHELINE,
     "topic control block");

@@ -182,8 +182,8 @@ shmq__mirror_fill(struct shmq_bus *bus, struct shmq_topic *t, uint32_t q,
 	return 0;
 }
 
-int
-shmq__mirror_put(struct shmq_bus *bus, struct shmq_topic *t,
+static int
+mirror_put(struct shmq_bus *bus, struct shmq_topic *t,
     const struct shmq_mirror_pos *pos, const struct shmq_raw *m)
 {
 	const uint32_t q = pos->queue;
@@ -258,4 +258,34 @@ shmq__mirror_put(struct shmq_bus *bus, struct shmq_topic *t,
 	tail_raise(cq, pos->queue_off + 1);
 	shmq__topic_announce(bus, t, now);
 	return 1;
+}
+
+int
+shmq__mirror_put(struct shmq_bus *bus, struct shmq_topic *t,
+    const struct shmq_mirror_pos *pos, const struct shmq_raw *m)
+{
+	struct shmq_topic_ctl *tc = t->tc;
+	int rc;
+
+	/*
+	 * Busy, then a full fence, then stop: promotion stores stop, fences,
+	 * then waits for busy to clear (promote.c), so either this sees stop
+	 * or promotion sees this write through before producers may claim.
+	 * Without it, this entry's fields, written before its CAS, could
+	 * land on an entry a local producer claimed meanwhile.
+	 */
+	ck_pr_store_32(&tc->mirror_busy, 1);
+	ck_pr_fence_memory();
+	if (unlikely(ck_pr_load_32(&tc->mirror_stop) != 0))
+		rc = SHMQ_ERR(SHMQ_ETOPICPERM, "topic \"%s\": being promoted "
+		    "to home here", t->name);
+	else {
+		/* The flags after stop: promotion clears the mirror flag
+		 * before it resets stop. */
+		ck_pr_fence_acquire();
+		rc = mirror_put(bus, t, pos, m);
+	}
+	ck_pr_fence_release();
+	ck_pr_store_32(&tc->mirror_busy, 0);
+	return rc;
 }

@@ -7,10 +7,13 @@
  * entry that is not EMPTY), so the first local message of a queue takes
  * the offset after the last one mirrored: no entry is overwritten, no
  * offset is used twice and none is skipped.  The mirror's writer (shmqd's
- * replication thread) may still be storing when the flags change: its
- * entries and the producers' both go EMPTY -> something by CAS, so each
- * offset has one writer, and mirror.c refuses to store into a topic that
- * is no longer a mirror.
+ * replication thread) may be storing when promotion begins, and it writes
+ * an entry's fields before its CAS from EMPTY: a producer that claimed
+ * that entry meanwhile would have its fields overwritten.  So promotion
+ * first stops the writer and waits until its put in progress is over
+ * (writer_stop, and shmq__mirror_put's half), and only then clears the
+ * mirror flag that lets producers claim; mirror.c refuses to store into a
+ * topic that is no longer a mirror.
  *
  * Order of writes, so that a crash anywhere leaves something safe: the
  * home file (new epoch) first, then the meta file (mirror flag gone), then
@@ -23,6 +26,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "mirror.h"
@@ -243,6 +247,29 @@ behind(struct shmq_bus *bus, struct shmq_topic *t,
 	}
 }
 
+/*
+ * Stop a mirror's writer (shmqd's replication thread) before local
+ * producers may claim: ask it to stop, then wait until a put it may have
+ * begun is over (mirror.c, shmq__mirror_put: the other half of the
+ * handshake).  A writer that is dead leaves its entry EMPTY or whole, both
+ * safe to claim after: so after WRITER_WAIT_MS this goes on regardless.
+ */
+#define WRITER_WAIT_MS	1000
+
+static void
+writer_stop(struct shmq_topic_ctl *tc)
+{
+	const struct timespec nap = { 0, 50 * 1000 };
+	uint64_t end = shmq__mono_ns() + WRITER_WAIT_MS * 1000000ull;
+
+	ck_pr_store_32(&tc->mirror_stop, 1);
+	ck_pr_fence_memory();
+	while (ck_pr_load_32(&tc->mirror_busy) != 0 &&
+	    shmq__mono_ns() < end)
+		nanosleep(&nap, NULL);
+	ck_pr_fence_acquire();
+}
+
 int
 shmq_topic_promote(struct shmq_bus *bus, const char *topic, unsigned flags,
     struct shmq_promote_info *info)
@@ -305,17 +332,24 @@ shmq_topic_promote(struct shmq_bus *bus, const char *topic, unsigned flags,
 		    (unsigned long long)(pi.state_age_ms / 1000));
 		goto out;
 	}
-	/* The home file, then meta, then the flags (file comment). */
+	/* The mirror's writer stops first (writer_stop), then the home
+	 * file, then meta, then the flags (file comment). */
+	writer_stop(tc);
 	memset(&h, 0, sizeof(h));
 	h.epoch = pi.home_epoch + 1;
 	if ((err = home_write(bus, t->name, &h)) < 0 ||
 	    (err = shmq__topic_meta_write(bus, t->name,
 	    ck_pr_load_32(&tc->queues), f & SHMQ_TOPIC_F_NOREAD,
-	    ck_pr_load_64(&tc->retention_ms), true)) < 0)
+	    ck_pr_load_64(&tc->retention_ms), true)) < 0) {
+		ck_pr_store_32(&tc->mirror_stop, 0);	/* mirrors again */
 		goto out;
+	}
 	ck_pr_store_64(&tc->home_epoch, h.epoch);
 	shmq__topic_flags_change(tc, 0, SHMQ_TOPIC_F_MIRROR |
 	    SHMQ_TOPIC_F_NOWRITE);
+	/* The writer refuses by the flag from now on. */
+	ck_pr_fence_memory();
+	ck_pr_store_32(&tc->mirror_stop, 0);
 	pi.epoch = h.epoch;
 out:
 	shmq__admin_unlock(bus);
