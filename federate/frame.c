@@ -173,6 +173,20 @@ fed_put_str8(struct fed_wbuf *w, const char *s, size_t max)
 	fed_put_bytes(w, s, n);
 }
 
+int
+fed_list_open(struct fed_rbuf *r, const uint8_t *p, size_t len, uint32_t *n,
+    size_t min)
+{
+	r->p = p;
+	r->len = len;
+	r->off = 0;
+	r->bad = false;
+	*n = fed_get_u32(r);
+	if (r->bad || *n == 0 || *n > (len - 4) / min)
+		return FED_EPAYLOAD;
+	return 0;
+}
+
 void
 fed_get_str8(struct fed_rbuf *r, char *s, size_t max)
 {

@@ -244,6 +244,28 @@ fed_get_u64(struct fed_rbuf *r)
 	return be64toh(v);
 }
 
+/* N bytes of R in place (no copy), or NULL (R marked bad). */
+static inline const uint8_t *
+fed_get_span(struct fed_rbuf *r, size_t n)
+{
+	const uint8_t *p = r->p + r->off;
+
+	if (r->bad || n > r->len - r->off) {
+		r->bad = true;
+		return NULL;
+	}
+	r->off += n;
+	return p;
+}
+
+/*
+ * Open R over a list payload P[0..LEN): a u32 count *N (>= 1), then *N
+ * records of at least MIN bytes each.  A count that cannot fit is refused
+ * (FED_EPAYLOAD) before any record is read.  0 or FED_EPAYLOAD.
+ */
+int fed_list_open(struct fed_rbuf *r, const uint8_t *p, size_t len,
+    uint32_t *n, size_t min);
+
 /* A u8-length string of at most MAX bytes into S[MAX + 1]; a longer one,
  * or one with a NUL in it, sets BAD. */
 void fed_get_str8(struct fed_rbuf *r, char *s, size_t max);

@@ -94,28 +94,7 @@ int
 fed_fwd_data_open(struct fed_rbuf *r, const uint8_t *p, size_t len,
     uint32_t *n)
 {
-	r->p = p;
-	r->len = len;
-	r->off = 0;
-	r->bad = false;
-	*n = fed_get_u32(r);
-	if (r->bad || *n == 0 || *n > (len - 4) / FED_FWD_REC_FIXED)
-		return FED_EPAYLOAD;
-	return 0;
-}
-
-/* N bytes of R in place, or NULL (R marked bad). */
-static const uint8_t *
-span(struct fed_rbuf *r, size_t n)
-{
-	const uint8_t *p = r->p + r->off;
-
-	if (r->bad || n > r->len - r->off) {
-		r->bad = true;
-		return NULL;
-	}
-	r->off += n;
-	return p;
+	return fed_list_open(r, p, len, n, FED_FWD_REC_FIXED);
 }
 
 int
@@ -128,17 +107,17 @@ fed_fwd_data_next(struct fed_rbuf *r, struct fed_fwd_rec *o)
 	o->has_shard = fed_get_u8(r);
 	o->shard = fed_get_u64(r);
 	o->topic_len = fed_get_u8(r);
-	o->topic = span(r, o->topic_len);
+	o->topic = fed_get_span(r, o->topic_len);
 	o->id_len = fed_get_u8(r);
-	o->id = span(r, o->id_len);
+	o->id = fed_get_span(r, o->id_len);
 	o->tags_len = fed_get_u8(r);
-	o->tags = span(r, o->tags_len);
+	o->tags = fed_get_span(r, o->tags_len);
 	o->keys_len = fed_get_u16(r);
-	o->keys = span(r, o->keys_len);
+	o->keys = fed_get_span(r, o->keys_len);
 	o->props_len = fed_get_u32(r);
-	o->props = span(r, o->props_len);
+	o->props = fed_get_span(r, o->props_len);
 	o->body_len = fed_get_u32(r);
-	o->body = span(r, o->body_len);
+	o->body = fed_get_span(r, o->body_len);
 	if (r->bad || o->oq >= FED_REPL_QUEUES_MAX || o->queue < -1 ||
 	    o->has_shard > 1 || o->topic_len == 0 ||
 	    o->topic_len > FED_TOPIC_MAX || o->id_len > FED_FWD_ID_MAX ||

@@ -123,31 +123,7 @@ int
 fed_repl_data_open(struct fed_rbuf *r, const uint8_t *p, size_t len,
     uint32_t *n)
 {
-	r->p = p;
-	r->len = len;
-	r->off = 0;
-	r->bad = false;
-	*n = fed_get_u32(r);
-	/* Each record takes its fixed bytes at least: a count that cannot
-	 * fit is refused before any is read. */
-	if (r->bad || *n == 0 || *n > (len - 4) / FED_REPL_REC_FIXED)
-		return FED_EPAYLOAD;
-	return 0;
-}
-
-/* N bytes of R in place, or NULL (R marked bad). */
-static const uint8_t *
-take(struct fed_rbuf *r, size_t n)
-{
-	const uint8_t *p;
-
-	if (r->bad || n > r->len - r->off) {
-		r->bad = true;
-		return NULL;
-	}
-	p = r->p + r->off;
-	r->off += n;
-	return p;
+	return fed_list_open(r, p, len, n, FED_REPL_REC_FIXED);
 }
 
 int
@@ -162,13 +138,13 @@ fed_repl_data_next(struct fed_rbuf *r, struct fed_repl_rec *o)
 	o->producer_id = fed_get_u64(r);
 	o->reconsume = fed_get_u32(r);
 	o->tags_len = fed_get_u8(r);
-	o->tags = take(r, o->tags_len);
+	o->tags = fed_get_span(r, o->tags_len);
 	o->keys_len = fed_get_u16(r);
-	o->keys = take(r, o->keys_len);
+	o->keys = fed_get_span(r, o->keys_len);
 	o->props_len = fed_get_u32(r);
-	o->props = take(r, o->props_len);
+	o->props = fed_get_span(r, o->props_len);
 	o->body_len = fed_get_u32(r);
-	o->body = take(r, o->body_len);
+	o->body = fed_get_span(r, o->body_len);
 	if (r->bad || o->queue >= FED_REPL_QUEUES_MAX)
 		return FED_EPAYLOAD;
 	return 0;
@@ -241,15 +217,7 @@ int
 fed_repl_offsets_open(struct fed_rbuf *r, const uint8_t *p, size_t len,
     uint32_t *n)
 {
-	r->p = p;
-	r->len = len;
-	r->off = 0;
-	r->bad = false;
-	*n = fed_get_u32(r);
-	/* A count that cannot fit is refused before any record is read. */
-	if (r->bad || *n == 0 || *n > (len - 4) / FED_REPL_GOFF_MIN)
-		return FED_EPAYLOAD;
-	return 0;
+	return fed_list_open(r, p, len, n, FED_REPL_GOFF_MIN);
 }
 
 int
