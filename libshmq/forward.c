@@ -49,34 +49,29 @@ remote_home(struct shmq_bus *bus, const char *name)
 
 int
 shmq__fwd_find(struct shmq_bus *bus, struct shmq_fwd **list,
-    const char *name, struct shmq_fwd **out)
+    const char *name, struct shmq_topic *local, struct shmq_fwd **out)
 {
+	struct shmq_topic *t = local;
 	struct shmq_fwd *f, *head;
-	struct shmq_topic *t;
 
 	if (name == NULL || name[0] == '%')
 		return 0;
+	/* A local topic that is not a mirror: sent here, whatever the list
+	 * says (a mirror promoted since, a topic made here since). */
+	if (t != NULL && !(ck_pr_load_32(&t->tc->flags) & SHMQ_TOPIC_F_MIRROR))
+		return 0;
 	for (f = ck_pr_load_ptr(list); f != NULL; f = f->next)
 		if (strcmp(f->name, name) == 0) {
-			/* A mirror promoted since: a local send now. */
-			if (f->mirror != NULL && !(ck_pr_load_32(
-			    &f->mirror->tc->flags) & SHMQ_TOPIC_F_MIRROR))
-				return 0;
 			*out = f;
 			return 1;
 		}
-	t = shmq__topic_find(bus, name);
-	if (t != NULL) {
-		if (!(ck_pr_load_32(&t->tc->flags) & SHMQ_TOPIC_F_MIRROR))
-			return 0;
-	} else if (!remote_home(bus, name))
+	if (t == NULL && !remote_home(bus, name))
 		return 0;
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return SHMQ_ERR(SHMQ_ENOMEM, "producer: forward to \"%s\"",
 		    name);
 	strlcpy(f->name, name, sizeof(f->name));
 	f->name_hash = shmq__hash64(f->name, strlen(f->name));
-	f->mirror = t;
 	/* Prepended by CAS: a producer may send from several threads. */
 	do {
 		head = ck_pr_load_ptr(list);

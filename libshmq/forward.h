@@ -51,17 +51,18 @@ struct shmq_topic;
 struct shmq_fwd {
 	char			 name[SHMQ_NAME_MAX + 1];
 	uint64_t		 name_hash;
-	struct shmq_topic	*mirror;	/* the local mirror, or NULL */
 	struct shmq_fwd		*next;
 };
 
 /*
  * producer.c, slow path (topic NAME is not the producer's last): is NAME
- * forwarded?  LIST is the producer's; a new answer is prepended to it.
- * Returns 1 and *out (forward), 0 (a local send), or SHMQ_ENOMEM.
+ * forwarded?  LOCAL is shmq__topic_find(NAME), which the caller looked up
+ * already (NULL: no local topic).  LIST is the producer's; a new answer is
+ * prepended to it.  Returns 1 and *out (forward), 0 (a local send), or
+ * SHMQ_ENOMEM.
  */
 int shmq__fwd_find(struct shmq_bus *bus, struct shmq_fwd **list,
-    const char *name, struct shmq_fwd **out);
+    const char *name, struct shmq_topic *local, struct shmq_fwd **out);
 
 /* Free a producer's list. */
 void shmq__fwd_free(struct shmq_fwd *list);

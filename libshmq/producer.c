@@ -275,16 +275,20 @@ prepare(struct shmq_producer *p, const struct shmq_msg *m,
 	if (likely(p->last != NULL && m->topic != NULL &&
 	    strcmp(m->topic, p->last->name) == 0))
 		*t = p->last;
-	/* Not the last topic: a remote one goes to the outbox, delayed or
-	 * not (forward.c; fwd_batch refuses a delayed one). */
-	else if (unlikely((err = shmq__fwd_find(bus, &p->fwd, m->topic,
-	    fwd)) != 0))
-		return err;
-	else if (unlikely((err = shmq__topic_get(bus, m->topic,
-	    bus->auto_create, 0, t)) < 0))
-		return err;
-	else
+	else {
+		/* Not the last topic: looked up once; a remote one (a local
+		 * mirror, or none here and a home elsewhere) goes to the
+		 * outbox, delayed or not (forward.c; fwd_batch refuses a
+		 * delayed one). */
+		*t = shmq__topic_find(bus, m->topic);
+		if (unlikely((err = shmq__fwd_find(bus, &p->fwd, m->topic, *t,
+		    fwd)) != 0))
+			return err;
+		if (*t == NULL && unlikely((err = shmq__topic_get(bus,
+		    m->topic, bus->auto_create, 0, t)) < 0))
+			return err;
 		p->last = *t;
+	}
 	/* A delayed message for a local topic reaches here only in a batch
 	 * (a plain send routes it to delay.c first). */
 	if (unlikely(m->delay_level != 0 || m->deliver_at_ms != 0))
@@ -336,7 +340,7 @@ shmq_producer_send(struct shmq_producer *p, const struct shmq_msg *m,
 	 * remote topic in the outbox as any send, to wait at its home. */
 	if (unlikely(m != NULL && (m->delay_level != 0 ||
 	    m->deliver_at_ms != 0)) && (err = shmq__fwd_find(p->bus,
-	    &p->fwd, m->topic, &f)) <= 0)
+	    &p->fwd, m->topic, shmq__topic_find(p->bus, m->topic), &f)) <= 0)
 		return err < 0 ? err : shmq__delay_send(p, p->bus, m, res);
 	if (unlikely((err = prepare(p, m, &t, &enc, &f)) != 0))
 		return err > 0 ? fwd_send(p, f, m, res) : err;

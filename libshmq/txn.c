@@ -439,7 +439,7 @@ shmq_producer_send_txn(struct shmq_producer *p, const struct shmq_msg *m,
 	/* A remote topic (forward.h): the half message, the decision and
 	 * the check-backs are this bus's, the topic another host's. */
 	if ((err = shmq__fwd_find(bus, shmq__producer_fwd(p), m->topic,
-	    &fwd)) != 0)
+	    shmq__topic_find(bus, m->topic), &fwd)) != 0)
 		return err < 0 ? err : SHMQ_ERR(SHMQ_EINVAL, "transaction: "
 		    "topic \"%s\" has its home on another host: remote "
 		    "transactions are not supported", m->topic);
