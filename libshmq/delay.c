@@ -62,12 +62,8 @@ system_prop(const char *name, size_t len)
 	static const char *const sys[] = { SHMQ_PROP_REAL_TOPIC,
 	    SHMQ_PROP_REAL_QID, SHMQ_PROP_DELAY, SHMQ_PROP_DELIVER_MS,
 	    SHMQ_PROP_RETRY_DUE_MS, SHMQ_PROP_ORIGIN_MSG_ID };
-	size_t i;
 
-	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
-		if (strlen(sys[i]) == len && memcmp(sys[i], name, len) == 0)
-			return true;
-	return false;
+	return shmq__name_in(name, len, sys, sizeof(sys) / sizeof(sys[0]));
 }
 
 static int

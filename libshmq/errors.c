@@ -243,3 +243,15 @@ shmq_version(void)
 {
 	return SHMQ_VERSION_STRING;
 }
+
+bool
+shmq__name_in(const char *name, size_t len, const char *const *list,
+    size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strlen(list[i]) == len && memcmp(list[i], name, len) == 0)
+			return true;
+	return false;
+}

@@ -196,12 +196,8 @@ fwd_prop(const char *name, size_t len)
 	static const char *const sys[] = { SHMQ_PROP_FWD_TOPIC,
 	    SHMQ_PROP_FWD_SHARD, SHMQ_PROP_REAL_QID, SHMQ_PROP_FWD_DELAY,
 	    SHMQ_PROP_FWD_AT_MS };
-	size_t i;
 
-	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
-		if (strlen(sys[i]) == len && memcmp(sys[i], name, len) == 0)
-			return true;
-	return false;
+	return shmq__name_in(name, len, sys, sizeof(sys) / sizeof(sys[0]));
 }
 
 /* Room for NP properties and NB bytes in B. */

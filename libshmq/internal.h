@@ -117,6 +117,11 @@ SHMQ_HIDDEN uint32_t shmq__crc32c(uint32_t crc, const void *p, size_t n);
 /* Name rule: 1..127 of [A-Za-z0-9._%-], not "." or "..". */
 SHMQ_HIDDEN bool shmq__name_ok(const char *name);
 
+/* Is NAME[0..LEN) (not NUL-terminated) one of LIST[0..N)?  For the
+ * property names the bus sets itself, left out when a message is copied. */
+SHMQ_HIDDEN bool shmq__name_in(const char *name, size_t len,
+    const char *const *list, size_t n);
+
 #define SHMQ_NAME_MAX	127
 
 /* Process start time (clock ticks since boot) of PID, or 0 if gone. */
